@@ -1,0 +1,66 @@
+"""Shared test set-up: fixture paths, a fresh database per test (SQLite, and PostgreSQL
+when a server is reachable)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_URL = os.environ.get(
+    "TRIALWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_admin_url() -> str | None:
+    """The server URL if PostgreSQL answers; else None (or a failure where it is required)."""
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return PG_URL
+    except Exception as exc:  # any driver or connection error means "not here"
+        if os.environ.get("TRIALWATCH_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here but {PG_URL} did not answer: {exc}")
+        return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str | None:
+    return _postgres_admin_url()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trialwatch.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set TRIALWATCH_TEST_POSTGRES_URL)")
+    name = f"tw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def fixture_file(name: str) -> Path:
+    """A saved real payload by its file name, wherever it sits under tests/fixtures/."""
+    found = sorted(FIXTURES.rglob(name))
+    if not found:
+        raise FileNotFoundError(f"no fixture named {name} under {FIXTURES}")
+    return found[0]

@@ -1,0 +1,253 @@
+"""trialwatch: a versioned, typed history of clinical trial records, and what changed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trialwatch.cli_util import check_nct, input_files, parse_query, parse_time, read_nct_file
+from trialwatch.kinds import CHANGE_KINDS
+from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.registry.db import data_dir, database_url, open_engine, transaction
+from trialwatch.registry.models import utcnow
+from trialwatch.registry.queries import change_dict, history, list_changes, record_as_of
+from trialwatch.snapshots import SnapshotStore
+
+
+class Context:
+    def __init__(self, db: str | None) -> None:
+        self.url = database_url(db)
+        self._engine = None
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        if self._engine is None:
+            self._engine = open_engine(self.url)
+        return self._engine
+
+    def pipeline(self, *, quiet: bool = False) -> Pipeline:
+        store = SnapshotStore(data_dir(self.url) / "snapshots")
+        return Pipeline(self.engine, store, report=None if quiet else _err)
+
+
+def _err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _summarise(tally: Tally) -> None:
+    _err(
+        f"{tally.payloads} payload(s), {tally.records} record(s): {tally.first} new trial "
+        f"version(s), {tally.new_versions} changed, {tally.unchanged} unchanged, "
+        f"{tally.changes} change(s), {tally.not_found} not found, {tally.rejected} rejected"
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Database URL or SQLite file. Default: $TRIALWATCH_DATABASE_URL, else ./trialwatch.db.",
+)
+@click.version_option(package_name="trialwatch")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Keep a versioned history of clinical trial records and say what changed.
+
+    Raw payloads are kept under $TRIALWATCH_DATA_DIR (default: a folder beside the database).
+    """
+    ctx.obj = Context(db)
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--observed-at", metavar="ISO8601", help="When these payloads were fetched (default: now)."
+)
+@click.option("--source", metavar="SLUG", help="Source slug to file the records under.")
+@click.option("--url", metavar="URL", help="The URL the payload came from.")
+@click.pass_obj
+def import_(
+    obj: Context,
+    paths: tuple[Path, ...],
+    observed_at: str | None,
+    source: str | None,
+    url: str | None,
+) -> None:
+    """Load saved payloads: API v2 studies or search pages, record-history versions,
+    classic XML. A folder means every file below it. Exit status 1 if any input was rejected."""
+    moment = parse_time(observed_at) if observed_at else utcnow()
+    pipeline = obj.pipeline()
+    tally = Tally()
+    for path in input_files(paths):
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            tally.reject(f"{path}: cannot read: {exc.strerror}")
+            _err(tally.problems[-1])
+            continue
+        pipeline.ingest_body(
+            body, name=str(path), observed_at=moment, tally=tally, url=url, source=source
+        )
+    _summarise(tally)
+    sys.exit(1 if tally.rejected else 0)
+
+
+@cli.command()
+@click.argument("slug", type=click.Choice(["ctgov"]))
+@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="An NCT id (repeatable).")
+@click.option(
+    "--nct-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of NCT ids, one per line.",
+)
+@click.option(
+    "--query",
+    "queries",
+    multiple=True,
+    metavar="PARAM=VALUE",
+    help="A search: query.* / filter.* API parameters (repeatable), or a phrase.",
+)
+@click.option("--updated-since", metavar="DATE", help="Only records updated since DATE.")
+@click.option(
+    "--base-url",
+    envvar="TRIALWATCH_CTGOV_URL",
+    metavar="URL",
+    help="A mirror of the API ($TRIALWATCH_CTGOV_URL).",
+)
+@click.pass_obj
+def crawl(
+    obj: Context,
+    slug: str,
+    ncts: tuple[str, ...],
+    nct_file: Path | None,
+    queries: tuple[str, ...],
+    updated_since: str | None,
+    base_url: str | None,
+) -> None:
+    """Fetch records from a source and store each new version.
+
+    \b
+    trialwatch crawl ctgov --nct NCT05828225
+    trialwatch crawl ctgov --query query.cond=lymphoma --query filter.overallStatus=RECRUITING
+    trialwatch crawl ctgov --updated-since 2026-11-01
+    """
+    ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])
+    query = parse_query(queries)
+    since: date | None = None
+    if updated_since:
+        since = parse_time(updated_since).date()
+    if not ids and not query and since is None:
+        raise click.UsageError("say what to fetch: --nct, --nct-file, --query or --updated-since")
+    _err(f"crawling {slug} ...")
+    run, tally = obj.pipeline().crawl(
+        slug, base_url=base_url, nct_ids=ids, query=query, updated_since=since
+    )
+    _err(f"crawl run {run.id}: {run.status}")
+    _summarise(tally)
+    sys.exit(1 if tally.rejected else 0)
+
+
+@cli.command()
+@click.argument("nct", callback=lambda _c, _p, v: check_nct(v))
+@click.option(
+    "--as-of", metavar="ISO8601", help="The record as it stood then (a date means its end)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with DESIGN.md field names.")
+@click.pass_obj
+def show(obj: Context, nct: str, as_of: str | None, as_json: bool) -> None:
+    """Show a trial's merged record, now or as it stood at a time."""
+    moment = parse_time(as_of, end_of_day=True) if as_of else None
+    with transaction(obj.engine) as session:
+        record = record_as_of(session, nct, moment)
+    if record is None:
+        when = f" as of {moment.isoformat()}" if moment else ""
+        _err(f"{nct}: not held{when}")
+        sys.exit(1)
+    if as_json:
+        _print_json(record)
+        return
+    from trialwatch.show_text import render_record
+
+    click.echo(render_record(record))
+
+
+@cli.command("history")
+@click.argument("nct", callback=lambda _c, _p, v: check_nct(v))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def history_(obj: Context, nct: str, as_json: bool) -> None:
+    """List a trial's stored versions and the change kinds each brought."""
+    with transaction(obj.engine) as session:
+        rows = history(session, nct)
+    if rows is None:
+        _err(f"{nct}: not held")
+        sys.exit(1)
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        kinds = ", ".join(row["changes"]) or ("first version" if row is rows[0] else "-")
+        click.echo(f"{row['first_seen_at']}  {row['last_seen_at']}  {row['source']:<14} {kinds}")
+
+
+@cli.command()
+@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(CHANGE_KINDS),
+    help="Only this kind (repeatable).",
+)
+@click.option("--since", metavar="ISO8601", help="Only changes observed at or after this time.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def changes(
+    obj: Context, ncts: tuple[str, ...], kinds: tuple[str, ...], since: str | None, as_json: bool
+) -> None:
+    """List typed changes between consecutive versions, oldest first."""
+    from trialwatch.diffing.changes import Change
+    from trialwatch.diffing.render import details, summary
+
+    ids = [check_nct(n) for n in ncts]
+    moment = parse_time(since) if since else None
+    with transaction(obj.engine) as session:
+        rows = list_changes(session, nct_ids=ids, kinds=kinds, since=moment)
+        data = [change_dict(c) for c in rows]
+    if as_json:
+        _print_json(data)
+        return
+    for item in data:
+        found = Change(item["kind"], item["before"], item["after"], item["detail"])
+        click.echo(
+            f"{item['observed_at'][:19]}  {item['nct_id']}  {item['source']:<8} {summary(found)}"
+        )
+        for line in details(found):
+            click.echo(f"{'':>35}{line}")
+
+
+@cli.command()
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the demo's database and data in this folder.",
+)
+def demo(keep: Path | None) -> None:
+    """Offline first look: crawl recorded responses twice from a local server and show
+    what changed between the two crawls."""
+    from trialwatch.demo import run_demo
+
+    sys.exit(run_demo(keep))
+
+
+def main() -> None:
+    cli(prog_name="trialwatch")

@@ -1,0 +1,151 @@
+"""`trialwatch demo`: an offline first look. A loopback server replays recorded registry
+responses; the program crawls them twice and shows what changed in between."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trialwatch.diffing.changes import Change as FoundChange
+from trialwatch.diffing.render import details, summary
+from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.registry.db import open_engine, transaction
+from trialwatch.registry.queries import list_changes, record_as_of
+from trialwatch.replay import ReplayServer
+from trialwatch.snapshots import SnapshotStore
+
+DATA = Path(__file__).with_name("demo_data")
+MISSING = "NCT99999999"  # not served: shows how a 404 is reported
+# Politeness settings are for real sites; the demo's server is on this machine.
+LOOPBACK_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 1}
+
+
+def _nct(name: str) -> str:
+    match = re.search(r"NCT\d{8}", name)
+    assert match, name
+    return match.group(0)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        data = data[key]
+    data[last] = value
+
+
+def _get_path(data: dict[str, Any], dotted: str) -> Any:
+    for key in dotted.split("."):
+        data = data[key]
+    return data
+
+
+def edited(body: bytes, edit: dict[str, Any]) -> bytes:
+    """Apply one stated edit (``set`` values, ``replace`` text) to a recorded study."""
+    data = json.loads(body)
+    for path, value in edit.get("set", {}).items():
+        _set_path(data, path, value)
+    for path, pairs in edit.get("replace", {}).items():
+        text = _get_path(data, path)
+        for old, new in pairs:
+            if old not in text:
+                raise ValueError(f"demo edit for {edit['file']}: {old!r} not found in {path}")
+            text = text.replace(old, new, 1)
+        _set_path(data, path, text)
+    return json.dumps(data, ensure_ascii=False, indent=2).encode()
+
+
+def build_rounds(root: Path) -> tuple[Path, Path, list[str]]:
+    """Write the two replay folders (first crawl, second crawl) and return the NCT ids."""
+    plan = json.loads((DATA / "edits.json").read_text(encoding="utf-8"))
+    first, second = root / "replay-1", root / "replay-2"
+    first.mkdir(parents=True)
+    second.mkdir(parents=True)
+    bodies: dict[str, tuple[bytes, bytes]] = {}
+    for nct, (old, new) in plan["later_versions"].items():
+        bodies[nct] = ((DATA / old).read_bytes(), (DATA / new).read_bytes())
+    for name in plan["unchanged"]:
+        body = (DATA / name).read_bytes()
+        bodies[_nct(name)] = (body, body)
+    for edit in plan["edits"]:
+        body = (DATA / edit["file"]).read_bytes()
+        bodies[_nct(edit["file"])] = (body, edited(body, edit))
+    for folder, index in ((first, 0), (second, 1)):
+        routes = []
+        for nct, pair in sorted(bodies.items()):
+            (folder / f"{nct}.json").write_bytes(pair[index])
+            routes.append(
+                {
+                    "path": f"/api/v2/studies/{nct}",
+                    "responses": [{"status": 200, "body": f"{nct}.json"}],
+                }
+            )
+        (folder / "routes.json").write_text(json.dumps({"routes": routes}, indent=2))
+    return first, second, sorted(bodies) + [MISSING]
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def run_demo(keep: Path | None = None) -> int:
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        raise click.UsageError(f"--keep {keep}: the folder must be empty or new")
+    root = keep or Path(tempfile.mkdtemp(prefix="trialwatch-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{root / 'trialwatch.db'}"
+    try:
+        plan = json.loads((DATA / "edits.json").read_text(encoding="utf-8"))
+        _say(f"demo: working in {root}")
+        _say(f"demo: {plan['about']}")
+        for edit in plan["edits"]:
+            _say(f"demo: edit for the second crawl, {_nct(edit['file'])}: {edit['says']}")
+        first, second, ids = build_rounds(root)
+        engine = open_engine(url)
+        pipeline = Pipeline(engine, SnapshotStore(root / "data" / "snapshots"), report=_say)
+        for number, folder in ((1, first), (2, second)):
+            with ReplayServer(folder) as server:
+                _say(f"demo: crawl {number} of 2 from {server.base_url} ({len(ids)} NCT ids)")
+                _, tally = pipeline.crawl(
+                    "ctgov", base_url=server.base_url, nct_ids=ids, settings=LOOPBACK_SETTINGS
+                )
+            _tally_line(number, tally)
+        _print_changes(engine)
+        engine.dispose()
+        if keep is not None:
+            _say(f"demo: try  trialwatch --db {root / 'trialwatch.db'} history NCT06171568")
+        return 0
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _tally_line(number: int, tally: Tally) -> None:
+    _say(
+        f"demo: crawl {number}: {tally.first} first version(s), {tally.new_versions} changed, "
+        f"{tally.unchanged} unchanged, {tally.not_found} not found, {tally.rejected} rejected"
+    )
+
+
+def _print_changes(engine: Any) -> None:
+    with transaction(engine) as session:
+        rows = list_changes(session)
+        titles = {}
+        for nct in sorted({c.nct_id for c in rows}):
+            record = record_as_of(session, nct) or {}
+            titles[nct] = record.get("brief_title") or ""
+    click.echo("What changed between the two crawls:")
+    current = None
+    for row in rows:
+        if row.nct_id != current:
+            current = row.nct_id
+            click.echo(f"\n{row.nct_id}  {titles[row.nct_id]}")
+        found = FoundChange(row.kind, row.before, row.after, row.detail)
+        click.echo("  " + summary(found))
+        for line in details(found):
+            click.echo("      " + line)

@@ -1,0 +1,210 @@
+"""The canonical form of a trial record: what "same content" means.
+
+``canonical(record)`` returns a JSON-able dict; ``record_hash(record)`` is the sha256 of it.
+Two records that differ only in formatting (see DESIGN.md, "Formatting is never a change")
+have the same canonical form, so a re-fetch that only reformats writes no new version.
+
+Text values (every string, including list items and nested fields):
+    HTML entities unescaped (repeatedly, for double-escaped "&amp;gt;"), NFKC-normalised
+    (full-width digits, non-breaking spaces, ligatures), Markdown backslash escapes removed
+    (API v2 writes "\\>= 18" for ">= 18"), zero-width characters and soft hyphens removed,
+    runs of whitespace (including CR/LF) collapsed to one space, trimmed.
+    Case and punctuation are kept: they are wording.
+Eligibility criteria:
+    Only the parsed inclusion and exclusion items count, each normalised as text with any
+    leading bullet or numbering marker ("*", "-", "•", "1.", "2)", "(a)") removed; the raw
+    ``eligibility.text`` is dropped because its wrapping and bullet style are formatting.
+    When a parser found no items at all, the text itself counts (as one inclusion item, the
+    registry's convention for unlabelled criteria) so that a reworded text is still seen.
+    Item order is not kept: each criterion is an independent condition, and the item-level
+    diff has no notion of a move.
+Sorted (order carries no meaning): secondary_ids, phases, conditions, collaborators,
+    interventions, locations, primary_outcomes, secondary_outcomes, criteria items.
+Dropped (they describe the fetch, not the trial):
+    source, source_url (one history is per source; the same content from another URL is
+    the same content), last_update_posted and registry_version (the registry's bookkeeping:
+    they move on every registry edit, including edits to parts the record does not hold).
+    status_raw is dropped when overall_status is set (it is then only the source's wording of
+    that status) and kept when overall_status is None (then it is the only status there is).
+Equivalences:
+    phases ["NA"] (ClinicalTrials.gov's "not applicable") and no phases both mean "no phase";
+    empty strings and empty lists are the same as absent. Absent values are left out of the
+    dict entirely, so adding an optional field to TrialRecord does not change existing hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import unicodedata
+from typing import Any
+
+from trialwatch.record import Eligibility, Intervention, Location, Outcome, TrialDate, TrialRecord
+
+# Zero-width space/joiners, word joiner, BOM, soft hyphen: invisible, never wording.
+_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_SPACE_RE = re.compile(r"\s+")
+# A Markdown escape: backslash before ASCII punctuation ("\>=", "\[RNA\]", "mm\^3").
+_MD_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# A leading list marker: a bullet symbol, "1." / "1)" / "(1)", "a)" / "(a)", roman "iv)".
+# ">" and "+" are not markers: "> 18 years" is wording.
+_MARKER_RE = re.compile(
+    r"^(?:[-*•·‣◦▪▫●○■□–—]+|\(?\d{1,3}[.)]|\(?[A-Za-z][)]|\([A-Za-z]\)|\(?[ivxIVX]{1,5}[)])\s+"
+)
+# Phase values that mean "no phase" (API v2 "NA", classic XML "N/A").
+_NO_PHASE = frozenset({"NA", "N/A", "NOT APPLICABLE"})
+
+# Fields that describe the fetch rather than the trial.
+FETCH_FIELDS: tuple[str, ...] = ("source", "source_url", "last_update_posted", "registry_version")
+
+
+def norm_text(value: str | None) -> str | None:
+    """Normalise one text value; "" and whitespace-only become None."""
+    if value is None:
+        return None
+    text = value
+    for _ in range(3):  # double-escaped entities ("&amp;gt;") need more than one pass
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE_RE.sub("", text)
+    text = _MD_ESCAPE_RE.sub(r"\1", text)
+    text = _SPACE_RE.sub(" ", text).strip()
+    return text or None
+
+
+def norm_item(value: str | None) -> str | None:
+    """Normalise one criterion: text normalisation plus its bullet or number removed."""
+    text = norm_text(value)
+    if text is None:
+        return None
+    previous = None
+    while previous != text:  # "1. - item" carries two markers
+        previous = text
+        text = _MARKER_RE.sub("", text, count=1)
+    return text or None
+
+
+def _sort_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def norm_list(values: list[str] | None) -> list[str] | None:
+    """Normalise and sort a list of strings; empty becomes None."""
+    items = [t for t in (norm_text(v) for v in values or []) if t is not None]
+    return sorted(items) or None
+
+
+def norm_phases(phases: list[str] | None) -> list[str] | None:
+    """Phases, sorted, with "no phase" spellings dropped: ["NA"] and None are the same."""
+    items = norm_list(phases) or []
+    kept = [p for p in items if p.upper() not in _NO_PHASE]
+    return kept or None
+
+
+def norm_date(value: TrialDate | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"date": value.date.strip(), "precision": value.precision, "type": value.type}
+
+
+def norm_intervention(value: Intervention) -> dict[str, Any]:
+    return {"type": norm_text(value.type), "name": norm_text(value.name)}
+
+
+def norm_outcome(value: Outcome) -> dict[str, Any]:
+    return {
+        "measure": norm_text(value.measure),
+        "time_frame": norm_text(value.time_frame),
+        "description": norm_text(value.description),
+    }
+
+
+def norm_location(value: Location) -> dict[str, Any]:
+    return {
+        "facility": norm_text(value.facility),
+        "city": norm_text(value.city),
+        "country": norm_text(value.country),
+        "status": norm_text(value.status),
+    }
+
+
+def _norm_objects(values: list[Any] | None, norm: Any) -> list[dict[str, Any]] | None:
+    items = [norm(v) for v in values or []]
+    return sorted(items, key=_sort_key) or None
+
+
+def criteria_items(eligibility: Eligibility | None) -> tuple[list[str], list[str]]:
+    """(inclusion, exclusion) normalised items in source order.
+
+    Falls back to the whole text as one inclusion item when no items were parsed, so that
+    a record whose criteria could not be split still registers a reworded text.
+    """
+    if eligibility is None:
+        return [], []
+    if eligibility.inclusion is None and eligibility.exclusion is None:
+        text = norm_text(eligibility.text)
+        return ([text] if text else []), []
+    inclusion = [t for t in (norm_item(v) for v in eligibility.inclusion or []) if t]
+    exclusion = [t for t in (norm_item(v) for v in eligibility.exclusion or []) if t]
+    return inclusion, exclusion
+
+
+def status_text(record: TrialRecord) -> str | None:
+    """The status that counts: overall_status, or the source's own words when it has none."""
+    return norm_text(record.overall_status) or norm_text(record.status_raw)
+
+
+def canonical(record: TrialRecord) -> dict[str, Any]:
+    """The normalised, JSON-able form of ``record`` that defines "same content"."""
+    inclusion, exclusion = criteria_items(record.eligibility)
+    criteria = None
+    if inclusion or exclusion:
+        criteria = {"inclusion": sorted(inclusion), "exclusion": sorted(exclusion)}
+    enrollment = None
+    if record.enrollment is not None:
+        enrollment = {"count": record.enrollment.count, "type": record.enrollment.type}
+    status_raw = None if norm_text(record.overall_status) else norm_text(record.status_raw)
+    form: dict[str, Any] = {
+        "nct_id": record.nct_id.strip().upper(),
+        "secondary_ids": norm_list(record.secondary_ids),
+        "brief_title": norm_text(record.brief_title),
+        "official_title": norm_text(record.official_title),
+        "acronym": norm_text(record.acronym),
+        "overall_status": norm_text(record.overall_status),
+        "status_raw": status_raw,
+        "why_stopped": norm_text(record.why_stopped),
+        "phases": norm_phases(record.phases),
+        "study_type": norm_text(record.study_type),
+        "conditions": norm_list(record.conditions),
+        "interventions": _norm_objects(record.interventions, norm_intervention),
+        "lead_sponsor": norm_text(record.lead_sponsor),
+        "collaborators": norm_list(record.collaborators),
+        "enrollment": enrollment,
+        "start_date": norm_date(record.start_date),
+        "primary_completion_date": norm_date(record.primary_completion_date),
+        "completion_date": norm_date(record.completion_date),
+        "sex": norm_text(record.sex),
+        "minimum_age": norm_text(record.minimum_age),
+        "maximum_age": norm_text(record.maximum_age),
+        "healthy_volunteers": record.healthy_volunteers,
+        "eligibility_criteria": criteria,
+        "primary_outcomes": _norm_objects(record.primary_outcomes, norm_outcome),
+        "secondary_outcomes": _norm_objects(record.secondary_outcomes, norm_outcome),
+        "locations": _norm_objects(record.locations, norm_location),
+    }
+    return {key: value for key, value in form.items() if value is not None}
+
+
+def canonical_json(record: TrialRecord) -> str:
+    """Canonical form as compact JSON with sorted keys (the bytes that are hashed)."""
+    return json.dumps(canonical(record), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_hash(record: TrialRecord) -> str:
+    """sha256 hex digest of the canonical JSON: equal for records with the same content."""
+    return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()

@@ -1,0 +1,165 @@
+"""One neutral line of plain text per change, for a terminal or a log.
+
+No colour, no HTML: richer renderings (email, web) are built from the same ``Change``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from trialwatch.diffing.changes import DATE_KINDS, Change
+
+NONE = "(none)"
+MINUS = "\u2212"  # a real minus sign lines up with "+" in counts
+
+
+def _signed(number: int) -> str:
+    return f"+{number}" if number >= 0 else f"{MINUS}{-number}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return NONE
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value) if value else NONE
+    return str(value)
+
+
+def _date(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return NONE
+    return f"{value['date']} ({value['type']})" if value.get("type") else value["date"]
+
+
+def _counts(detail: dict[str, Any]) -> str:
+    """ "+added −removed ~changed" for an item-level detail."""
+    added, removed = len(detail.get("added", [])), len(detail.get("removed", []))
+    return f"+{added} {MINUS}{removed} ~{len(detail.get('changed', []))}"
+
+
+def _status(change: Change) -> str:
+    line = f"status: {_value(change.before)} \u2192 {_value(change.after)}"
+    why = change.detail.get("why_stopped")
+    return f"{line} (why stopped: {why})" if why else line
+
+
+def _dates(change: Change) -> str:
+    line = f"{change.kind}: {_date(change.before)} \u2192 {_date(change.after)}"
+    delta = change.detail.get("delta_days")
+    if delta is None:
+        return line
+    if delta == 0:
+        return f"{line}, same date"
+    return f"{line}, {_signed(delta)} days"
+
+
+def _enrollment(change: Change) -> str:
+    def form(value: dict[str, Any] | None) -> str:
+        if value is None:
+            return NONE
+        return f"{value['count']} ({value['type']})" if value.get("type") else str(value["count"])
+
+    return f"enrollment: {form(change.before)} \u2192 {form(change.after)}"
+
+
+def _criteria(change: Change) -> str:
+    parts = [f"{side} {_counts(change.detail[side])}" for side in ("inclusion", "exclusion")]
+    return "eligibility_criteria: " + "; ".join(parts)
+
+
+def _field(change: Change) -> str:
+    name = change.detail.get("field", "")
+    return f"{change.kind}: {name} {_value(change.before)} \u2192 {_value(change.after)}"
+
+
+def _outcome(change: Change) -> str:
+    return f"{change.kind}: {_counts(change.detail)}"
+
+
+def _locations(change: Change) -> str:
+    d = change.detail
+    line = f"locations: +{len(d['added'])} {MINUS}{len(d['removed'])}"
+    moved = len(d["status_changed"])
+    if moved:
+        line += f", {moved} site status change" + ("" if moved == 1 else "s")
+    return line
+
+
+def _names(values: list[Any]) -> str:
+    return "; ".join(v["name"] if isinstance(v, dict) else str(v) for v in values)
+
+
+def _added_removed(change: Change) -> str:
+    d = change.detail
+    line = f"{change.kind}: +{len(d['added'])} {MINUS}{len(d['removed'])}"
+    if d.get("changed"):
+        line += f" ~{len(d['changed'])}"
+    shown = [f"added: {_names(d['added'])}"] if d["added"] else []
+    shown += [f"removed: {_names(d['removed'])}"] if d["removed"] else []
+    shown += [f"changed: {_names([new for _, new in d['changed']])}"] if d.get("changed") else []
+    return f"{line} ({'; '.join(shown)})" if shown else line
+
+
+def _sponsor(change: Change) -> str:
+    if change.detail.get("field") == "collaborators":
+        d = change.detail
+        line = f"sponsor: collaborators +{len(d['added'])} {MINUS}{len(d['removed'])}"
+        shown = [f"added: {'; '.join(d['added'])}"] if d["added"] else []
+        shown += [f"removed: {'; '.join(d['removed'])}"] if d["removed"] else []
+        return f"{line} ({'; '.join(shown)})"
+    return _field(change)
+
+
+def _plain(change: Change) -> str:
+    return f"{change.kind}: {_value(change.before)} \u2192 {_value(change.after)}"
+
+
+_RENDERERS: dict[str, Callable[[Change], str]] = {
+    "status": _status,
+    **{kind: _dates for kind in DATE_KINDS},
+    "enrollment": _enrollment,
+    "eligibility_criteria": _criteria,
+    "eligibility": _field,
+    "primary_outcome": _outcome,
+    "secondary_outcome": _outcome,
+    "locations": _locations,
+    "sponsor": _sponsor,
+    "phase": _plain,
+    "title": _field,
+    "conditions": _added_removed,
+    "interventions": _added_removed,
+}
+
+
+def summary(change: Change) -> str:
+    """One line such as "status: RECRUITING → COMPLETED"."""
+    line = _RENDERERS.get(change.kind, _plain)(change)
+    # Values from elsewhere (a stored change) may hold line breaks; a summary is one line.
+    return " ".join(line.split())
+
+
+def _item(value: Any) -> str:
+    text = value.get("measure", "") if isinstance(value, dict) else str(value)
+    return " ".join(text.split())
+
+
+def details(change: Change) -> list[str]:
+    """Item-level lines to show under a summary: criteria and outcomes added (+), removed (−)
+    and reworded (~ old → new). Other kinds say all in their summary."""
+    if change.kind == "eligibility_criteria":
+        sides = [
+            (f"{side}: ", change.detail.get(side) or {}) for side in ("inclusion", "exclusion")
+        ]
+    elif change.kind in ("primary_outcome", "secondary_outcome"):
+        sides = [("", change.detail)]
+    else:
+        return []
+    lines: list[str] = []
+    for label, d in sides:
+        lines += [f"+ {label}{_item(item)}" for item in d.get("added", [])]
+        lines += [f"{MINUS} {label}{_item(item)}" for item in d.get("removed", [])]
+        lines += [f"~ {label}{_item(old)} \u2192 {_item(new)}" for old, new in d.get("changed", [])]
+    return lines

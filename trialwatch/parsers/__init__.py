@@ -1,0 +1,74 @@
+"""Parsers: raw registry payloads -> TrialRecord. Pure functions, no I/O.
+
+`parse_payload` recognises the kind of payload and hands it to the parser for it:
+
+- API v2 single study `{"protocolSection": ...}`            -> parsers.ctgov.parse
+- API v2 studies page `{"studies": [...], ...}`             -> parsers.ctgov.parse_page
+- record-history version `{"studyVersion": n, "study": ...}` -> parsers.ctgov_history
+- classic XML `<clinical_study>`                            -> parsers.ctgov_classic
+
+Any input that is not one of these raises ParseError, whose message is one line
+naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trialwatch.record import TrialRecord
+
+__all__ = ["ParseError", "parse_payload"]
+
+
+class ParseError(ValueError):
+    """A payload that is not a trial record we can read; the message says why, in one line."""
+
+
+_HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
+
+
+def parse_payload(
+    body: bytes, url: str | None = None, source: str | None = None
+) -> list[TrialRecord]:
+    """Detect the payload's kind and parse it; `source` overrides each record's source."""
+    # Imported here: the parser modules import ParseError from this package.
+    from trialwatch.parsers import ctgov_classic
+    from trialwatch.parsers.clean import decode_body
+
+    text = decode_body(body)
+    head = text.lstrip()[:1]
+    if head == "<":
+        if _HTML_START.match(text[:2000]):
+            raise ParseError("HTML page, not a ClinicalTrials.gov record")
+        records = [ctgov_classic.parse(body, url)]
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+        except RecursionError:
+            raise ParseError("not JSON: nested too deeply") from None
+        records = _from_json(data, url)
+    if source is not None:
+        records = [record.model_copy(update={"source": source}) for record in records]
+    return records
+
+
+def _from_json(data: object, url: str | None) -> list[TrialRecord]:
+    from trialwatch.parsers import ctgov, ctgov_history
+
+    if not isinstance(data, dict):
+        kind = type(data).__name__.replace("dict", "object").replace("list", "array")
+        raise ParseError(f"JSON is {'an' if kind[0] in 'ao' else 'a'} {kind}, not a study")
+    if "studyVersion" in data:
+        return [ctgov_history.record_from_version(data, url)]
+    if "studies" in data:
+        return ctgov.records_from_page(data)
+    if "protocolSection" in data:
+        return [ctgov.record_from_study(data, url)]
+    if "FullStudiesResponse" in data:
+        raise ParseError("JSON is a classic API v1 FullStudiesResponse, which is not supported")
+    raise ParseError("JSON is not a ClinicalTrials.gov study (no protocolSection)")

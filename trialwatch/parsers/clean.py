@@ -1,0 +1,287 @@
+"""Shared cleaners: text, dates, status words, phases and enum words.
+
+Every parser goes through these so that the same fact spelled differently by two
+sources (or two eras of one source) comes out as the same value.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from trialwatch.parsers import ParseError
+from trialwatch.record import NCT_RE, STATUSES, DateType, TrialDate
+
+_WS = re.compile(r"\s+")
+
+
+def clean_text(value: object) -> str | None:
+    """Unescape HTML entities, apply NFKC, collapse whitespace, strip; "" -> None."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", html.unescape(str(value)))
+    text = _WS.sub(" ", text).strip()
+    return text or None
+
+
+# API v2 free text is markdown: "\\>" is an escaped ">" ("stenosis \\> 30%").
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>^~|=])")
+
+
+def md_unescape(text: str) -> str:
+    """Drop markdown backslash escapes, so v2 text reads like classic text."""
+    return _MD_ESCAPE.sub(r"\1", text)
+
+
+def clean_markdown(value: object) -> str | None:
+    """clean_text for API v2 markdown fields (descriptions, outcome text)."""
+    return clean_text(md_unescape(value)) if isinstance(value, str) else clean_text(value)
+
+
+def clean_list(values: Iterable[object] | None) -> list[str] | None:
+    """Clean each value, drop empties and repeats (keeping order); [] -> None."""
+    out: list[str] = []
+    for value in values or ():
+        text = clean_text(value)
+        if text is not None and text not in out:
+            out.append(text)
+    return out or None
+
+
+# --- identifiers -----------------------------------------------------------
+
+
+def check_nct_id(value: object) -> str:
+    """Return the NCT id, or raise ParseError naming what is wrong with it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ParseError("record has no NCT id")
+    nct = str(value).strip().upper()
+    if not NCT_RE.match(nct):
+        raise ParseError(f"NCT id {str(value)!r} is not of the form NCT + 8 digits")
+    return nct
+
+
+# --- JSON bodies -----------------------------------------------------------
+
+
+def decode_body(body: bytes) -> str:
+    """Bytes -> text. Empty or non-UTF-8 input raises ParseError."""
+    if not isinstance(body, bytes | bytearray):
+        raise ParseError(f"body must be bytes, not {type(body).__name__}")
+    try:
+        text = bytes(body).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"not UTF-8: bad byte at offset {exc.start}") from None
+    if not text.strip():
+        raise ParseError("empty file")
+    return text
+
+
+def load_json(body: bytes) -> Any:
+    text = decode_body(body)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise ParseError("not JSON: nested too deeply") from None
+
+
+# --- dates -----------------------------------------------------------------
+
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_ISO = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_MONTH_YEAR = re.compile(r"^([A-Za-z]+)\.?\s+(\d{4})$")
+_MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
+
+# Classic XML says Actual/Anticipated/Estimate; API v2 says ACTUAL/ESTIMATED.
+_DATE_TYPES: dict[str, DateType] = {
+    "ACTUAL": "ACTUAL",
+    "ESTIMATED": "ESTIMATED",
+    "ESTIMATE": "ESTIMATED",
+    "ANTICIPATED": "ESTIMATED",
+    "EXPECTED": "ESTIMATED",
+}
+
+
+def date_type(word: object) -> DateType | None:
+    text = clean_text(word)
+    return _DATE_TYPES.get(text.upper()) if text else None
+
+
+def parse_date(value: object, type_word: object = None) -> TrialDate | None:
+    """A registry date at its own precision; None when absent.
+
+    Text that is not a date raises ParseError: it means the registry changed its format,
+    and a silently dropped date would read as a change to the trial.
+    """
+    if value is not None and not isinstance(value, str):
+        raise ParseError(f"date {value!r} is not text")
+    text = clean_text(value)
+    if text is None:
+        return None
+    parts = _date_parts(text)
+    if parts is not None:
+        try:  # validates the calendar (no 2019-02-30)
+            date(parts[0], parts[1] or 1, parts[2] or 1)
+        except ValueError:
+            parts = None
+    if parts is None:
+        raise ParseError(f"date {text!r} is not a date")
+    year, month, day = parts
+    if month is None:
+        return TrialDate(date=f"{year:04d}", precision="year", type=date_type(type_word))
+    if day is None:
+        iso = f"{year:04d}-{month:02d}"
+        return TrialDate(date=iso, precision="month", type=date_type(type_word))
+    iso = f"{year:04d}-{month:02d}-{day:02d}"
+    return TrialDate(date=iso, precision="day", type=date_type(type_word))
+
+
+def _date_parts(text: str) -> tuple[int, int | None, int | None] | None:
+    if m := _ISO.match(text):
+        return int(m[1]), int(m[2]) if m[2] else None, int(m[3]) if m[3] else None
+    if m := _MONTH_DAY_YEAR.match(text):
+        month = _MONTHS.get(m[1].lower())
+        return (int(m[3]), month, int(m[2])) if month else None
+    if m := _MONTH_YEAR.match(text):
+        month = _MONTHS.get(m[1].lower())
+        return (int(m[2]), month, None) if month else None
+    return None
+
+
+def iso_day(value: object) -> str | None:
+    """A day-precision date as ISO text ("June 16, 2017" -> "2017-06-16")."""
+    parsed = parse_date(value)
+    if parsed is not None and parsed.precision != "day":
+        raise ParseError(f"date {value!r} is not a full date")
+    return parsed.date if parsed is not None else None
+
+
+# --- vocabularies ----------------------------------------------------------
+
+
+def enum_word(value: object) -> str | None:
+    """Registry enum spelling: "Dietary Supplement" -> "DIETARY_SUPPLEMENT"."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    word = re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
+    return word or None
+
+
+# Classic words whose v2 spelling is not just the upper-cased word.
+_STATUS_ALIASES = {
+    "UNKNOWN_STATUS": "UNKNOWN",
+    "AVAILABLE_FOR_EXPANDED_ACCESS": "AVAILABLE",
+}
+
+
+def status_word(value: object) -> str | None:
+    """A status word in the registry vocabulary, or None when it maps to no single value."""
+    word = enum_word(value)
+    if word is None:
+        return None
+    word = _STATUS_ALIASES.get(word, word)
+    return word if word in STATUSES else None
+
+
+_ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4"}
+
+
+def phases(values: object) -> list[str] | None:
+    """["PHASE1", "PHASE2"] from "Phase 1/Phase 2", ["PHASE2"], "N/A", ..."""
+    if values is None:
+        return None
+    raw = [values] if isinstance(values, str) else list(values)  # type: ignore[call-overload]
+    out: list[str] = []
+    for value in raw:
+        text = clean_text(value)
+        if text is None:
+            continue
+        # "N/A" must not be split on its slash.
+        pieces = ["NA"] if text.upper() in {"N/A", "NA"} else re.split(r"[/,&]|\band\b", text)
+        for piece in pieces:
+            phase = _phase(piece)
+            if phase and phase not in out:
+                out.append(phase)
+    return out or None
+
+
+def _phase(piece: str) -> str | None:
+    word = enum_word(piece)
+    if word is None:
+        return None
+    m = re.fullmatch(r"(EARLY_)?(?:PHASE_?)?([1-4]|I{1,3}|IV)", word)
+    if m:
+        number = _ROMAN.get(m[2], m[2])
+        return f"{m[1] or ''}PHASE{number}"
+    return "NA" if word in {"N_A", "NA"} else word
+
+
+_SEX = {"ALL": "ALL", "BOTH": "ALL", "FEMALE": "FEMALE", "MALE": "MALE"}
+
+
+def sex_word(value: object) -> str | None:
+    word = enum_word(value)
+    return _SEX.get(word, word) if word else None
+
+
+def study_type_word(value: object) -> str | None:
+    """ "Observational [Patient Registry]" -> "OBSERVATIONAL"; "N/A" -> None."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    word = enum_word(re.sub(r"\[.*?\]", "", text))
+    return None if word in {None, "N_A", "NA"} else word
+
+
+def intervention_type_word(value: object) -> str | None:
+    """Classic "Procedure/Surgery" was renamed PROCEDURE in API v2."""
+    word = enum_word(value)
+    return "PROCEDURE" if word == "PROCEDURE_SURGERY" else word
+
+
+def age_text(value: object) -> str | None:
+    """Keep the registry's own text ("18 Years"); "N/A" means no limit -> None."""
+    text = clean_text(value)
+    return None if text is None or text.upper() in {"N/A", "NA", "NONE"} else text
+
+
+def yes_no(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = clean_text(value)
+    if text is None:
+        return None
+    word = text.lower()
+    if word in {"yes", "true", "accepts healthy volunteers"}:
+        return True
+    if word in {"no", "false"}:
+        return False
+    return None

@@ -1,0 +1,187 @@
+"""The wiring shared by the CLI and the scheduler: payload → snapshot → parse → ingest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from trialwatch.parsers import ParseError, parse_payload
+from trialwatch.record import TrialRecord
+from trialwatch.registry.db import transaction
+from trialwatch.registry.ingest import OutOfOrder, ingest_record, record_alias
+from trialwatch.registry.models import CrawlRun, ParseFailure, utcnow
+from trialwatch.snapshots import SnapshotStore
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Tally:
+    """What a batch of payloads did; ``problems`` holds one line per rejected input."""
+
+    payloads: int = 0
+    records: int = 0
+    first: int = 0
+    new_versions: int = 0
+    unchanged: int = 0
+    changes: int = 0
+    not_found: int = 0
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def reject(self, line: str) -> None:
+        self.rejected += 1
+        self.problems.append(line)
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, store: SnapshotStore, report: Report | None = None) -> None:
+        self.engine = engine
+        self.store = store
+        self.report = report or (lambda _line: None)
+
+    def ingest_body(
+        self,
+        body: bytes,
+        *,
+        name: str,
+        observed_at: datetime,
+        tally: Tally,
+        url: str | None = None,
+        source: str | None = None,
+        crawl_run_id: int | None = None,
+    ) -> list[TrialRecord]:
+        """Keep the raw bytes, parse them, and store each record in its own transaction."""
+        tally.payloads += 1
+        digest = self.store.put(body)
+        try:
+            records = parse_payload(body, url=url, source=source)
+        except ParseError as exc:
+            line = f"{name}: {exc}"
+            tally.reject(line)
+            self.report(line)
+            with transaction(self.engine) as session:
+                session.add(
+                    ParseFailure(
+                        source=source,
+                        url=url,
+                        snapshot=digest,
+                        reason=str(exc),
+                        observed_at=observed_at,
+                        crawl_run_id=crawl_run_id,
+                    )
+                )
+            return []
+        for record in records:
+            tally.records += 1
+            try:
+                with transaction(self.engine) as session:
+                    result = ingest_record(
+                        record,
+                        session=session,
+                        observed_at=observed_at,
+                        snapshot=digest,
+                        crawl_run_id=crawl_run_id,
+                    )
+            except OutOfOrder as exc:
+                line = f"{name}: {exc}"
+                tally.reject(line)
+                self.report(line)
+                continue
+            if result.outcome == "unchanged":
+                tally.unchanged += 1
+                continue
+            if result.outcome == "first":
+                tally.first += 1
+            else:
+                tally.new_versions += 1
+            tally.changes += len(result.changes)
+            kinds = ", ".join(c.kind for c in result.changes)
+            label = "first version" if result.outcome == "first" else "new version"
+            self.report(
+                f"{record.nct_id} ({record.source}): {label}" + (f": {kinds}" if kinds else "")
+            )
+        return records
+
+    def crawl(
+        self,
+        slug: str,
+        *,
+        base_url: str | None = None,
+        nct_ids: Sequence[str] = (),
+        query: Mapping[str, str] | None = None,
+        updated_since: date | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> tuple[CrawlRun, Tally]:
+        """Run one crawl, ingesting each payload as it arrives; recorded as a crawl_run."""
+        from trialwatch.spiders.runner import Fetched, crawl
+
+        args = {
+            "nct_ids": list(nct_ids),
+            "query": dict(query or {}),
+            "updated_since": updated_since.isoformat() if updated_since else None,
+            "base_url": base_url,
+        }
+        with transaction(self.engine) as session:
+            run = CrawlRun(source=slug, args=args, started_at=utcnow(), errors=[])
+            session.add(run)
+        tally = Tally()
+
+        def on_fetch(fetched: Fetched) -> None:
+            if fetched.outcome == "not_found":
+                tally.not_found += 1
+                self.report(f"{fetched.requested_url}: not found ({fetched.status})")
+                return
+            if fetched.outcome != "ok" or fetched.snapshot is None:
+                tally.reject(f"{fetched.requested_url}: {fetched.reason or 'fetch failed'}")
+                self.report(tally.problems[-1])
+                return
+            records = self.ingest_body(
+                self.store.get(fetched.snapshot),
+                name=fetched.url,
+                observed_at=fetched.fetched_at,
+                tally=tally,
+                url=fetched.url,
+                crawl_run_id=run.id,
+            )
+            if fetched.requested_nct and len(records) == 1:
+                with transaction(self.engine) as session:
+                    record_alias(
+                        session,
+                        alias=fetched.requested_nct,
+                        nct_id=records[0].nct_id,
+                        observed_at=fetched.fetched_at,
+                    )
+
+        status = "ok"
+        try:
+            crawl(
+                slug,
+                data_dir=self.store.root,
+                base_url=base_url,
+                nct_ids=nct_ids,
+                query=query,
+                updated_since=updated_since,
+                settings=settings,
+                on_fetch=on_fetch,
+            )
+        except Exception as exc:  # the crawl process died: record it, then re-raise
+            status = "failed"
+            tally.problems.append(f"crawl {slug}: {exc}")
+            raise
+        finally:
+            with transaction(self.engine) as session:
+                run.finished_at = utcnow()
+                run.status = status if not tally.rejected or status == "failed" else "partial"
+                run.fetched = tally.payloads + tally.not_found
+                run.new_versions = tally.first + tally.new_versions
+                run.unchanged = tally.unchanged
+                run.not_found = tally.not_found
+                run.rejected = tally.rejected
+                run.errors = list(tally.problems)
+                session.add(run)
+        return run, tally

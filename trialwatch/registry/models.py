@@ -1,0 +1,138 @@
+"""The tables: trial (merged current view), trial_version, change, crawl_run and friends.
+
+After git-history's item / item_version / item_changed: a version row is written once and never
+rewritten; only its last_seen_at moves when the same content is seen again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; trialwatch stores aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _time(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_column=Column(JSON, **kw))
+
+
+class Trial(SQLModel, table=True):
+    __tablename__ = "trial"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nct_id: str = Field(unique=True, index=True, max_length=11)
+    brief_title: str | None = None
+    overall_status: str | None = Field(default=None, index=True)
+    record: dict[str, Any] = _json(nullable=False)
+    record_source: str = Field(max_length=64)
+    first_seen_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class TrialVersion(SQLModel, table=True):
+    __tablename__ = "trial_version"
+    __table_args__ = (Index("ix_trial_version_trial_source_seen", "trial_id", "source", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+    nct_id: str = Field(max_length=11, index=True)
+    source: str = Field(max_length=64)
+    source_url: str | None = None
+    record_hash: str = Field(max_length=64)
+    snapshot: str | None = Field(default=None, max_length=64)
+    record: dict[str, Any] = _json(nullable=False)
+    first_seen_at: datetime = _time(nullable=False, index=True)
+    last_seen_at: datetime = _time(nullable=False)
+    registry_date: str | None = Field(default=None, max_length=10)
+    registry_version: str | None = Field(default=None, max_length=32)
+    crawl_run_id: int | None = Field(default=None, foreign_key="crawl_run.id")
+
+
+class Change(SQLModel, table=True):
+    __tablename__ = "change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+    nct_id: str = Field(max_length=11, index=True)
+    source: str = Field(max_length=64)
+    kind: str = Field(max_length=64, index=True)
+    before: Any = _json(nullable=True)
+    after: Any = _json(nullable=True)
+    detail: dict[str, Any] = _json(nullable=False)
+    from_version_id: int = Field(foreign_key="trial_version.id")
+    to_version_id: int = Field(foreign_key="trial_version.id", index=True)
+    observed_at: datetime = _time(nullable=False, index=True)
+    registry_date: str | None = Field(default=None, max_length=10)
+
+
+class CrawlRun(SQLModel, table=True):
+    __tablename__ = "crawl_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    args: dict[str, Any] = _json(nullable=False)
+    started_at: datetime = _time(nullable=False)
+    finished_at: datetime | None = _time(nullable=True)
+    status: str = Field(default="running", max_length=16)
+    fetched: int = 0
+    new_versions: int = 0
+    unchanged: int = 0
+    not_found: int = 0
+    rejected: int = 0
+    errors: list[str] = _json(nullable=False)
+
+
+class ParseFailure(SQLModel, table=True):
+    """A payload set aside: kept by snapshot hash with its reason, never parsed into a version."""
+
+    __tablename__ = "parse_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str | None = Field(default=None, max_length=64)
+    url: str | None = None
+    snapshot: str | None = Field(default=None, max_length=64)
+    reason: str
+    observed_at: datetime = _time(nullable=False)
+    crawl_run_id: int | None = Field(default=None, foreign_key="crawl_run.id")
+
+
+class TrialAlias(SQLModel, table=True):
+    """An NCT id the registry redirects to another (an alias, e.g. merged duplicates)."""
+
+    __tablename__ = "trial_alias"
+    __table_args__ = (UniqueConstraint("alias", name="uq_trial_alias_alias"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alias: str = Field(max_length=11)
+    nct_id: str = Field(max_length=11, index=True)
+    first_seen_at: datetime = _time(nullable=False)

@@ -1,0 +1,397 @@
+"""Run one crawl in a child process and stream back what it fetched.
+
+Scrapy's Twisted reactor cannot be restarted within a process, and the CLI, the demo and the
+scheduler run several crawls per process, so each crawl runs in
+``python -m trialwatch.spiders.runner`` with a JSON job on stdin (or as argv[1]). The child
+writes every body to ``SnapshotStore(data_dir)`` and prints one JSON line per fetch on stdout
+(the manifest); its log goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import IO, Any
+
+from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.response import response_status_message
+from twisted.internet.task import deferLater
+
+from trialwatch.snapshots import SnapshotStore
+from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
+
+log = logging.getLogger(__name__)
+
+# slug -> spider class; a new source adds a file and a line here.
+SPIDERS: dict[str, type[Spider]] = {"ctgov": CtgovSpider}
+
+OUTCOMES = frozenset({"ok", "not_found", "failed"})
+
+# Applied to every crawl under the spider's own custom_settings; `crawl(settings=...)` wins.
+BASE_SETTINGS: dict[str, Any] = {
+    "DOWNLOADER_MIDDLEWARES": {
+        "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+        "trialwatch.spiders.runner.RetryAfterMiddleware": 550,
+    },
+    "ITEM_PIPELINES": {"trialwatch.spiders.runner.SnapshotPipeline": 100},
+    "RETRY_AFTER_MAX": 120.0,  # cap on a server's Retry-After, in seconds
+    "RETRY_BACKOFF_BASE": 2.0,  # wait before retry n when no Retry-After: base * 2**(n-1)
+    "TELNETCONSOLE_ENABLED": False,
+    "LOG_LEVEL": "INFO",
+    "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",  # silences a warning on Scrapy < 2.12
+}
+
+
+class CrawlError(RuntimeError):
+    """The crawl's child process failed (not a failed fetch: those are `Fetched` rows)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # final URL
+    status: int  # 0 when no response arrived
+    fetched_at: datetime  # timezone-aware UTC
+    outcome: str  # "ok" | "not_found" | "failed"
+    snapshot: str | None  # sha256 of the body in the SnapshotStore (None if no body kept)
+    requested_url: str  # what was asked for (differs from url after a redirect)
+    requested_nct: str | None
+    reason: str | None  # one line, for not_found/failed
+
+    @property
+    def redirected(self) -> bool:
+        return self.url != self.requested_url
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["fetched_at"] = self.fetched_at.isoformat()
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> Fetched:
+        data = json.loads(line)
+        fetched_at = datetime.fromisoformat(data["fetched_at"])
+        if fetched_at.tzinfo is None:
+            raise ValueError(f"manifest line has a naive fetched_at: {data['fetched_at']!r}")
+        if data["outcome"] not in OUTCOMES:
+            raise ValueError(f"manifest line has an unknown outcome: {data['outcome']!r}")
+        return cls(
+            url=data["url"],
+            status=int(data["status"]),
+            fetched_at=fetched_at,
+            outcome=data["outcome"],
+            snapshot=data.get("snapshot"),
+            requested_url=data["requested_url"],
+            requested_nct=data.get("requested_nct"),
+            reason=data.get("reason"),
+        )
+
+
+# -- parent side --------------------------------------------------------------------------
+
+
+def crawl(
+    slug: str,
+    *,
+    data_dir: Path,
+    base_url: str | None = None,
+    nct_ids: Sequence[str] = (),
+    query: Mapping[str, str] | None = None,
+    updated_since: date | None = None,
+    settings: Mapping[str, Any] | None = None,
+    on_fetch: Callable[[Fetched], None] | None = None,
+) -> list[Fetched]:
+    """Run the `slug` spider in a child process; return (and stream to `on_fetch`) its fetches.
+
+    Bad arguments raise ValueError before anything starts; a child that dies raises CrawlError.
+    """
+    if slug not in SPIDERS:
+        raise ValueError(f"unknown source {slug!r}: known sources are {', '.join(sorted(SPIDERS))}")
+    if isinstance(nct_ids, str):
+        raise ValueError(f"nct_ids must be a sequence of ids, not the string {nct_ids!r}")
+    ids = [validate_nct_id(n) for n in nct_ids]
+    params = validate_query(query or {})
+    if not (ids or params or updated_since):
+        raise ValueError("nothing to crawl: give nct_ids, query or updated_since")
+    if isinstance(updated_since, datetime):
+        updated_since = updated_since.date()
+    if updated_since is not None and not isinstance(updated_since, date):
+        raise ValueError(f"updated_since must be a date, got {updated_since!r}")
+    base_url = base_url or os.environ.get(f"TRIALWATCH_{slug.upper()}_URL") or None
+    job = {
+        "slug": slug,
+        "data_dir": str(Path(data_dir).resolve()),
+        "base_url": base_url,
+        "nct_ids": ids,
+        "query": params,
+        "updated_since": updated_since.isoformat() if updated_since else None,
+        "settings": dict(settings or {}),
+    }
+    try:
+        job_text = json.dumps(job)
+    except TypeError as exc:
+        raise ValueError(f"crawl settings must be JSON-serialisable: {exc}") from None
+    return _run_child(slug, job_text, on_fetch)
+
+
+def _child_env() -> dict[str, str]:
+    # The child must import this package even when it is not installed (e.g. a source checkout).
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _run_child(
+    slug: str, job_text: str, on_fetch: Callable[[Fetched], None] | None
+) -> list[Fetched]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trialwatch.spiders.runner"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=_child_env(),
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    tail: deque[str] = deque(maxlen=20)
+    drain = threading.Thread(target=_drain_stderr, args=(proc.stderr, tail, slug), daemon=True)
+    drain.start()
+    fetched: list[Fetched] = []
+    try:
+        proc.stdin.write(job_text)
+        proc.stdin.close()
+        for line in proc.stdout:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = Fetched.from_json(line)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("crawl %s: ignoring a bad manifest line (%s): %.200s", slug, exc, line)
+                continue
+            fetched.append(row)
+            if on_fetch is not None:
+                on_fetch(row)
+        returncode = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        drain.join(timeout=5)
+    if returncode != 0:
+        # The child ends with one "error: ..." line when it can say why; else show the tail.
+        errors = [line for line in tail if line.startswith("error: ")]
+        last = errors[-1][7:] if errors else " | ".join(list(tail)[-3:]) or "no output on stderr"
+        raise CrawlError(f"crawl {slug} failed: child process exited with {returncode}: {last}")
+    return fetched
+
+
+def _drain_stderr(stream: IO[str], tail: deque[str], slug: str) -> None:
+    # Drained on a thread so a chatty child never blocks on a full pipe.
+    for line in stream:
+        line = line.rstrip()
+        if line:
+            tail.append(line)
+            log.debug("crawl %s: %s", slug, line)
+
+
+# -- child side: Scrapy components ---------------------------------------------------------
+
+
+def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if unusable."""
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    now = now or datetime.now(when.tzinfo)
+    return max(0.0, (when - now).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's retries, waiting first as the server asks (Retry-After), capped.
+
+    Without the header the wait grows exponentially from RETRY_BACKOFF_BASE. The wait also
+    holds back the request's download slot, so other requests to that host pause too.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.max_wait = settings.getfloat("RETRY_AFTER_MAX", 120.0)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
+
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        retry = self._retry(request, _status_text(response.status))
+        if retry is None:
+            return response
+        asked = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if asked is None:
+            attempt = retry.meta.get("retry_times", 1)
+            asked = self.backoff_base * 2 ** (attempt - 1)
+        wait = min(asked, self.max_wait)
+        if wait > 0:
+            log.info(
+                "HTTP %s from %s: waiting %.1f s before retrying",
+                response.status,
+                request.url,
+                wait,
+            )
+            self._hold_slot(request, wait)
+            # Imported here: importing the reactor at module level would install the default one.
+            from twisted.internet import reactor
+
+            # deferLater + maybe_deferred_to_future: works on the asyncio and other reactors.
+            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        return retry
+
+    def _hold_slot(self, request: Request, wait: float) -> None:
+        engine = getattr(self.crawler, "engine", None)
+        slots = getattr(getattr(engine, "downloader", None), "slots", {})
+        slot = slots.get(request.meta.get("download_slot"))
+        if slot is not None:
+            # The downloader sends the next request once lastseen + delay has passed.
+            slot.lastseen = max(slot.lastseen, time.time() + wait - slot.delay)
+
+
+def _status_text(status: int) -> str:
+    # Twisted's table, used by Scrapy's message, lacks 429.
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return response_status_message(status)
+
+
+class SnapshotPipeline:
+    """Store each fetched body, then print the item (without the body) as a manifest line."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.store = SnapshotStore(data_dir)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SnapshotPipeline:
+        return cls(crawler.settings.get("TRIALWATCH_DATA_DIR") or "snapshots")
+
+    def process_item(self, item: dict[str, Any], spider: Spider | None = None) -> dict[str, Any]:
+        body = item.pop("body", None)
+        item["snapshot"] = self.store.put(body) if body is not None else None
+        row = {k: item.get(k) for k in Fetched.__dataclass_fields__}
+        _MANIFEST.write(json.dumps(row, sort_keys=True) + "\n")
+        _MANIFEST.flush()
+        return item
+
+
+# Where manifest lines go: the real stdout; main() points sys.stdout at stderr so stray prints
+# from any library can never corrupt the manifest.
+_MANIFEST: IO[str] = sys.stdout
+
+
+def _run_job(job: Mapping[str, Any]) -> int:
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings
+
+    slug = job.get("slug")
+    spider_cls = SPIDERS.get(slug)  # type: ignore[arg-type]
+    if spider_cls is None:
+        print(f"error: unknown source {slug!r}", file=sys.stderr)
+        return 2
+    settings = Settings()
+    settings.setdict(BASE_SETTINGS, priority="project")
+    settings.set("TRIALWATCH_DATA_DIR", job["data_dir"], priority="project")
+    settings.setdict(job.get("settings") or {}, priority="cmdline")
+    kwargs: dict[str, Any] = {
+        "nct_ids": job.get("nct_ids") or (),
+        "query": job.get("query") or None,
+        "updated_since": job.get("updated_since"),
+        "base_url": job.get("base_url"),
+    }
+    try:
+        spider_cls(**kwargs)  # check the arguments here: inside the reactor they surface late
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(spider_cls)
+    failures: list[Any] = []
+
+    def keep_failure(failure: Any) -> None:
+        # Consumed here, so Twisted does not print "Unhandled error in Deferred" at exit.
+        failure.printTraceback(file=sys.stderr)
+        failures.append(failure)
+
+    process.crawl(crawler, **kwargs).addErrback(keep_failure)
+    process.start()
+    if failures:
+        exc = failures[-1].value
+        print(f"error: crawl {slug} crashed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    reason = stats.get("finish_reason")
+    if reason != "finished":
+        print(f"error: crawl {slug} ended early: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    global _MANIFEST
+    argv = list(sys.argv[1:] if argv is None else argv)
+    raw = argv[0] if argv else sys.stdin.read()
+    try:
+        job = json.loads(raw)
+        if not isinstance(job, dict) or "data_dir" not in job:
+            raise ValueError("expected an object with at least slug and data_dir")
+    except ValueError as exc:
+        print(f"error: bad job spec: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    _MANIFEST = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        return _run_job(job)
+    except Exception as exc:
+        traceback.print_exc()  # for whoever reads the log; the last line says it in one
+        print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    finally:
+        _MANIFEST.flush()
+
+
+if __name__ == "__main__":
+    # Run the imported module's main(), not this __main__ copy: the pipeline, loaded by name,
+    # must see the same _MANIFEST that main() sets.
+    from trialwatch.spiders.runner import main as _main
+
+    sys.exit(_main())
