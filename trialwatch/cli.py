@@ -123,6 +123,13 @@ def import_(
     metavar="URL",
     help="A mirror of the API ($TRIALWATCH_CTGOV_URL).",
 )
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds between requests to one site; 0 also turns AutoThrottle off.",
+)
 @click.pass_obj
 def crawl(
     obj: Context,
@@ -132,6 +139,7 @@ def crawl(
     queries: tuple[str, ...],
     updated_since: str | None,
     base_url: str | None,
+    delay: float,
 ) -> None:
     """Fetch records from a source and store each new version.
 
@@ -148,8 +156,11 @@ def crawl(
     if not ids and not query and since is None:
         raise click.UsageError("say what to fetch: --nct, --nct-file, --query or --updated-since")
     _err(f"crawling {slug} ...")
+    settings = {"DOWNLOAD_DELAY": delay, "AUTOTHROTTLE_START_DELAY": max(delay, 0.1)}
+    if delay == 0:
+        settings["AUTOTHROTTLE_ENABLED"] = False
     run, tally = obj.pipeline().crawl(
-        slug, base_url=base_url, nct_ids=ids, query=query, updated_since=since
+        slug, base_url=base_url, nct_ids=ids, query=query, updated_since=since, settings=settings
     )
     _err(f"crawl run {run.id}: {run.status}")
     _summarise(tally)

@@ -64,17 +64,14 @@ class Pipeline:
             line = f"{name}: {exc}"
             tally.reject(line)
             self.report(line)
-            with transaction(self.engine) as session:
-                session.add(
-                    ParseFailure(
-                        source=source,
-                        url=url,
-                        snapshot=digest,
-                        reason=str(exc),
-                        observed_at=observed_at,
-                        crawl_run_id=crawl_run_id,
-                    )
-                )
+            self._set_aside(
+                str(exc),
+                source=source,
+                url=url,
+                snapshot=digest,
+                observed_at=observed_at,
+                crawl_run_id=crawl_run_id,
+            )
             return []
         for record in records:
             tally.records += 1
@@ -107,6 +104,11 @@ class Pipeline:
             )
         return records
 
+    def _set_aside(self, reason: str, **where: Any) -> None:
+        """Keep a payload that gave no record, with its reason (the raw bytes stay stored)."""
+        with transaction(self.engine) as session:
+            session.add(ParseFailure(reason=reason, **where))
+
     def crawl(
         self,
         slug: str,
@@ -137,8 +139,17 @@ class Pipeline:
                 self.report(f"{fetched.requested_url}: not found ({fetched.status})")
                 return
             if fetched.outcome != "ok" or fetched.snapshot is None:
-                tally.reject(f"{fetched.requested_url}: {fetched.reason or 'fetch failed'}")
+                reason = fetched.reason or f"fetch failed (HTTP {fetched.status})"
+                tally.reject(f"{fetched.requested_url}: {reason}")
                 self.report(tally.problems[-1])
+                self._set_aside(
+                    reason,
+                    source=slug,
+                    url=fetched.url,
+                    snapshot=fetched.snapshot,
+                    observed_at=fetched.fetched_at,
+                    crawl_run_id=run.id,
+                )
                 return
             records = self.ingest_body(
                 self.store.get(fetched.snapshot),

@@ -157,6 +157,7 @@ def test_html_rendering() -> None:
         ("  -  INCLUSION CRITERIA:", "  -  EXCLUSION CRITERIA:"),
         ("Inclusion Criteria include:", "Exclusion criteria for all cohorts:"),
         ("Main inclusion criteria:", "Main exclusion criteria:"),
+        ("Criteria for inclusion:", "Criteria for exclusion:"),
     ],
 )
 def test_heading_variants(inclusion_heading: str, exclusion_heading: str) -> None:

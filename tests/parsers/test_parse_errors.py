@@ -143,3 +143,20 @@ def test_slug_parsers_reject_other_kinds() -> None:
         ctgov_history.parse(STUDY)
     with pytest.raises(ParseError, match="XML root is <clinical_study>|not well-formed XML"):
         ctgov_classic.parse(HISTORY)
+
+
+ALL_SAVED = sorted(
+    p
+    for slug in ("ctgov", "ctgov_history", "ctgov_classic")
+    for p in (FIXTURES / slug).glob("*/*")
+    if p.name != "expected.json"
+)
+
+
+@pytest.mark.parametrize("path", ALL_SAVED, ids=lambda p: p.parent.name)
+def test_every_saved_file_cut_short_raises_parse_error(path: Path) -> None:
+    body = path.read_bytes().rstrip()
+    for cut in (len(body) // 4, len(body) // 2, len(body) - 3):
+        with pytest.raises(ParseError) as info:
+            parse_payload(body[:cut])
+        assert "\n" not in str(info.value)

@@ -26,6 +26,10 @@ __all__ = ["ParseError", "parse_payload"]
 class ParseError(ValueError):
     """A payload that is not a trial record we can read; the message says why, in one line."""
 
+    def __init__(self, message: str) -> None:
+        # Messages quote the input (lxml errors can span lines): keep logs one line per error.
+        super().__init__(" ".join(str(message).split()))
+
 
 _HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
 

@@ -42,6 +42,7 @@ _NEUTRAL = re.compile(
     r"|^eligibility\s*:$",
     re.IGNORECASE,
 )
+_CRITERIA_FOR = re.compile(r"^criteria\s+for\s+(inclusion|exclusion)\b", re.IGNORECASE)
 _HTML_HINT = re.compile(r"<\s*(?:li|p|br|ul|ol)\b[^>]*>", re.IGNORECASE)
 _HTML_BREAK = re.compile(r"<\s*/?\s*(?:p|br|ul|ol|div)\b[^>]*>", re.IGNORECASE)
 _HTML_ITEM = re.compile(r"<\s*li\b[^>]*>", re.IGNORECASE)
@@ -126,6 +127,8 @@ def _heading(line: str) -> tuple[str, str | None] | None:
     """("inclusion" | "exclusion" | "neutral", text after the colon) for a heading line."""
     if _NEUTRAL.match(line):
         return "neutral", None
+    # "Criteria for inclusion:" reads as "Inclusion criteria:".
+    line = _CRITERIA_FOR.sub(r"\1 criteria", line)
     m = _SECTION.match(line)
     if m is None:
         return None
