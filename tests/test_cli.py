@@ -91,3 +91,17 @@ def test_show_unknown_trial_and_usage_errors(run):
     assert run("changes", "--kind", "nonsense").exit_code == 2
     assert run("show", "NCT00000000", "--as-of", "yesterday").exit_code == 2
     assert run("crawl", "ctgov").exit_code == 2
+
+
+def test_one_bad_study_in_a_page_is_set_aside_and_the_others_are_kept(run, tmp_path):
+    page = json.loads(fixture_file("ctgov_v2_studies_page_10studies_martinadep.json").read_bytes())
+    ids = [s["protocolSection"]["identificationModule"]["nctId"] for s in page["studies"]]
+    page["studies"][3]["protocolSection"]["identificationModule"]["nctId"] = "NCT12"
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(page))
+    result = run("import", str(path))
+    assert result.exit_code == 1
+    [line] = [line for line in result.stderr.splitlines() if "studies[3]" in line]
+    assert "page.json" in line and "NCT12" in line
+    held = [nct for nct in ids if run("show", nct, "--json").exit_code == 0]
+    assert held == ids[:3] + ids[4:]

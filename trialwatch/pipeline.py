@@ -58,21 +58,22 @@ class Pipeline:
         """Keep the raw bytes, parse them, and store each record in its own transaction."""
         tally.payloads += 1
         digest = self.store.put(body)
+        problems: list[str] = []
         try:
-            records = parse_payload(body, url=url, source=source)
+            records = parse_payload(body, url=url, source=source, problems=problems)
         except ParseError as exc:
-            line = f"{name}: {exc}"
-            tally.reject(line)
-            self.report(line)
+            records, problems = [], [str(exc)]
+        for problem in problems:
+            tally.reject(f"{name}: {problem}")
+            self.report(tally.problems[-1])
             self._set_aside(
-                str(exc),
+                problem,
                 source=source,
                 url=url,
                 snapshot=digest,
                 observed_at=observed_at,
                 crawl_run_id=crawl_run_id,
             )
-            return []
         for record in records:
             tally.records += 1
             try:

@@ -80,6 +80,11 @@ def test_bullet_styles(bullet: str) -> None:
     assert split_criteria(markdown(bullet, "    " + bullet)) == (INCLUSION, EXCLUSION)
 
 
+def test_symbol_bullet_without_a_space() -> None:
+    text = markdown().replace("* ", "•")
+    assert split_criteria(text) == (INCLUSION, EXCLUSION)
+
+
 @pytest.mark.parametrize("style", ["1.", "1)", "a)", "i."])
 def test_numbering_styles(style: str) -> None:
     assert split_criteria(numbered(style)) == (INCLUSION, EXCLUSION)
@@ -158,6 +163,8 @@ def test_html_rendering() -> None:
         ("Inclusion Criteria include:", "Exclusion criteria for all cohorts:"),
         ("Main inclusion criteria:", "Main exclusion criteria:"),
         ("Criteria for inclusion:", "Criteria for exclusion:"),
+        ("Inclusion criteria:", "Non-inclusion criteria:"),
+        ("Transplant Inclusion:", "Transplant Exclusion:"),
     ],
 )
 def test_heading_variants(inclusion_heading: str, exclusion_heading: str) -> None:

@@ -31,13 +31,28 @@ class ParseError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 _HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
 
 
 def parse_payload(
-    body: bytes, url: str | None = None, source: str | None = None
+    body: bytes,
+    url: str | None = None,
+    source: str | None = None,
+    problems: list[str] | None = None,
 ) -> list[TrialRecord]:
-    """Detect the payload's kind and parse it; `source` overrides each record's source."""
+    """Detect the payload's kind and parse it; `source` overrides each record's source.
+
+    With `problems`, a bad study inside a studies page is noted there and the page's other
+    studies are still returned; a payload that is wholly unreadable always raises.
+    """
     # Imported here: the parser modules import ParseError from this package.
     from trialwatch.parsers import ctgov_classic
     from trialwatch.parsers.clean import decode_body
@@ -55,22 +70,22 @@ def parse_payload(
             raise ParseError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
         except RecursionError:
             raise ParseError("not JSON: nested too deeply") from None
-        records = _from_json(data, url)
+        records = _from_json(data, url, problems)
     if source is not None:
         records = [record.model_copy(update={"source": source}) for record in records]
     return records
 
 
-def _from_json(data: object, url: str | None) -> list[TrialRecord]:
+def _from_json(data: object, url: str | None, problems: list[str] | None) -> list[TrialRecord]:
     from trialwatch.parsers import ctgov, ctgov_history
 
     if not isinstance(data, dict):
-        kind = type(data).__name__.replace("dict", "object").replace("list", "array")
-        raise ParseError(f"JSON is {'an' if kind[0] in 'ao' else 'a'} {kind}, not a study")
+        kind = _JSON_KINDS.get(type(data), "a value")
+        raise ParseError(f"JSON is {kind}, not a study")
     if "studyVersion" in data:
         return [ctgov_history.record_from_version(data, url)]
     if "studies" in data:
-        return ctgov.records_from_page(data)
+        return ctgov.records_from_page(data, problems)
     if "protocolSection" in data:
         return [ctgov.record_from_study(data, url)]
     if "FullStudiesResponse" in data:

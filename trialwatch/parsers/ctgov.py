@@ -64,15 +64,24 @@ def parse_page(body: bytes, url: str | None = None) -> list[TrialRecord]:
     return records_from_page(load_json(body))
 
 
-def records_from_page(data: Any) -> list[TrialRecord]:
-    """The records of an already decoded studies page; an empty page gives []."""
+def records_from_page(data: Any, problems: list[str] | None = None) -> list[TrialRecord]:
+    """The records of an already decoded studies page; an empty page gives [].
+
+    With ``problems``, a bad study is noted there (one line each) and the rest of the page
+    is still read; without it, the first bad study raises ParseError.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("studies"), list):
         raise ParseError("JSON is not a ClinicalTrials.gov studies page (no studies list)")
     records = []
     for index, study in enumerate(data["studies"]):
-        if not isinstance(study, dict) or "protocolSection" not in study:
-            raise ParseError(f"studies[{index}] is not a study (no protocolSection)")
-        records.append(record_from_study(study, None))
+        try:
+            if not isinstance(study, dict) or "protocolSection" not in study:
+                raise ParseError("not a study (no protocolSection)")
+            records.append(record_from_study(study, None))
+        except ParseError as exc:
+            if problems is None:
+                raise ParseError(f"studies[{index}]: {exc}") from None
+            problems.append(f"studies[{index}]: {exc}")
     return records
 
 

@@ -24,16 +24,24 @@ from trialwatch.parsers.clean import clean_text, md_unescape
 
 _BULLET = re.compile(
     r"""^(?:
-        [-*+•·‣◦▪▫●○■□►▸➢➤✓✔–—]      # bullet characters
-      | o(?=\s)                       # plain-text "o" sub-bullet
-      | \(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{2,6})[.)]  # 1.  1)  (1)  a)  (iv)  II.
-    )(?:\s+|$)""",
+        [•·‣◦▪▫●○■□►▸➢➤✓✔]\s*          # symbol bullets, sometimes with no space after
+      | (?:[-*+–—]                      # ASCII and dash bullets
+        | o(?=\s)                       # plain-text "o" sub-bullet
+        | \(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{2,6})[.)]  # 1.  1)  (1)  a)  (iv)  II.
+        )(?:\s+|$)
+    )""",
     re.VERBOSE,
 )
 
 _SECTION = re.compile(
-    r"^(?:(?:key|main|major|general|principal|other|additional)\s+)?"
+    r"^(?:(?:key|main|major|general|principal|other|additional)\s+)?(?P<neg>non[-\s]?)?"
     r"(?P<kind>inclusion|exclusion)s?(?P<crit>\s+criteri(?:a|on))?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+# A short qualified heading: "Transplant Exclusion:", "Donor inclusion criteria:".
+_QUALIFIED = re.compile(
+    r"^(?:[\w'()-]+\s+){1,4}(?P<neg>non[-\s]?)?(?P<kind>inclusion|exclusion)s?"
+    r"(?:\s+criteri(?:a|on))?\s*:\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
 # Headings that name no section ("Eligibility Criteria:"): dropped, section unchanged.
@@ -129,10 +137,12 @@ def _heading(line: str) -> tuple[str, str | None] | None:
         return "neutral", None
     # "Criteria for inclusion:" reads as "Inclusion criteria:".
     line = _CRITERIA_FOR.sub(r"\1 criteria", line)
+    if q := _QUALIFIED.match(line):
+        return _kind(q), clean_text(q["rest"])
     m = _SECTION.match(line)
     if m is None:
         return None
-    kind, has_criteria, rest = m["kind"].lower(), bool(m["crit"]), m["rest"].strip()
+    kind, has_criteria, rest = _kind(m), bool(m["crit"]), m["rest"].strip()
     if not rest:
         return (kind, None) if has_criteria else None
     if rest[0] in ":-–—":
@@ -145,3 +155,8 @@ def _heading(line: str) -> tuple[str, str | None] | None:
     if len(rest) <= 40 and not rest.endswith("."):
         return kind, None
     return None
+
+
+def _kind(match: re.Match[str]) -> str:
+    # French-style "non-inclusion criteria" are exclusion criteria.
+    return "exclusion" if match["neg"] else match["kind"].lower()
