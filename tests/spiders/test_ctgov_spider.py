@@ -319,3 +319,9 @@ def test_replay_refuses_body_names_outside_its_folder(name: str) -> None:
     routes = {"routes": [{"path": "/x", "responses": [{"status": 200, "body": name}]}]}
     with pytest.raises(RoutesError, match="refused"):
         ReplayServer(FIXTURES, routes)
+
+
+def test_manifest_lines_carry_every_fetched_field() -> None:
+    from trialwatch.spiders.components import MANIFEST_FIELDS
+
+    assert tuple(Fetched.__dataclass_fields__) == MANIFEST_FIELDS

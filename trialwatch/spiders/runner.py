@@ -15,26 +15,20 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
 
-from scrapy import Request, Spider
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.response import response_status_message
-from twisted.internet.task import deferLater
+from scrapy import Spider
 
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.spiders.components import manifest, retry_after_seconds
 from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
+
+__all__ = ["SPIDERS", "CrawlError", "Fetched", "crawl", "main", "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +41,9 @@ OUTCOMES = frozenset({"ok", "not_found", "failed"})
 BASE_SETTINGS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-        "trialwatch.spiders.runner.RetryAfterMiddleware": 550,
+        "trialwatch.spiders.components.RetryAfterMiddleware": 550,
     },
-    "ITEM_PIPELINES": {"trialwatch.spiders.runner.SnapshotPipeline": 100},
+    "ITEM_PIPELINES": {"trialwatch.spiders.components.SnapshotPipeline": 100},
     "RETRY_AFTER_MAX": 120.0,  # cap on a server's Retry-After, in seconds
     "RETRY_BACKOFF_BASE": 2.0,  # wait before retry n when no Retry-After: base * 2**(n-1)
     "TELNETCONSOLE_ENABLED": False,
@@ -215,106 +209,7 @@ def _drain_stderr(stream: IO[str], tail: deque[str], slug: str) -> None:
             log.debug("crawl %s: %s", slug, line)
 
 
-# -- child side: Scrapy components ---------------------------------------------------------
-
-
-def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if unusable."""
-    if value is None:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    now = now or datetime.now(when.tzinfo)
-    return max(0.0, (when - now).total_seconds())
-
-
-class RetryAfterMiddleware(RetryMiddleware):
-    """Scrapy's retries, waiting first as the server asks (Retry-After), capped.
-
-    Without the header the wait grows exponentially from RETRY_BACKOFF_BASE. The wait also
-    holds back the request's download slot, so other requests to that host pause too.
-    """
-
-    def __init__(self, settings: Any) -> None:
-        super().__init__(settings)
-        self.max_wait = settings.getfloat("RETRY_AFTER_MAX", 120.0)
-        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
-
-    async def process_response(  # type: ignore[override]
-        self, request: Request, response: Response, spider: Spider | None = None
-    ) -> Request | Response:
-        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
-            return response
-        retry = self._retry(request, _status_text(response.status))
-        if retry is None:
-            return response
-        asked = retry_after_seconds(response.headers.get(b"Retry-After"))
-        if asked is None:
-            attempt = retry.meta.get("retry_times", 1)
-            asked = self.backoff_base * 2 ** (attempt - 1)
-        wait = min(asked, self.max_wait)
-        if wait > 0:
-            log.info(
-                "HTTP %s from %s: waiting %.1f s before retrying",
-                response.status,
-                request.url,
-                wait,
-            )
-            self._hold_slot(request, wait)
-            # Imported here: importing the reactor at module level would install the default one.
-            from twisted.internet import reactor
-
-            # deferLater + maybe_deferred_to_future: works on the asyncio and other reactors.
-            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
-        return retry
-
-    def _hold_slot(self, request: Request, wait: float) -> None:
-        engine = getattr(self.crawler, "engine", None)
-        slots = getattr(getattr(engine, "downloader", None), "slots", {})
-        slot = slots.get(request.meta.get("download_slot"))
-        if slot is not None:
-            # The downloader sends the next request once lastseen + delay has passed.
-            slot.lastseen = max(slot.lastseen, time.time() + wait - slot.delay)
-
-
-def _status_text(status: int) -> str:
-    # Twisted's table, used by Scrapy's message, lacks 429.
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return response_status_message(status)
-
-
-class SnapshotPipeline:
-    """Store each fetched body, then print the item (without the body) as a manifest line."""
-
-    def __init__(self, data_dir: str) -> None:
-        self.store = SnapshotStore(data_dir)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> SnapshotPipeline:
-        return cls(crawler.settings.get("TRIALWATCH_DATA_DIR") or "snapshots")
-
-    def process_item(self, item: dict[str, Any], spider: Spider | None = None) -> dict[str, Any]:
-        body = item.pop("body", None)
-        item["snapshot"] = self.store.put(body) if body is not None else None
-        row = {k: item.get(k) for k in Fetched.__dataclass_fields__}
-        _MANIFEST.write(json.dumps(row, sort_keys=True) + "\n")
-        _MANIFEST.flush()
-        return item
-
-
-# Where manifest lines go: the real stdout; main() points sys.stdout at stderr so stray prints
-# from any library can never corrupt the manifest.
-_MANIFEST: IO[str] = sys.stdout
+# -- child side ----------------------------------------------------------------------------
 
 
 def _run_job(job: Mapping[str, Any]) -> int:
@@ -365,7 +260,6 @@ def _run_job(job: Mapping[str, Any]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _MANIFEST
     argv = list(sys.argv[1:] if argv is None else argv)
     raw = argv[0] if argv else sys.stdin.read()
     try:
@@ -376,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: bad job spec: {exc}", file=sys.stderr)
         return 2
     sys.stdout.flush()
-    _MANIFEST = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    manifest.stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     try:
@@ -386,12 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
     finally:
-        _MANIFEST.flush()
+        manifest.stream.flush()
 
 
 if __name__ == "__main__":
-    # Run the imported module's main(), not this __main__ copy: the pipeline, loaded by name,
-    # must see the same _MANIFEST that main() sets.
-    from trialwatch.spiders.runner import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

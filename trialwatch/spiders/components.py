@@ -1,0 +1,140 @@
+"""Scrapy components that run inside the crawl's child process: retries that honour
+Retry-After, and the pipeline that stores each body and writes the manifest line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import IO, Any
+
+from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.response import response_status_message
+from twisted.internet.task import deferLater
+
+from trialwatch.snapshots import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+# The keys of one manifest line (the fields of runner.Fetched).
+MANIFEST_FIELDS = (
+    "url",
+    "status",
+    "fetched_at",
+    "outcome",
+    "snapshot",
+    "requested_url",
+    "requested_nct",
+    "reason",
+)
+
+
+def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if unusable."""
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    now = now or datetime.now(when.tzinfo)
+    return max(0.0, (when - now).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's retries, waiting first as the server asks (Retry-After), capped.
+
+    Without the header the wait grows exponentially from RETRY_BACKOFF_BASE. The wait also
+    holds back the request's download slot, so other requests to that host pause too.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.max_wait = settings.getfloat("RETRY_AFTER_MAX", 120.0)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
+
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        retry = self._retry(request, _status_text(response.status))
+        if retry is None:
+            return response
+        asked = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if asked is None:
+            attempt = retry.meta.get("retry_times", 1)
+            asked = self.backoff_base * 2 ** (attempt - 1)
+        wait = min(asked, self.max_wait)
+        if wait > 0:
+            log.info(
+                "HTTP %s from %s: waiting %.1f s before retrying",
+                response.status,
+                request.url,
+                wait,
+            )
+            self._hold_slot(request, wait)
+            # Imported here: importing the reactor at module level would install the default one.
+            from twisted.internet import reactor
+
+            # deferLater + maybe_deferred_to_future: works on the asyncio and other reactors.
+            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        return retry
+
+    def _hold_slot(self, request: Request, wait: float) -> None:
+        engine = getattr(self.crawler, "engine", None)
+        slots = getattr(getattr(engine, "downloader", None), "slots", {})
+        slot = slots.get(request.meta.get("download_slot"))
+        if slot is not None:
+            # The downloader sends the next request once lastseen + delay has passed.
+            slot.lastseen = max(slot.lastseen, time.time() + wait - slot.delay)
+
+
+def _status_text(status: int) -> str:
+    # Twisted's table, used by Scrapy's message, lacks 429.
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return response_status_message(status)
+
+
+class SnapshotPipeline:
+    """Store each fetched body, then print the item (without the body) as a manifest line."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.store = SnapshotStore(data_dir)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SnapshotPipeline:
+        return cls(crawler.settings.get("TRIALWATCH_DATA_DIR") or "snapshots")
+
+    def process_item(self, item: dict[str, Any], spider: Spider | None = None) -> dict[str, Any]:
+        body = item.pop("body", None)
+        item["snapshot"] = self.store.put(body) if body is not None else None
+        row = {k: item.get(k) for k in MANIFEST_FIELDS}
+        manifest.stream.write(json.dumps(row, sort_keys=True) + "\n")
+        manifest.stream.flush()
+        return item
+
+
+class _Manifest:
+    """Where manifest lines go: the real stdout. The runner's main() points sys.stdout at
+    stderr, so stray prints from any library can never corrupt the manifest."""
+
+    stream: IO[str] = sys.stdout
+
+
+manifest = _Manifest()
