@@ -35,19 +35,13 @@ Equivalences:
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
-import unicodedata
 from typing import Any
 
 from trialwatch.record import Eligibility, Intervention, Location, Outcome, TrialDate, TrialRecord
+from trialwatch.text import norm_text
 
-# Zero-width space/joiners, word joiner, BOM, soft hyphen: invisible, never wording.
-_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_SPACE_RE = re.compile(r"\s+")
-# A Markdown escape: backslash before ASCII punctuation ("\>=", "\[RNA\]", "mm\^3").
-_MD_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # A leading list marker: a bullet symbol, "1." / "1)" / "(1)", "a)" / "(a)", roman "iv)".
 # ">" and "+" are not markers: "> 18 years" is wording.
 _MARKER_RE = re.compile(
@@ -58,23 +52,6 @@ _NO_PHASE = frozenset({"NA", "N/A", "NOT APPLICABLE"})
 
 # Fields that describe the fetch rather than the trial.
 FETCH_FIELDS: tuple[str, ...] = ("source", "source_url", "last_update_posted", "registry_version")
-
-
-def norm_text(value: str | None) -> str | None:
-    """Normalise one text value; "" and whitespace-only become None."""
-    if value is None:
-        return None
-    text = value
-    for _ in range(3):  # double-escaped entities ("&amp;gt;") need more than one pass
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
-    text = unicodedata.normalize("NFKC", text)
-    text = _INVISIBLE_RE.sub("", text)
-    text = _MD_ESCAPE_RE.sub(r"\1", text)
-    text = _SPACE_RE.sub(" ", text).strip()
-    return text or None
 
 
 def norm_item(value: str | None) -> str | None:

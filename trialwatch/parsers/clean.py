@@ -6,36 +6,15 @@ sources (or two eras of one source) comes out as the same value.
 
 from __future__ import annotations
 
-import html
 import json
 import re
-import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from trialwatch.parsers import ParseError
 from trialwatch.record import NCT_RE, STATUSES, DateType, TrialDate
-
-_WS = re.compile(r"\s+")
-
-
-def clean_text(value: object) -> str | None:
-    """Unescape HTML entities, apply NFKC, collapse whitespace, strip; "" -> None."""
-    if value is None:
-        return None
-    text = unicodedata.normalize("NFKC", html.unescape(str(value)))
-    text = _WS.sub(" ", text).strip()
-    return text or None
-
-
-# API v2 free text is markdown: "\\>" is an escaped ">" ("stenosis \\> 30%").
-_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>^~|=])")
-
-
-def md_unescape(text: str) -> str:
-    """Drop markdown backslash escapes, so v2 text reads like classic text."""
-    return _MD_ESCAPE.sub(r"\1", text)
+from trialwatch.text import clean_text, md_unescape
 
 
 def clean_markdown(value: object) -> str | None:
