@@ -2,53 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import click
 
-from trialwatch.cli_util import check_nct, input_files, parse_query, parse_time, read_nct_file
+from trialwatch.cli_util import (
+    Context,
+    check_nct,
+    crawl_options,
+    err,
+    input_files,
+    parse_time,
+    print_json,
+)
+from trialwatch.jobs import crawl_settings, tally_line
 from trialwatch.kinds import CHANGE_KINDS
-from trialwatch.pipeline import Pipeline, Tally
-from trialwatch.registry.db import data_dir, database_url, open_engine, transaction
+from trialwatch.pipeline import Tally
+from trialwatch.registry.db import transaction
 from trialwatch.registry.models import utcnow
 from trialwatch.registry.queries import change_dict, history, list_changes, record_as_of
-from trialwatch.snapshots import SnapshotStore
-
-
-class Context:
-    def __init__(self, db: str | None) -> None:
-        self.url = database_url(db)
-        self._engine = None
-
-    @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        if self._engine is None:
-            self._engine = open_engine(self.url)
-        return self._engine
-
-    def pipeline(self, *, quiet: bool = False) -> Pipeline:
-        store = SnapshotStore(data_dir(self.url) / "snapshots")
-        return Pipeline(self.engine, store, report=None if quiet else _err)
-
-
-def _err(line: str) -> None:
-    click.echo(line, err=True)
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _summarise(tally: Tally) -> None:
-    _err(
-        f"{tally.payloads} payload(s), {tally.records} record(s): {tally.first} new trial "
-        f"version(s), {tally.new_versions} changed, {tally.unchanged} unchanged, "
-        f"{tally.changes} change(s), {tally.not_found} not found, {tally.rejected} rejected"
-    )
+    err(tally_line(tally))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,7 +69,7 @@ def import_(
             body = path.read_bytes()
         except OSError as exc:
             tally.reject(f"{path}: cannot read: {exc.strerror}")
-            _err(tally.problems[-1])
+            err(tally.problems[-1])
             continue
         pipeline.ingest_body(
             body, name=str(path), observed_at=moment, tally=tally, url=url, source=source
@@ -148,21 +125,17 @@ def crawl(
     trialwatch crawl ctgov --query query.cond=lymphoma --query filter.overallStatus=RECRUITING
     trialwatch crawl ctgov --updated-since 2026-11-01
     """
-    ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])
-    query = parse_query(queries)
-    since: date | None = None
-    if updated_since:
-        since = parse_time(updated_since).date()
-    if not ids and not query and since is None:
-        raise click.UsageError("say what to fetch: --nct, --nct-file, --query or --updated-since")
-    _err(f"crawling {slug} ...")
-    settings = {"DOWNLOAD_DELAY": delay, "AUTOTHROTTLE_START_DELAY": max(delay, 0.1)}
-    if delay == 0:
-        settings["AUTOTHROTTLE_ENABLED"] = False
+    options = crawl_options(slug, ncts, nct_file, queries, updated_since, base_url, delay)
+    err(f"crawling {slug} ...")
     run, tally = obj.pipeline().crawl(
-        slug, base_url=base_url, nct_ids=ids, query=query, updated_since=since, settings=settings
+        slug,
+        base_url=base_url,
+        nct_ids=options["nct_ids"],
+        query=options["query"],
+        updated_since=parse_time(updated_since).date() if updated_since else None,
+        settings=crawl_settings(delay),
     )
-    _err(f"crawl run {run.id}: {run.status}")
+    err(f"crawl run {run.id}: {run.status}")
     _summarise(tally)
     sys.exit(1 if tally.rejected else 0)
 
@@ -181,10 +154,10 @@ def show(obj: Context, nct: str, as_of: str | None, as_json: bool) -> None:
         record = record_as_of(session, nct, moment)
     if record is None:
         when = f" as of {moment.isoformat()}" if moment else ""
-        _err(f"{nct}: not held{when}")
+        err(f"{nct}: not held{when}")
         sys.exit(1)
     if as_json:
-        _print_json(record)
+        print_json(record)
         return
     from trialwatch.show_text import render_record
 
@@ -200,10 +173,10 @@ def history_(obj: Context, nct: str, as_json: bool) -> None:
     with transaction(obj.engine) as session:
         rows = history(session, nct)
     if rows is None:
-        _err(f"{nct}: not held")
+        err(f"{nct}: not held")
         sys.exit(1)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for row in rows:
         kinds = ", ".join(row["changes"]) or ("first version" if row is rows[0] else "-")
@@ -235,7 +208,7 @@ def changes(
         rows = list_changes(session, nct_ids=ids, kinds=kinds, since=moment)
         data = [change_dict(c) for c in rows]
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for item in data:
         found = Change(item["kind"], item["before"], item["after"], item["detail"])
@@ -262,3 +235,17 @@ def demo(keep: Path | None) -> None:
 
 def main() -> None:
     cli(prog_name="trialwatch")
+
+
+def _register() -> None:
+    from trialwatch.cli_alerts import alerts, runs, schedule, watch
+
+    for command in (watch, alerts, schedule, runs):
+        cli.add_command(command)
+
+
+_register()
+
+
+if __name__ == "__main__":
+    main()

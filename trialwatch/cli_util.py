@@ -1,13 +1,46 @@
-"""Small parsing helpers for the command line: times, NCT ids, query parameters."""
+"""What the commands share: the database context, output helpers, and parsing of times,
+NCT ids, query parameters and crawl options."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
+from sqlalchemy import Engine
 
+from trialwatch.pipeline import Pipeline
 from trialwatch.record import NCT_RE
+from trialwatch.registry.db import data_dir, database_url, open_engine
+from trialwatch.snapshots import SnapshotStore
+
+
+class Context:
+    """What every command shares: the database URL, opened (and migrated) on first use."""
+
+    def __init__(self, db: str | None) -> None:
+        self.url = database_url(db)
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.url)
+        return self._engine
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.engine, SnapshotStore(data_dir(self.url) / "snapshots"), report=err)
+
+
+def err(line: str) -> None:
+    """Progress, summaries and errors go to stderr; data goes to stdout."""
+    click.echo(line, err=True)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def parse_time(value: str, *, end_of_day: bool = False) -> datetime:
@@ -76,3 +109,28 @@ def input_files(paths: tuple[Path, ...]) -> list[Path]:
         else:
             files.append(path)
     return files
+
+
+def crawl_options(
+    slug: str,
+    ncts: tuple[str, ...],
+    nct_file: Path | None,
+    queries: tuple[str, ...],
+    updated_since: str | None,
+    base_url: str | None,
+    delay: float,
+) -> dict[str, Any]:
+    """The crawl command's options, checked, as plain values (a scheduled job stores these)."""
+    ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])
+    query = parse_query(queries)
+    since = parse_time(updated_since).date().isoformat() if updated_since else None
+    if not ids and not query and since is None:
+        raise click.UsageError("say what to fetch: --nct, --nct-file, --query or --updated-since")
+    return {
+        "slug": slug,
+        "nct_ids": ids,
+        "query": query,
+        "updated_since": since,
+        "base_url": base_url,
+        "delay": delay,
+    }

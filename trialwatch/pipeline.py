@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from trialwatch.alerts.watches import enqueue, note_query_member, query_key
 from trialwatch.parsers import ParseError, parse_payload
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
@@ -30,6 +31,7 @@ class Tally:
     unchanged: int = 0
     changes: int = 0
     not_found: int = 0
+    deliveries: int = 0
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -54,8 +56,10 @@ class Pipeline:
         url: str | None = None,
         source: str | None = None,
         crawl_run_id: int | None = None,
+        search_key: str | None = None,
     ) -> list[TrialRecord]:
-        """Keep the raw bytes, parse them, and store each record in its own transaction."""
+        """Keep the raw bytes, parse them, and store each record in its own transaction,
+        with the outbox deliveries its changes call for (and, for a search, its membership)."""
         tally.payloads += 1
         digest = self.store.put(body)
         problems: list[str] = []
@@ -78,6 +82,10 @@ class Pipeline:
             tally.records += 1
             try:
                 with transaction(self.engine) as session:
+                    if search_key is not None:
+                        note_query_member(
+                            session, key=search_key, nct_id=record.nct_id, seen_at=observed_at
+                        )
                     result = ingest_record(
                         record,
                         session=session,
@@ -85,6 +93,7 @@ class Pipeline:
                         snapshot=digest,
                         crawl_run_id=crawl_run_id,
                     )
+                    tally.deliveries += enqueue(session, result.changes, created_at=observed_at)
             except OutOfOrder as exc:
                 line = f"{name}: {exc}"
                 tally.reject(line)
@@ -119,6 +128,7 @@ class Pipeline:
         query: Mapping[str, str] | None = None,
         updated_since: date | None = None,
         settings: Mapping[str, Any] | None = None,
+        job_id: str | None = None,
     ) -> tuple[CrawlRun, Tally]:
         """Run one crawl, ingesting each payload as it arrives; recorded as a crawl_run."""
         from trialwatch.spiders.runner import Fetched, crawl
@@ -130,9 +140,10 @@ class Pipeline:
             "base_url": base_url,
         }
         with transaction(self.engine) as session:
-            run = CrawlRun(source=slug, args=args, started_at=utcnow(), errors=[])
+            run = CrawlRun(source=slug, args=args, started_at=utcnow(), errors=[], job_id=job_id)
             session.add(run)
         tally = Tally()
+        search = query_key(query) if query else None
 
         def on_fetch(fetched: Fetched) -> None:
             if fetched.outcome == "not_found":
@@ -159,6 +170,7 @@ class Pipeline:
                 tally=tally,
                 url=fetched.url,
                 crawl_run_id=run.id,
+                search_key=search,
             )
             if fetched.requested_nct and len(records) == 1:
                 with transaction(self.engine) as session:

@@ -120,6 +120,7 @@ def ingest_record(
                 )
             )
         session.add_all(rows)
+        session.flush()  # ids for the outbox rows written in this same transaction
     refresh_trial(session, trial, priority=priority)
     return IngestResult("first" if previous is None else "new", version, rows)
 

@@ -110,6 +110,7 @@ class CrawlRun(SQLModel, table=True):
     not_found: int = 0
     rejected: int = 0
     errors: list[str] = _json(nullable=False)
+    job_id: str | None = Field(default=None, max_length=191, index=True)
 
 
 class ParseFailure(SQLModel, table=True):
@@ -136,3 +137,65 @@ class TrialAlias(SQLModel, table=True):
     alias: str = Field(max_length=11)
     nct_id: str = Field(max_length=11, index=True)
     first_seen_at: datetime = _time(nullable=False)
+
+
+class Watch(SQLModel, table=True):
+    """Who wants to hear about which trials (by id, by search, or by source) and which kinds."""
+
+    __tablename__ = "watch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    nct_ids: list[str] | None = _json(nullable=True)
+    query: dict[str, str] | None = _json(nullable=True)
+    query_key: str | None = Field(default=None, max_length=64, index=True)
+    source: str | None = Field(default=None, max_length=64)
+    kinds: list[str] = _json(nullable=False)
+    digest: str = Field(default="immediate", max_length=16)
+    active: bool = True
+    created_at: datetime = _time(nullable=False)
+
+
+class QueryMember(SQLModel, table=True):
+    """A trial that a search returned: a watch on that search follows it from then on."""
+
+    __tablename__ = "query_member"
+    __table_args__ = (UniqueConstraint("query_key", "nct_id", name="uq_query_member"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    query_key: str = Field(max_length=64, index=True)
+    nct_id: str = Field(max_length=11)
+    first_seen_at: datetime = _time(nullable=False)
+
+
+class AlertMessage(SQLModel, table=True):
+    """One email for one watch, composed once; a resend reuses it and its Message-ID."""
+
+    __tablename__ = "alert_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int = Field(foreign_key="watch.id", index=True)
+    message_id: str = Field(max_length=255, unique=True)
+    recipient: str = Field(max_length=320)
+    subject: str
+    text: str
+    html: str
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _time(nullable=False)
+    last_error: str | None = None
+    created_at: datetime = _time(nullable=False)
+    sent_at: datetime | None = _time(nullable=True)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: a change a watch must hear about, written with the change itself."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("watch_id", "change_id", name="uq_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int = Field(foreign_key="watch.id", index=True)
+    change_id: int = Field(foreign_key="change.id")
+    message_pk: int | None = Field(default=None, foreign_key="alert_message.id", index=True)
+    created_at: datetime = _time(nullable=False)

@@ -1,0 +1,183 @@
+"""`trialwatch schedule`: jobs kept in the database, run by a real `schedule run` process
+against a loopback server replaying recorded responses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import col, select
+
+from tests.conftest import FIXTURES
+from trialwatch.cli import cli
+from trialwatch.registry.db import open_engine, transaction
+from trialwatch.registry.models import CrawlRun
+from trialwatch.replay import ReplayServer
+from trialwatch.scheduler import parse_every
+
+
+def test_durations():
+    assert parse_every("30s") == timedelta(seconds=30)
+    assert parse_every("15m") == timedelta(minutes=15)
+    assert parse_every("6h") == timedelta(hours=6)
+    assert parse_every("1d") == timedelta(days=1)
+    for bad in ("", "0s", "5w", "1.5h", "h", "-1m"):
+        with pytest.raises(ValueError, match="duration"):
+            parse_every(bad)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIALWATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TRIALWATCH_SMTP_HOST", raising=False)
+    return {"db": f"sqlite:///{tmp_path / 'tw.db'}", "tmp": tmp_path}
+
+
+def _cli(db: str, *args: str):
+    return CliRunner().invoke(cli, ["--db", db, *args], catch_exceptions=False)
+
+
+def test_add_list_remove(env):
+    db = env["db"]
+    added = _cli(db, "schedule", "add", "--every", "6h", "crawl", "ctgov", "--nct", "NCT03934567")
+    assert added.exit_code == 0, added.output
+    job_id = added.stdout.split()[0]
+    listed = _cli(db, "schedule", "list", "--json")
+    [job] = json.loads(listed.stdout)
+    assert job["id"] == job_id and "NCT03934567" in job["name"] and "6:00:00" in job["trigger"]
+    cron = _cli(
+        db,
+        "schedule",
+        "add",
+        "--cron",
+        "0 6 * * 1-5",
+        "crawl",
+        "ctgov",
+        "--query",
+        "query.cond=lymphoma",
+    )
+    assert cron.exit_code == 0, cron.output
+    assert len(json.loads(_cli(db, "schedule", "list", "--json").stdout)) == 2
+    assert _cli(db, "schedule", "remove", job_id).exit_code == 0
+    assert _cli(db, "schedule", "remove", job_id).exit_code == 1
+    assert len(json.loads(_cli(db, "schedule", "list", "--json").stdout)) == 1
+    # usage errors: no trigger, bad duration, bad cron, not a crawl, bad crawl options
+    assert _cli(db, "schedule", "add", "crawl", "ctgov", "--nct", "NCT03934567").exit_code == 2
+    assert (
+        _cli(
+            db, "schedule", "add", "--every", "5w", "crawl", "ctgov", "--nct", "NCT03934567"
+        ).exit_code
+        == 2
+    )
+    assert (
+        _cli(
+            db, "schedule", "add", "--cron", "61 * * * *", "crawl", "ctgov", "--nct", "NCT03934567"
+        ).exit_code
+        == 2
+    )
+    assert _cli(db, "schedule", "add", "--every", "1h", "import", "x").exit_code == 2
+    assert (
+        _cli(db, "schedule", "add", "--every", "1h", "crawl", "ctgov", "--nct", "NCT1").exit_code
+        == 2
+    )
+
+
+def _start(db: str, data: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, TRIALWATCH_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
+    env.pop("TRIALWATCH_SMTP_HOST", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "trialwatch.cli", "--db", db, "schedule", "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _runs(db: str) -> list[CrawlRun]:
+    engine = open_engine(db)
+    try:
+        with transaction(engine) as session:
+            return list(session.exec(select(CrawlRun).order_by(col(CrawlRun.id))).all())
+    finally:
+        engine.dispose()
+
+
+def _wait_for(db: str, count: int, timeout: float = 60) -> list[CrawlRun]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [r for r in _runs(db) if r.finished_at is not None]
+        if len(done) >= count:
+            return done
+        time.sleep(0.3)
+    raise AssertionError(f"fewer than {count} finished runs after {timeout} s")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    return stderr
+
+
+def test_jobs_run_survive_a_restart_and_never_overlap(env):
+    db, data = env["db"], env["tmp"] / "data"
+    with ReplayServer(FIXTURES / "ctgov_spider") as server:
+        # Each run takes about 1.5 s (two requests 1.5 s apart) and is due every second,
+        # so an overlapping second instance would be started if it were allowed.
+        added = _cli(
+            db,
+            "schedule",
+            "add",
+            "--every",
+            "1s",
+            "crawl",
+            "ctgov",
+            "--nct",
+            "NCT00184067",
+            "--nct",
+            "NCT03934567",
+            "--base-url",
+            server.base_url,
+            "--delay",
+            "1.5",
+        )
+        assert added.exit_code == 0, added.output
+        job_id = added.stdout.split()[0]
+
+        first = _start(db, data)
+        try:
+            _wait_for(db, 2)
+            second = _start(db, data)  # a second runner on the same database is refused
+            assert second.wait(timeout=60) == 1
+            assert "another" in second.stderr.read()
+        finally:
+            stopped = _stop(first)
+        assert "stopped" in stopped
+        assert all(r.finished_at is not None for r in _runs(db)), "a run was left half-done"
+
+        # restarted: the job is still there and runs again
+        assert job_id in _cli(db, "schedule", "list").stdout
+        before = len(_runs(db))
+        again = _start(db, data)
+        try:
+            _wait_for(db, before + 1)
+        finally:
+            _stop(again)
+
+    runs = [r for r in _runs(db) if r.job_id == job_id]
+    assert len(runs) >= 3
+    for earlier, later in zip(runs, runs[1:], strict=False):
+        assert later.started_at >= earlier.finished_at, "a job overlapped itself"
+    assert runs[0].new_versions == 2 and all(r.unchanged == 2 for r in runs[1:])
+    listed = json.loads(_cli(db, "runs", "--json").stdout)
+    assert {r["job_id"] for r in listed} == {job_id}
+    assert all(r["status"] == "ok" for r in listed)

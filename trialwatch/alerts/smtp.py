@@ -1,0 +1,278 @@
+"""Send one email over SMTP (stdlib ``smtplib``), with settings from the environment or config.
+
+Settings come from ``TRIALWATCH_SMTP_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_FROM`` and
+``_SECURITY``; each one set (and not empty) wins over the same key (host, port, user,
+password, from, security) of a config mapping such as the ``[smtp]`` table of a TOML file.
+``SmtpSettings.load`` validates them and raises ``SmtpConfigError`` (a ValueError) naming the
+variable; ``send_email`` raises ``SendError`` and says whether trying again later may help.
+
+A password is never sent over an unencrypted connection, whatever the security mode, and it
+never appears in a repr, an exception message or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+ENV_PREFIX = "TRIALWATCH_SMTP_"
+SECURITY_MODES: tuple[str, ...] = ("auto", "starttls", "tls", "none")
+DEFAULT_PORTS: dict[str, int] = {"auto": 587, "starttls": 587, "tls": 465, "none": 25}
+# config key -> environment variable suffix
+_KEYS: dict[str, str] = {
+    "host": "HOST",
+    "port": "PORT",
+    "user": "USER",
+    "password": "PASSWORD",
+    "from": "FROM",
+    "security": "SECURITY",
+}
+
+
+class SmtpConfigError(ValueError):
+    """The SMTP settings are missing or malformed (the message names the variable)."""
+
+
+class SendError(Exception):
+    """A message was not sent. ``temporary``: True when trying again later may succeed
+    (connection refused, timeout, a 4xx reply); False for 5xx replies and setting errors."""
+
+    def __init__(self, message: str, *, temporary: bool) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    sender: str
+    security: str = "auto"  # "starttls" | "tls" | "none" | "auto" (STARTTLS when offered)
+    timeout: float = 30.0
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] = os.environ,
+        config: Mapping[str, Any] | None = None,
+    ) -> SmtpSettings:
+        """Settings from ``environ`` (TRIALWATCH_SMTP_*) over ``config`` (an ``[smtp]`` table).
+
+        Raises SmtpConfigError when host or from is missing, the port is not a number in
+        1-65535, the security mode is unknown, or only one of user and password is set.
+        """
+        values = {key: _setting(key, environ, config or {}) for key in _KEYS}
+        for key in ("host", "from"):
+            if values[key] is None:
+                raise SmtpConfigError(
+                    f"SMTP {key} is not set: set {ENV_PREFIX}{_KEYS[key]} "
+                    f"(or '{key}' in the [smtp] config)"
+                )
+        security = (values["security"] or "auto").lower()
+        if security not in SECURITY_MODES:
+            raise SmtpConfigError(
+                f"{ENV_PREFIX}SECURITY: unknown mode {values['security']!r} "
+                f"(expected one of {', '.join(SECURITY_MODES)})"
+            )
+        port = DEFAULT_PORTS[security]
+        if values["port"] is not None:
+            port = _port(values["port"])
+        user, password = values["user"], values["password"]
+        if (user is None) != (password is None):
+            missing = "PASSWORD" if password is None else "USER"
+            raise SmtpConfigError(
+                f"{ENV_PREFIX}{missing} is not set: SMTP login needs both a user and a password"
+            )
+        return cls(
+            host=values["host"],
+            port=port,
+            user=user,
+            password=password,
+            sender=values["from"],
+            security=security,
+        )
+
+    def __repr__(self) -> str:
+        password = None if self.password is None else "'***'"
+        return (
+            f"SmtpSettings(host={self.host!r}, port={self.port!r}, user={self.user!r}, "
+            f"password={password}, sender={self.sender!r}, security={self.security!r}, "
+            f"timeout={self.timeout!r})"
+        )
+
+    __str__ = __repr__
+
+
+def _setting(key: str, environ: Mapping[str, str], config: Mapping[str, Any]) -> str | None:
+    for value in (environ.get(ENV_PREFIX + _KEYS[key]), config.get(key)):
+        if value is not None and str(value).strip():
+            # A password may begin or end with a space; nothing else should.
+            return str(value) if key == "password" else str(value).strip()
+    return None
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise SmtpConfigError(f"{ENV_PREFIX}PORT: {value!r} is not a port number (1-65535)")
+    return port
+
+
+def _header(name: str, value: str) -> str:
+    """A header value on one line: CR and LF would start a new header (injection)."""
+    clean = " ".join(value.replace("\r", " ").replace("\n", " ").split())
+    if not clean:
+        raise ValueError(f"build_email: the {name} header is empty")
+    return clean
+
+
+def build_email(
+    settings: SmtpSettings,
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message (plain text, then HTML) from ``settings.sender``.
+
+    ``message_id`` is used exactly as given (such as "<alert-42@trialwatch.example>"), so a
+    retried delivery carries the same id; one with line breaks or spaces is a ValueError.
+    ``date`` defaults to now.
+    """
+    if not message_id or any(c.isspace() for c in message_id):
+        raise ValueError(f"build_email: malformed Message-ID {message_id!r}")
+    message = EmailMessage()
+    message["From"] = _header("From", settings.sender)
+    message["To"] = _header("To", to)
+    message["Subject"] = _header("Subject", subject)
+    message["Date"] = format_datetime(date or datetime.now(UTC))
+    message["Message-ID"] = message_id
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def send_email(
+    settings: SmtpSettings,
+    message: EmailMessage,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
+    """Send ``message`` to its To address through the server in ``settings``.
+
+    ``ssl_context`` replaces the default verifying context (``ssl.create_default_context()``),
+    for a server with a private certificate. Raises SendError.
+    """
+    where = f"SMTP {settings.host}:{settings.port}"
+    if not settings.host:
+        raise SendError(f"SMTP host is not set ({ENV_PREFIX}HOST)", temporary=False)
+    if not settings.sender:
+        raise SendError(f"SMTP sender is not set ({ENV_PREFIX}FROM)", temporary=False)
+    if settings.security not in SECURITY_MODES:
+        raise SendError(f"{where}: unknown security mode {settings.security!r}", temporary=False)
+    if settings.security == "none" and settings.user is not None:
+        raise _refuse_plain(where, settings.security)
+    try:
+        _send(settings, message, ssl_context or ssl.create_default_context(), where)
+    except SendError:
+        raise
+    except Exception as exc:
+        error = _classify(exc, where)
+        leaks = bool(settings.password) and settings.password in repr(exc)
+        raise SendError(_scrub(str(error), settings.password), temporary=error.temporary) from (
+            None if leaks else exc
+        )
+
+
+def _send(
+    settings: SmtpSettings, message: EmailMessage, context: ssl.SSLContext, where: str
+) -> None:
+    client: smtplib.SMTP
+    if settings.security == "tls":
+        client = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=context
+        )
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    with client:
+        client.ehlo()
+        encrypted = settings.security == "tls"
+        if settings.security in ("starttls", "auto"):
+            if client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()  # the capabilities may differ once encrypted (AUTH)
+                encrypted = True
+            elif settings.security == "starttls":
+                raise SendError(
+                    f"{where}: the server does not offer STARTTLS "
+                    f"({ENV_PREFIX}SECURITY=starttls requires it)",
+                    temporary=False,
+                )
+        if settings.user is not None:
+            if not encrypted:
+                raise _refuse_plain(where, settings.security)
+            client.login(settings.user, settings.password or "")
+        refused = client.send_message(message)
+        if refused:  # some recipients refused, others accepted
+            raise _recipients_error(refused, where)
+
+
+def _refuse_plain(where: str, security: str) -> SendError:
+    return SendError(
+        f"{where}: refusing to send the SMTP password over an unencrypted connection "
+        f"(security={security}; use starttls or tls)",
+        temporary=False,
+    )
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {' '.join(words.split())}".strip()
+
+
+def _recipients_error(refused: Mapping[str, tuple[int, bytes]], where: str) -> SendError:
+    replies = "; ".join(f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items())
+    temporary = all(400 <= code < 500 for code, _ in refused.values())
+    return SendError(f"{where}: recipient refused: {replies}", temporary=temporary)
+
+
+def _classify(exc: Exception, where: str) -> SendError:
+    """Map an smtplib, ssl or socket error to a SendError: may a later try succeed?"""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _recipients_error(exc.recipients, where)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        temporary = 400 <= exc.smtp_code < 500
+        return SendError(f"{where}: {_reply(exc.smtp_code, exc.smtp_error)}", temporary=temporary)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return SendError(f"{where}: server disconnected: {exc}", temporary=True)
+    if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH offered: a setting to fix
+        return SendError(f"{where}: {exc}", temporary=False)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # A certificate that does not verify needs a person, not a retry.
+        return SendError(f"{where}: TLS certificate not trusted: {exc}", temporary=False)
+    if isinstance(exc, TimeoutError):
+        return SendError(f"{where}: timed out", temporary=True)
+    if isinstance(exc, OSError):  # refused, unreachable, reset, TLS handshake cut short
+        return SendError(f"{where}: {type(exc).__name__}: {exc}", temporary=True)
+    return SendError(f"{where}: {type(exc).__name__}: {exc}", temporary=False)
+
+
+def _scrub(text: str, password: str | None) -> str:
+    # Belt and braces: no reply or library message should hold the password, but if one
+    # ever echoes it, it stops here.
+    return text.replace(password, "***") if password else text

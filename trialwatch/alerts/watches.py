@@ -1,0 +1,116 @@
+"""Watches: which trials (by NCT id, by search, or by source) and which change kinds matter to
+whom, and which stored changes each watch must hear about."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from trialwatch.kinds import CHANGE_KINDS
+from trialwatch.registry.models import Change, Delivery, QueryMember, Watch
+
+DEFAULT_KINDS: tuple[str, ...] = (
+    "status",
+    "primary_completion_date",
+    "completion_date",
+    "eligibility_criteria",
+)
+DIGESTS = ("immediate", "daily")
+
+
+def query_key(query: Mapping[str, str]) -> str:
+    """A stable name for a search: the same parameters in any order give the same key."""
+    text = json.dumps(dict(sorted(query.items())), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def add_watch(
+    session: Session,
+    *,
+    email: str,
+    created_at: datetime,
+    nct_ids: Sequence[str] = (),
+    query: Mapping[str, str] | None = None,
+    source: str | None = None,
+    kinds: Sequence[str] = (),
+    digest: str = "immediate",
+) -> Watch:
+    targets = sum(bool(x) for x in (nct_ids, query, source))
+    if targets != 1:
+        raise ValueError("a watch follows exactly one of: NCT ids, a query, a source")
+    unknown = sorted(set(kinds) - set(CHANGE_KINDS))
+    if unknown:
+        raise ValueError(f"unknown change kind(s): {', '.join(unknown)}")
+    if digest not in DIGESTS:
+        raise ValueError(f"digest must be one of {', '.join(DIGESTS)}, not {digest!r}")
+    watch = Watch(
+        email=email,
+        nct_ids=sorted(set(nct_ids)) or None,
+        query=dict(query) if query else None,
+        query_key=query_key(query) if query else None,
+        source=source,
+        kinds=list(dict.fromkeys(kinds or DEFAULT_KINDS)),
+        digest=digest,
+        created_at=created_at,
+    )
+    session.add(watch)
+    session.flush()
+    return watch
+
+
+def describe(watch: Watch) -> str:
+    if watch.nct_ids:
+        what = ", ".join(watch.nct_ids)
+    elif watch.query:
+        what = "search " + " ".join(f"{k}={v}" for k, v in sorted(watch.query.items()))
+    else:
+        what = f"source {watch.source}"
+    return f"watch {watch.id}: {what} ({', '.join(watch.kinds)}; {watch.digest})"
+
+
+def note_query_member(session: Session, *, key: str, nct_id: str, seen_at: datetime) -> None:
+    """Remember that a search returned this trial (once)."""
+    stmt = select(QueryMember).where(QueryMember.query_key == key, QueryMember.nct_id == nct_id)
+    if session.exec(stmt).first() is None:
+        session.add(QueryMember(query_key=key, nct_id=nct_id, first_seen_at=seen_at))
+        session.flush()
+
+
+def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime) -> int:
+    """Write a delivery for every active watch that asked for each change; in the caller's
+    transaction, so changes and their deliveries land together. Returns how many."""
+    if not changes:
+        return 0
+    watches = session.exec(select(Watch).where(col(Watch.active).is_(True))).all()
+    if not watches:
+        return 0
+    nct_ids = {c.nct_id for c in changes}
+    members: dict[str, set[str]] = {}
+    keys = {w.query_key for w in watches if w.query_key}
+    if keys:
+        rows = session.exec(
+            select(QueryMember).where(
+                col(QueryMember.query_key).in_(keys), col(QueryMember.nct_id).in_(nct_ids)
+            )
+        )
+        for row in rows:
+            members.setdefault(row.query_key, set()).add(row.nct_id)
+    count = 0
+    for change in changes:
+        for watch in watches:
+            if change.kind not in watch.kinds:
+                continue
+            if watch.nct_ids and change.nct_id not in watch.nct_ids:
+                continue
+            if watch.query_key and change.nct_id not in members.get(watch.query_key, ()):
+                continue
+            if watch.source and change.source != watch.source:
+                continue
+            assert watch.id is not None and change.id is not None
+            session.add(Delivery(watch_id=watch.id, change_id=change.id, created_at=created_at))
+            count += 1
+    return count

@@ -1,0 +1,299 @@
+"""Commands for being told: watches, the alert outbox, scheduled crawls and their runs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from sqlmodel import col, select
+
+from trialwatch.alerts.watches import DEFAULT_KINDS, DIGESTS, add_watch, describe
+from trialwatch.cli_util import Context, check_nct, err, parse_query, print_json
+from trialwatch.kinds import CHANGE_KINDS
+from trialwatch.registry.db import data_dir, transaction
+from trialwatch.registry.models import AlertMessage, Change, CrawlRun, Delivery, Watch, utcnow
+
+
+@click.group()
+def watch() -> None:
+    """Say which trials, and which kinds of change, should be emailed to whom."""
+
+
+@watch.command("add")
+@click.option("--email", required=True, metavar="ADDRESS", help="Who gets the alerts.")
+@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="A trial to follow (repeatable).")
+@click.option(
+    "--query",
+    "queries",
+    multiple=True,
+    metavar="PARAM=VALUE",
+    help="Follow every trial a search returns, now and later (same form as crawl --query).",
+)
+@click.option("--source", metavar="SLUG", help="Follow every trial from this source.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(CHANGE_KINDS),
+    help=f"A change kind that matters (repeatable). Default: {', '.join(DEFAULT_KINDS)}.",
+)
+@click.option("--digest", type=click.Choice(DIGESTS), default="immediate", show_default=True)
+@click.pass_obj
+def watch_add(
+    obj: Context,
+    email: str,
+    ncts: tuple[str, ...],
+    queries: tuple[str, ...],
+    source: str | None,
+    kinds: tuple[str, ...],
+    digest: str,
+) -> None:
+    """Add a watch: --nct, --query or --source, and the kinds of change that matter.
+
+    A query watch follows the trials that `crawl ctgov --query` with the same parameters
+    returns, including those that enter the search later.
+    """
+    if "@" not in email or any(c in email for c in "\r\n ,;<>"):
+        raise click.BadParameter(f"{email!r} is not one email address", param_hint="--email")
+    ids = [check_nct(n) for n in ncts]
+    query = parse_query(queries)
+    try:
+        with transaction(obj.engine) as session:
+            found = add_watch(
+                session,
+                email=email,
+                created_at=utcnow(),
+                nct_ids=ids,
+                query=query,
+                source=source,
+                kinds=kinds,
+                digest=digest,
+            )
+            label = describe(found)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(label)
+
+
+def _watch_dict(w: Watch) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "email": w.email,
+        "nct_ids": w.nct_ids,
+        "query": w.query,
+        "source": w.source,
+        "kinds": w.kinds,
+        "digest": w.digest,
+        "created_at": w.created_at.isoformat(),
+    }
+
+
+@watch.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def watch_list(obj: Context, as_json: bool) -> None:
+    """List the active watches."""
+    with transaction(obj.engine) as session:
+        rows = session.exec(select(Watch).where(col(Watch.active).is_(True))).all()
+        data = [(_watch_dict(w), describe(w)) for w in rows]
+    if as_json:
+        print_json([d for d, _ in data])
+        return
+    for d, label in data:
+        click.echo(f"{label} -> {d['email']}")
+
+
+@watch.command("remove")
+@click.argument("watch_id", type=int)
+@click.pass_obj
+def watch_remove(obj: Context, watch_id: int) -> None:
+    """Stop a watch (its past alerts stay on record)."""
+    with transaction(obj.engine) as session:
+        found = session.get(Watch, watch_id)
+        if found is None or not found.active:
+            err(f"watch {watch_id}: no such active watch")
+            sys.exit(1)
+        found.active = False
+        session.add(found)
+    err(f"watch {watch_id}: removed")
+
+
+@click.group()
+def alerts() -> None:
+    """The outbox of alerts: send what is pending, list what was sent."""
+
+
+@alerts.command("send")
+@click.pass_obj
+def alerts_send(obj: Context) -> None:
+    """Compose and send pending alerts now (SMTP from TRIALWATCH_SMTP_* or the config file)."""
+    from trialwatch.jobs import send_alerts
+
+    tally = send_alerts(obj.engine, report=err)
+    sys.exit(1 if tally is None or tally.failed or tally.retrying else 0)
+
+
+@alerts.command("list")
+@click.option("--pending", is_flag=True, help="Only alerts not yet accepted by the SMTP server.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def alerts_list(obj: Context, pending: bool, as_json: bool) -> None:
+    """List alert deliveries: one per (watch, change), with their message's state."""
+    with transaction(obj.engine) as session:
+        stmt = (
+            select(Delivery, Change, AlertMessage)
+            .join(Change, col(Change.id) == Delivery.change_id)
+            .join(AlertMessage, col(AlertMessage.id) == Delivery.message_pk, isouter=True)
+            .order_by(col(Delivery.id))
+        )
+        data = []
+        for delivery, change, message in session.exec(stmt):
+            status = message.status if message else "pending"
+            if pending and status != "pending":
+                continue
+            data.append(
+                {
+                    "id": delivery.id,
+                    "watch_id": delivery.watch_id,
+                    "nct_id": change.nct_id,
+                    "kind": change.kind,
+                    "status": status,
+                    "message_id": message.message_id if message else None,
+                    "attempts": message.attempts if message else 0,
+                    "sent_at": message.sent_at.isoformat() if message and message.sent_at else None,
+                    "last_error": message.last_error if message else None,
+                }
+            )
+    if as_json:
+        print_json(data)
+        return
+    for d in data:
+        click.echo(
+            f"{d['id']:>5}  watch {d['watch_id']:<4} {d['nct_id']}  {d['kind']:<24} {d['status']}"
+        )
+
+
+@click.group()
+def schedule() -> None:
+    """Crawls on a schedule (kept in the database; run them with `schedule run`)."""
+
+
+@schedule.command(
+    "add", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.option("--every", metavar="DURATION", help="30s, 15m, 6h, 1d ...")
+@click.option("--cron", metavar="EXPR", help='A crontab line in UTC, e.g. "0 6 * * 1-5".')
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.pass_context
+def schedule_add(
+    ctx: click.Context, every: str | None, cron: str | None, command: tuple[str, ...]
+) -> None:
+    """Schedule a crawl: `schedule add --every 6h crawl ctgov --nct NCT03934567`."""
+    from trialwatch.cli import crawl
+    from trialwatch.cli_util import crawl_options
+    from trialwatch.scheduler import add_crawl_job
+
+    if not command or command[0] != "crawl":
+        raise click.UsageError("only a crawl can be scheduled: ... crawl SOURCE [crawl options]")
+    with crawl.make_context("crawl", list(command[1:]), parent=ctx) as sub:
+        p = sub.params
+        options = crawl_options(
+            p["slug"],
+            p["ncts"],
+            p["nct_file"],
+            p["queries"],
+            p["updated_since"],
+            p["base_url"],
+            p["delay"],
+        )
+    try:
+        job = add_crawl_job(ctx.obj.url, options=options, every=every, cron=cron)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{job['id']}  {job['name']}  ({job['trigger']}; next {job['next_run_time']})")
+
+
+@schedule.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def schedule_list(obj: Context, as_json: bool) -> None:
+    """List scheduled jobs."""
+    from trialwatch.scheduler import list_jobs
+
+    jobs = list_jobs(obj.url)
+    if as_json:
+        print_json(jobs)
+        return
+    for job in jobs:
+        click.echo(f"{job['id']}  {job['name']}  ({job['trigger']}; next {job['next_run_time']})")
+
+
+@schedule.command("remove")
+@click.argument("job_id")
+@click.pass_obj
+def schedule_remove(obj: Context, job_id: str) -> None:
+    """Remove a scheduled job."""
+    from trialwatch.scheduler import remove_job
+
+    if not remove_job(obj.url, job_id):
+        err(f"job {job_id}: no such job")
+        sys.exit(1)
+    err(f"job {job_id}: removed")
+
+
+@schedule.command("run")
+@click.pass_obj
+def schedule_run(obj: Context) -> None:
+    """Run the scheduled jobs in the foreground until Ctrl-C or SIGTERM."""
+    import logging
+
+    from trialwatch.scheduler import SchedulerBusy, run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    for noisy in ("apscheduler", "trialwatch.spiders"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    obj.engine  # noqa: B018  (migrate before the job store touches the database)
+    try:
+        run_forever(obj.url, lock_path=data_dir(obj.url) / "scheduler.lock", report=err)
+    except SchedulerBusy as exc:
+        err(str(exc))
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--limit", type=int, default=50, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def runs(obj: Context, limit: int, as_json: bool) -> None:
+    """List crawl runs: when, what, counts and errors."""
+    with transaction(obj.engine) as session:
+        rows = session.exec(select(CrawlRun).order_by(col(CrawlRun.id).desc()).limit(limit)).all()
+        data = [
+            {
+                "id": r.id,
+                "source": r.source,
+                "job_id": r.job_id,
+                "args": r.args,
+                "status": r.status,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                "fetched": r.fetched,
+                "new_versions": r.new_versions,
+                "unchanged": r.unchanged,
+                "not_found": r.not_found,
+                "rejected": r.rejected,
+                "errors": r.errors,
+            }
+            for r in rows
+        ]
+    if as_json:
+        print_json(data)
+        return
+    for d in data:
+        click.echo(
+            f"{d['id']:>5}  {d['started_at'][:19]}  {d['source']:<8} {d['status']:<8} "
+            f"fetched {d['fetched']}, new {d['new_versions']}, unchanged {d['unchanged']}, "
+            f"not found {d['not_found']}, rejected {d['rejected']}"
+            + (f"  (job {d['job_id']})" if d["job_id"] else "")
+        )

@@ -1,0 +1,100 @@
+"""Whole jobs, shared by the CLI and the scheduler: crawl and ingest, then send alerts."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+
+from trialwatch.alerts.outbox import SendTally, send_pending
+from trialwatch.alerts.smtp import SmtpSettings
+from trialwatch.config import load_config
+from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.registry.db import data_dir, open_engine
+from trialwatch.registry.models import CrawlRun, utcnow
+from trialwatch.snapshots import SnapshotStore
+
+Report = Callable[[str], None]
+
+
+def crawl_settings(delay: float) -> dict[str, Any]:
+    """Scrapy settings for a delay between requests; 0 (a local mirror) turns AutoThrottle off."""
+    settings: dict[str, Any] = {
+        "DOWNLOAD_DELAY": delay,
+        "AUTOTHROTTLE_START_DELAY": max(delay, 0.1),
+    }
+    if delay == 0:
+        settings["AUTOTHROTTLE_ENABLED"] = False
+    return settings
+
+
+def pipeline_for(engine: Engine, url: str, report: Report | None) -> Pipeline:
+    return Pipeline(engine, SnapshotStore(data_dir(url) / "snapshots"), report)
+
+
+def tally_line(tally: Tally) -> str:
+    return (
+        f"{tally.payloads} payload(s), {tally.records} record(s): {tally.first} new trial "
+        f"version(s), {tally.new_versions} changed, {tally.unchanged} unchanged, "
+        f"{tally.changes} change(s), {tally.deliveries} alert(s) queued, "
+        f"{tally.not_found} not found, {tally.rejected} rejected"
+    )
+
+
+def smtp_settings() -> SmtpSettings | None:
+    """SMTP settings from the environment and config file; None when no server is set."""
+    config = load_config()
+    smtp = config.get("smtp") if isinstance(config.get("smtp"), dict) else {}
+    if not (os.environ.get("TRIALWATCH_SMTP_HOST") or smtp.get("host")):
+        return None
+    return SmtpSettings.load(os.environ, smtp)
+
+
+def send_alerts(
+    engine: Engine, *, report: Report, ssl_context: ssl.SSLContext | None = None
+) -> SendTally | None:
+    settings = smtp_settings()
+    if settings is None:
+        report("alerts: no SMTP server set (TRIALWATCH_SMTP_HOST); alerts stay in the outbox")
+        return None
+    tally = send_pending(engine, settings, now=utcnow, ssl_context=ssl_context, report=report)
+    report(
+        f"alerts: {tally.composed} message(s) composed, {tally.sent} sent, "
+        f"{tally.retrying} to retry, {tally.failed} failed"
+    )
+    return tally
+
+
+def crawl_and_alert(
+    url: str,
+    *,
+    slug: str,
+    nct_ids: Sequence[str] = (),
+    query: dict[str, str] | None = None,
+    updated_since: date | None = None,
+    base_url: str | None = None,
+    delay: float = 1.0,
+    job_id: str | None = None,
+    report: Report,
+) -> tuple[CrawlRun, Tally]:
+    """One scheduled run: crawl → ingest → diff → outbox, then send what is due."""
+    engine = open_engine(url)
+    try:
+        run, tally = pipeline_for(engine, url, report).crawl(
+            slug,
+            base_url=base_url,
+            nct_ids=nct_ids,
+            query=query,
+            updated_since=updated_since,
+            settings=crawl_settings(delay),
+            job_id=job_id,
+        )
+        report(f"crawl run {run.id} ({run.status}): {tally_line(tally)}")
+        send_alerts(engine, report=report)
+        return run, tally
+    finally:
+        engine.dispose()
