@@ -57,7 +57,11 @@ def smtp_settings() -> SmtpSettings | None:
 def send_alerts(
     engine: Engine, *, report: Report, ssl_context: ssl.SSLContext | None = None
 ) -> SendTally | None:
-    settings = smtp_settings()
+    try:
+        settings = smtp_settings()
+    except ValueError as exc:  # a bad config file or SMTP setting: one line, nothing sent
+        report(f"alerts: {exc}; alerts stay in the outbox")
+        return None
     if settings is None:
         report("alerts: no SMTP server set (TRIALWATCH_SMTP_HOST); alerts stay in the outbox")
         return None
