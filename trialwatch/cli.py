@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,6 +21,7 @@ from trialwatch.jobs import crawl_settings, tally_line
 from trialwatch.kinds import CHANGE_KINDS
 from trialwatch.pipeline import Tally
 from trialwatch.registry.db import transaction
+from trialwatch.registry.merge import source_priority
 from trialwatch.registry.models import utcnow
 from trialwatch.registry.queries import change_dict, history, list_changes, record_as_of
 
@@ -151,7 +153,7 @@ def show(obj: Context, nct: str, as_of: str | None, as_json: bool) -> None:
     """Show a trial's merged record, now or as it stood at a time."""
     moment = parse_time(as_of, end_of_day=True) if as_of else None
     with transaction(obj.engine) as session:
-        record = record_as_of(session, nct, moment)
+        record = record_as_of(session, nct, moment, source_priority())
     if record is None:
         when = f" as of {moment.isoformat()}" if moment else ""
         err(f"{nct}: not held{when}")
@@ -217,6 +219,42 @@ def changes(
         )
         for line in details(found):
             click.echo(f"{'':>35}{line}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def discrepancies(obj: Context, as_json: bool) -> None:
+    """List open disagreements between a republishing site and the registry (status and
+    end dates): both values, both sources, and since when."""
+    from trialwatch.registry.discrepancies import open_discrepancies
+
+    with transaction(obj.engine) as session:
+        data = [
+            {
+                "nct_id": d.nct_id,
+                "field": d.field,
+                "registry_source": d.registry_source,
+                "registry_value": d.registry_value,
+                "site_source": d.site_source,
+                "site_value": d.site_value,
+                "since": d.opened_at.isoformat(),
+            }
+            for d in open_discrepancies(session)
+        ]
+    if as_json:
+        print_json(data)
+        return
+
+    def shown(value: Any) -> str:
+        return value["date"] if isinstance(value, dict) else str(value)
+
+    for d in data:
+        click.echo(
+            f"{d['nct_id']}  {d['field']}: {d['registry_source']} says "
+            f"{shown(d['registry_value'])}, {d['site_source']} says {shown(d['site_value'])} "
+            f"(since {d['since'][:10]})"
+        )
 
 
 @cli.command()

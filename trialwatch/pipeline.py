@@ -13,7 +13,8 @@ from trialwatch.alerts.watches import enqueue, note_query_member, query_key
 from trialwatch.parsers import ParseError, parse_payload
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
-from trialwatch.registry.ingest import OutOfOrder, ingest_record, record_alias
+from trialwatch.registry.ingest import IngestRefused, ingest_record, record_alias
+from trialwatch.registry.merge import source_priority
 from trialwatch.registry.models import CrawlRun, ParseFailure, utcnow
 from trialwatch.snapshots import SnapshotStore
 
@@ -45,6 +46,7 @@ class Pipeline:
         self.engine = engine
         self.store = store
         self.report = report or (lambda _line: None)
+        self.priority = source_priority()
 
     def ingest_body(
         self,
@@ -92,12 +94,20 @@ class Pipeline:
                         observed_at=observed_at,
                         snapshot=digest,
                         crawl_run_id=crawl_run_id,
+                        priority=self.priority,
                     )
                     tally.deliveries += enqueue(session, result.changes, created_at=observed_at)
-            except OutOfOrder as exc:
-                line = f"{name}: {exc}"
-                tally.reject(line)
-                self.report(line)
+            except IngestRefused as exc:
+                tally.reject(f"{name}: {exc}")
+                self.report(tally.problems[-1])
+                self._set_aside(
+                    str(exc),
+                    source=record.source,
+                    url=url,
+                    snapshot=digest,
+                    observed_at=observed_at,
+                    crawl_run_id=crawl_run_id,
+                )
                 continue
             if result.outcome == "unchanged":
                 tally.unchanged += 1

@@ -79,7 +79,7 @@ class TrialRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nct_id: str
+    nct_id: str | None  # None only for a site page that shows no NCT id; ingest resolves it
     secondary_ids: list[str] | None = None
     source: str
     source_url: str | None = None

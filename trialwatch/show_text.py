@@ -42,7 +42,7 @@ def render_record(record: dict[str, Any]) -> str:
         ("Ages", " to ".join(filter(None, [record.get("minimum_age"), record.get("maximum_age")]))),
         ("Locations", len(record.get("locations") or []) or None),
         ("Last update posted", record.get("last_update_posted")),
-        ("Source", record.get("record_source")),
+        ("Sources", ", ".join(record.get("sources") or {}) or None),
         ("URL", record.get("source_url")),
     ]
     lines = [f"{label + ':':<20} {value}" for label, value in pairs if value not in (None, "")]

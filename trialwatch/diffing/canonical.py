@@ -147,7 +147,7 @@ def canonical(record: TrialRecord) -> dict[str, Any]:
         enrollment = {"count": record.enrollment.count, "type": record.enrollment.type}
     status_raw = None if norm_text(record.overall_status) else norm_text(record.status_raw)
     form: dict[str, Any] = {
-        "nct_id": record.nct_id.strip().upper(),
+        "nct_id": (record.nct_id or "").strip().upper() or None,
         "secondary_ids": norm_list(record.secondary_ids),
         "brief_title": norm_text(record.brief_title),
         "official_title": norm_text(record.official_title),

@@ -48,7 +48,7 @@ def compare(old: TrialRecord, new: TrialRecord) -> list[Change]:
     have no kind in DESIGN.md (secondary_ids, study_type, why_stopped without a status
     change): they change ``record_hash`` but yield no Change.
     """
-    if old.nct_id.strip().upper() != new.nct_id.strip().upper():
+    if (old.nct_id or "").strip().upper() != (new.nct_id or "").strip().upper():
         raise ValueError(f"compare: records of different trials ({old.nct_id} vs {new.nct_id})")
     changes: list[Change] = []
     changes += _status(old, new)

@@ -55,6 +55,7 @@ class Trial(SQLModel, table=True):
     overall_status: str | None = Field(default=None, index=True)
     record: dict[str, Any] = _json(nullable=False)
     record_source: str = Field(max_length=64)
+    field_sources: dict[str, str] | None = _json(nullable=True)
     first_seen_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
 
@@ -199,3 +200,34 @@ class Delivery(SQLModel, table=True):
     change_id: int = Field(foreign_key="change.id")
     message_pk: int | None = Field(default=None, foreign_key="alert_message.id", index=True)
     created_at: datetime = _time(nullable=False)
+
+
+class TrialIdentifier(SQLModel, table=True):
+    """Every identifier a record gave for its trial (NCT id, sponsor and secondary ids), so a
+    page that shows no NCT id can be linked to its trial by another id."""
+
+    __tablename__ = "trial_identifier"
+    __table_args__ = (UniqueConstraint("identifier", "nct_id", name="uq_trial_identifier"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identifier: str = Field(max_length=191, index=True)
+    nct_id: str = Field(max_length=11)
+    source: str = Field(max_length=64)
+
+
+class Discrepancy(SQLModel, table=True):
+    """A republishing site disagreeing with the registry on one field, while it lasts."""
+
+    __tablename__ = "discrepancy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+    nct_id: str = Field(max_length=11)
+    field: str = Field(max_length=64)
+    site_source: str = Field(max_length=64)
+    site_value: Any = _json(nullable=True)
+    registry_source: str = Field(max_length=64)
+    registry_value: Any = _json(nullable=True)
+    opened_at: datetime = _time(nullable=False)
+    closed_at: datetime | None = _time(nullable=True, index=True)
+    change_id: int = Field(foreign_key="change.id")

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from .ingest import SOURCE_PRIORITY, current_versions, merge_choice
+from .ingest import current_versions
+from .merge import DEFAULT_PRIORITY, merged_view
 from .models import Change, Trial, TrialAlias, TrialVersion
 
 
@@ -26,20 +27,22 @@ def record_as_of(
     session: Session,
     nct_id: str,
     as_of: datetime | None = None,
-    priority: Sequence[str] = SOURCE_PRIORITY,
+    priority: Sequence[str] = DEFAULT_PRIORITY,
 ) -> dict[str, Any] | None:
     """The merged record as it stood at ``as_of`` (now when None); None if not held then.
 
     Only versions first seen at or before ``as_of`` count, so nothing learnt later leaks in.
+    Besides the record's fields: ``sources`` (each source holding the trial, with its
+    version) and ``field_sources`` (the source each merged field came from).
     """
     trial = find_trial(session, nct_id)
     if trial is None or trial.id is None:
         return None
     versions = current_versions(session, trial.id, as_of)
-    chosen = merge_choice(versions, priority)
-    if chosen is None:
+    view = merged_view(versions, priority)
+    if view is None:
         return None
-    out = dict(chosen.record)
+    out, origin = view
     out["sources"] = {
         v.source: {
             "version_id": v.id,
@@ -50,7 +53,7 @@ def record_as_of(
         }
         for v in sorted(versions, key=lambda v: v.source)
     }
-    out["record_source"] = chosen.source
+    out["field_sources"] = origin
     return out
 
 
