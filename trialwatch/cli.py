@@ -80,34 +80,39 @@ def import_(
     sys.exit(1 if tally.rejected else 0)
 
 
+def _sources() -> list[str]:
+    from trialwatch.spiders.runner import SPIDERS
+
+    return sorted(SPIDERS)
+
+
 @cli.command()
-@click.argument("slug", type=click.Choice(["ctgov"]))
+@click.argument("slug", type=click.Choice(_sources()))
 @click.option("--nct", "ncts", multiple=True, metavar="NCT", help="An NCT id (repeatable).")
 @click.option(
     "--nct-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A file of NCT ids, one per line.",
 )
+@click.option("--url", "urls", multiple=True, metavar="URL", help="A page to fetch (sites).")
 @click.option(
     "--query",
     "queries",
     multiple=True,
     metavar="PARAM=VALUE",
-    help="A search: query.* / filter.* API parameters (repeatable), or a phrase.",
+    help="ctgov search: query.* / filter.* API parameters (repeatable), or a phrase.",
 )
-@click.option("--updated-since", metavar="DATE", help="Only records updated since DATE.")
+@click.option("--updated-since", metavar="DATE", help="ctgov: only records updated since DATE.")
 @click.option(
     "--base-url",
-    envvar="TRIALWATCH_CTGOV_URL",
     metavar="URL",
-    help="A mirror of the API ($TRIALWATCH_CTGOV_URL).",
+    help="A mirror of the source (default: $TRIALWATCH_<SLUG>_URL, else the real site).",
 )
 @click.option(
     "--delay",
     type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Seconds between requests to one site; 0 also turns AutoThrottle off.",
+    help="Seconds between requests to one site (default: 1 for ctgov, 3-5 for the sites); "
+    "0 also turns AutoThrottle off.",
 )
 @click.pass_obj
 def crawl(
@@ -115,10 +120,11 @@ def crawl(
     slug: str,
     ncts: tuple[str, ...],
     nct_file: Path | None,
+    urls: tuple[str, ...],
     queries: tuple[str, ...],
     updated_since: str | None,
     base_url: str | None,
-    delay: float,
+    delay: float | None,
 ) -> None:
     """Fetch records from a source and store each new version.
 
@@ -126,20 +132,53 @@ def crawl(
     trialwatch crawl ctgov --nct NCT05828225
     trialwatch crawl ctgov --query query.cond=lymphoma --query filter.overallStatus=RECRUITING
     trialwatch crawl ctgov --updated-since 2026-11-01
+    trialwatch crawl veeva --url https://ctv.veeva.com/study/...
     """
-    options = crawl_options(slug, ncts, nct_file, queries, updated_since, base_url, delay)
+    options = crawl_options(slug, ncts, nct_file, urls, queries, updated_since, base_url, delay)
     err(f"crawling {slug} ...")
-    run, tally = obj.pipeline().crawl(
-        slug,
-        base_url=base_url,
-        nct_ids=options["nct_ids"],
-        query=options["query"],
-        updated_since=parse_time(updated_since).date() if updated_since else None,
-        settings=crawl_settings(delay),
-    )
+    try:
+        run, tally = obj.pipeline().crawl(
+            slug,
+            base_url=base_url,
+            nct_ids=options["nct_ids"],
+            urls=options["urls"],
+            query=options["query"],
+            updated_since=parse_time(updated_since).date() if updated_since else None,
+            settings=crawl_settings(delay),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     err(f"crawl run {run.id}: {run.status}")
     _summarise(tally)
+    if tally.rejected:
+        err(f"{tally.rejected} page(s) or record(s) set aside (not understood or refused)")
     sys.exit(1 if tally.rejected else 0)
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("captured"),
+    show_default=True,
+    help="Where to write one fixture folder per page.",
+)
+def capture(urls: tuple[str, ...], out: Path) -> None:
+    """Save live pages as test fixtures: the body exactly as received, plus meta.json with
+    its URL, time, status and headers."""
+    from trialwatch.capture import capture as capture_pages
+
+    try:
+        folders = capture_pages(list(urls), out_dir=out)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for folder in folders:
+        click.echo(str(folder))
+    missing = len(urls) - len(folders)
+    if missing:
+        err(f"{missing} page(s) not saved (no response; see the lines above)")
+    sys.exit(1 if missing else 0)
 
 
 @cli.command()

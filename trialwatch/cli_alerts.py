@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from typing import Any
 
 import click
@@ -193,6 +194,7 @@ def schedule_add(
     from trialwatch.cli import crawl
     from trialwatch.cli_util import crawl_options
     from trialwatch.scheduler import add_crawl_job
+    from trialwatch.spiders.runner import build_job
 
     if not command or command[0] != "crawl":
         raise click.UsageError("only a crawl can be scheduled: ... crawl SOURCE [crawl options]")
@@ -202,12 +204,24 @@ def schedule_add(
             p["slug"],
             p["ncts"],
             p["nct_file"],
+            p["urls"],
             p["queries"],
             p["updated_since"],
             p["base_url"],
             p["delay"],
         )
     try:
+        build_job(
+            options["slug"],
+            data_dir=data_dir(ctx.obj.url),
+            base_url=options["base_url"],
+            nct_ids=options["nct_ids"],
+            urls=options["urls"],
+            query=options["query"],
+            updated_since=date.fromisoformat(since)
+            if (since := options["updated_since"])
+            else None,
+        )  # checked now, not at the first run
         job = add_crawl_job(ctx.obj.url, options=options, every=every, cron=cron)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

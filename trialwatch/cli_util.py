@@ -115,20 +115,24 @@ def crawl_options(
     slug: str,
     ncts: tuple[str, ...],
     nct_file: Path | None,
+    urls: tuple[str, ...],
     queries: tuple[str, ...],
     updated_since: str | None,
     base_url: str | None,
-    delay: float,
+    delay: float | None,
 ) -> dict[str, Any]:
     """The crawl command's options, checked, as plain values (a scheduled job stores these)."""
     ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])
     query = parse_query(queries)
     since = parse_time(updated_since).date().isoformat() if updated_since else None
-    if not ids and not query and since is None:
-        raise click.UsageError("say what to fetch: --nct, --nct-file, --query or --updated-since")
+    if not ids and not urls and not query and since is None:
+        raise click.UsageError(
+            "say what to fetch: --nct, --nct-file, --url, --query or --updated-since"
+        )
     return {
         "slug": slug,
         "nct_ids": ids,
+        "urls": list(urls),
         "query": query,
         "updated_since": since,
         "base_url": base_url,

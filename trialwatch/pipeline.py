@@ -135,16 +135,31 @@ class Pipeline:
         *,
         base_url: str | None = None,
         nct_ids: Sequence[str] = (),
+        urls: Sequence[str] = (),
         query: Mapping[str, str] | None = None,
         updated_since: date | None = None,
         settings: Mapping[str, Any] | None = None,
         job_id: str | None = None,
     ) -> tuple[CrawlRun, Tally]:
-        """Run one crawl, ingesting each payload as it arrives; recorded as a crawl_run."""
-        from trialwatch.spiders.runner import Fetched, crawl
+        """Run one crawl, ingesting each payload as it arrives; recorded as a crawl_run.
 
+        Bad arguments raise ValueError before anything is fetched or recorded.
+        """
+        from trialwatch.spiders.runner import Fetched, build_job, run_job
+
+        job = build_job(
+            slug,
+            data_dir=self.store.root,
+            base_url=base_url,
+            nct_ids=nct_ids,
+            urls=urls,
+            query=query,
+            updated_since=updated_since,
+            settings=settings,
+        )
         args = {
             "nct_ids": list(nct_ids),
+            "urls": list(urls),
             "query": dict(query or {}),
             "updated_since": updated_since.isoformat() if updated_since else None,
             "base_url": base_url,
@@ -179,30 +194,23 @@ class Pipeline:
                 observed_at=fetched.fetched_at,
                 tally=tally,
                 url=fetched.url,
+                source=slug,
                 crawl_run_id=run.id,
                 search_key=search,
             )
-            if fetched.requested_nct and len(records) == 1:
+            if slug == "ctgov" and fetched.requested_nct and len(records) == 1:
+                nct = records[0].nct_id
                 with transaction(self.engine) as session:
                     record_alias(
                         session,
                         alias=fetched.requested_nct,
-                        nct_id=records[0].nct_id,
+                        nct_id=nct or fetched.requested_nct,
                         observed_at=fetched.fetched_at,
                     )
 
         status = "ok"
         try:
-            crawl(
-                slug,
-                data_dir=self.store.root,
-                base_url=base_url,
-                nct_ids=nct_ids,
-                query=query,
-                updated_since=updated_since,
-                settings=settings,
-                on_fetch=on_fetch,
-            )
+            run_job(slug, job, on_fetch)
         except Exception as exc:  # the crawl process died: record it, then re-raise
             status = "failed"
             tally.problems.append(f"crawl {slug}: {exc}")

@@ -95,6 +95,7 @@ def add_crawl_job(
 
 def _describe(options: Mapping[str, Any]) -> list[str]:
     words = [f"--nct {n}" for n in options.get("nct_ids") or []]
+    words += [f"--url {u}" for u in options.get("urls") or []]
     words += [f"--query {k}={v}" for k, v in sorted((options.get("query") or {}).items())]
     if options.get("updated_since"):
         words.append(f"--updated-since {options['updated_since']}")
@@ -130,10 +131,11 @@ def crawl_job(
     job_id: str,
     slug: str,
     nct_ids: list[str] | None = None,
+    urls: list[str] | None = None,
     query: dict[str, str] | None = None,
     updated_since: str | None = None,
     base_url: str | None = None,
-    delay: float = 1.0,
+    delay: float | None = None,
 ) -> None:
     """One scheduled run: crawl and ingest (changes and outbox rows together), then send."""
     from datetime import date
@@ -144,6 +146,7 @@ def crawl_job(
         db_url,
         slug=slug,
         nct_ids=nct_ids or [],
+        urls=urls or [],
         query=query or {},
         updated_since=date.fromisoformat(updated_since) if updated_since else None,
         base_url=base_url,

@@ -88,6 +88,9 @@ def test_add_list_remove(env):
         _cli(db, "schedule", "add", "--every", "1h", "crawl", "ctgov", "--nct", "NCT1").exit_code
         == 2
     )
+    # a site spider takes page URLs, not NCT ids: refused when scheduled, not at the first run
+    refused = _cli(db, "schedule", "add", "--every", "1h", "crawl", "veeva", "--nct", "NCT03934567")
+    assert refused.exit_code == 2 and "--url" in refused.output
 
 
 def _start(db: str, data: Path) -> subprocess.Popen[str]:

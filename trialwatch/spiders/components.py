@@ -1,5 +1,6 @@
 """Scrapy components that run inside the crawl's child process: retries that honour
-Retry-After, and the pipeline that stores each body and writes the manifest line."""
+Retry-After, redirects held to the spider's allowed domains, and the pipeline that stores each
+body and writes the manifest line."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from http import HTTPStatus
 from typing import IO, Any
 
 from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -103,6 +106,46 @@ class RetryAfterMiddleware(RetryMiddleware):
             slot.lastseen = max(slot.lastseen, time.time() + wait - slot.delay)
 
 
+class OnSiteRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's redirects, followed only to hosts the spider allows.
+
+    In Scrapy 2.11.2+ the downloader OffsiteMiddleware does see redirect targets (when they are
+    scheduled), but it lets `dont_filter` requests through, which our start requests are (so a
+    redirect to a page already fetched still gives its row), and it drops the rest silently,
+    leaving no manifest line. So the target is checked here with the same policy
+    (`OffsiteMiddleware.should_follow` over `allowed_domains`), then with the spider's own
+    `follows_redirect(request, redirected)` when it has one. An off-site target is not
+    requested: the 3xx response stands, marked, and the spider's errback records it as failed.
+    A spider without allowed_domains (ctgov) is unaffected.
+    """
+
+    _offsite: OffsiteMiddleware
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> OnSiteRedirectMiddleware:
+        mw = super().from_crawler(crawler)
+        mw._offsite = OffsiteMiddleware(crawler.stats)
+        mw._offsite.crawler = crawler
+        return mw
+
+    def process_response(  # type: ignore[override]
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        result = super().process_response(request, response)
+        if not isinstance(result, Request):
+            return result
+        current = self.crawler.spider
+        allowed = self._offsite.should_follow(result, current)
+        check = getattr(current, "follows_redirect", None)
+        if allowed and check is not None:
+            allowed = bool(check(request, result))
+        if allowed:
+            return result
+        log.info("not following the off-site redirect from %s to %s", request.url, result.url)
+        request.meta["tw_offsite_redirect"] = result.url
+        return response
+
+
 def _status_text(status: int) -> str:
     # Twisted's table, used by Scrapy's message, lacks 429.
     try:
@@ -124,10 +167,15 @@ class SnapshotPipeline:
     def process_item(self, item: dict[str, Any], spider: Spider | None = None) -> dict[str, Any]:
         body = item.pop("body", None)
         item["snapshot"] = self.store.put(body) if body is not None else None
-        row = {k: item.get(k) for k in MANIFEST_FIELDS}
-        manifest.stream.write(json.dumps(row, sort_keys=True) + "\n")
-        manifest.stream.flush()
+        write_manifest_line(item)
         return item
+
+
+def write_manifest_line(item: dict[str, Any]) -> None:
+    """Print the item's manifest fields as one JSON line (what the parent reads as Fetched)."""
+    row = {k: item.get(k) for k in MANIFEST_FIELDS}
+    manifest.stream.write(json.dumps(row, sort_keys=True) + "\n")
+    manifest.stream.flush()
 
 
 class _Manifest:

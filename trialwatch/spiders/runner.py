@@ -25,15 +25,38 @@ from typing import IO, Any
 
 from scrapy import Spider
 
+from trialwatch.spiders.capture import CaptureSpider
+from trialwatch.spiders.centerwatch import CenterwatchSpider
+from trialwatch.spiders.clinicaltrialexchange import ClinicaltrialexchangeSpider
 from trialwatch.spiders.components import manifest, retry_after_seconds
 from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
+from trialwatch.spiders.site import BaseSiteSpider
+from trialwatch.spiders.trialpage import TrialpageSpider
+from trialwatch.spiders.veeva import VeevaSpider
 
-__all__ = ["SPIDERS", "CrawlError", "Fetched", "crawl", "main", "retry_after_seconds"]
+__all__ = [
+    "SPIDERS",
+    "CrawlError",
+    "Fetched",
+    "build_job",
+    "crawl",
+    "main",
+    "retry_after_seconds",
+    "run_job",
+]
 
 log = logging.getLogger(__name__)
 
 # slug -> spider class; a new source adds a file and a line here.
-SPIDERS: dict[str, type[Spider]] = {"ctgov": CtgovSpider}
+SPIDERS: dict[str, type[Spider]] = {
+    "ctgov": CtgovSpider,
+    "veeva": VeevaSpider,
+    "centerwatch": CenterwatchSpider,
+    "clinicaltrialexchange": ClinicaltrialexchangeSpider,
+    "trialpage": TrialpageSpider,
+}
+# Run the same way but not sources (no parser, no `source` rows): trialwatch.capture's spider.
+TOOL_SPIDERS: dict[str, type[Spider]] = {"capture": CaptureSpider}
 
 OUTCOMES = frozenset({"ok", "not_found", "failed"})
 
@@ -42,6 +65,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "trialwatch.spiders.components.RetryAfterMiddleware": 550,
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+        "trialwatch.spiders.components.OnSiteRedirectMiddleware": 600,
     },
     "ITEM_PIPELINES": {"trialwatch.spiders.components.SnapshotPipeline": 100},
     "RETRY_AFTER_MAX": 120.0,  # cap on a server's Retry-After, in seconds
@@ -105,6 +130,7 @@ def crawl(
     data_dir: Path,
     base_url: str | None = None,
     nct_ids: Sequence[str] = (),
+    urls: Sequence[str] = (),
     query: Mapping[str, str] | None = None,
     updated_since: date | None = None,
     settings: Mapping[str, Any] | None = None,
@@ -112,12 +138,68 @@ def crawl(
 ) -> list[Fetched]:
     """Run the `slug` spider in a child process; return (and stream to `on_fetch`) its fetches.
 
-    Bad arguments raise ValueError before anything starts; a child that dies raises CrawlError.
+    `urls` are for the page spiders (veeva, centerwatch, clinicaltrialexchange, trialpage):
+    each must be http(s), on the spider's hosts, without credentials and at most
+    2,048 characters long. Bad arguments raise ValueError before anything starts; a child that
+    dies raises CrawlError.
     """
-    if slug not in SPIDERS:
+    job = build_job(
+        slug,
+        data_dir=data_dir,
+        base_url=base_url,
+        nct_ids=nct_ids,
+        urls=urls,
+        query=query,
+        updated_since=updated_since,
+        settings=settings,
+    )
+    return run_job(slug, job, on_fetch)
+
+
+def build_job(
+    slug: str,
+    *,
+    data_dir: Path,
+    base_url: str | None = None,
+    nct_ids: Sequence[str] = (),
+    urls: Sequence[str] = (),
+    query: Mapping[str, str] | None = None,
+    updated_since: date | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> str:
+    """Check a crawl's arguments and return its job spec (JSON); ValueError names what is wrong."""
+    spider_cls = SPIDERS.get(slug) or TOOL_SPIDERS.get(slug)
+    if spider_cls is None:
         raise ValueError(f"unknown source {slug!r}: known sources are {', '.join(sorted(SPIDERS))}")
     if isinstance(nct_ids, str):
         raise ValueError(f"nct_ids must be a sequence of ids, not the string {nct_ids!r}")
+    if isinstance(urls, str):
+        raise ValueError(f"urls must be a sequence of URLs, not the string {urls!r}")
+    base_url = base_url or os.environ.get(f"TRIALWATCH_{slug.upper()}_URL") or None
+    job: dict[str, Any] = {"slug": slug, "data_dir": str(Path(data_dir).resolve())}
+    if issubclass(spider_cls, BaseSiteSpider):
+        if query or updated_since:
+            raise ValueError(f"{slug} fetches pages by URL: query and updated_since are for ctgov")
+        job.update(spider_cls.check_arguments(urls=urls, nct_ids=nct_ids, base_url=base_url))
+    else:
+        job.update(_ctgov_job(slug, nct_ids, urls, query, updated_since, base_url))
+    job["settings"] = dict(settings or {})
+    try:
+        return json.dumps(job)
+    except TypeError as exc:
+        raise ValueError(f"crawl settings must be JSON-serialisable: {exc}") from None
+
+
+def _ctgov_job(
+    slug: str,
+    nct_ids: Sequence[str],
+    urls: Sequence[str],
+    query: Mapping[str, str] | None,
+    updated_since: date | None,
+    base_url: str | None,
+) -> dict[str, Any]:
+    if urls:
+        raise ValueError(f"{slug} does not take urls: give nct_ids, query or updated_since")
     ids = [validate_nct_id(n) for n in nct_ids]
     params = validate_query(query or {})
     if not (ids or params or updated_since):
@@ -126,21 +208,12 @@ def crawl(
         updated_since = updated_since.date()
     if updated_since is not None and not isinstance(updated_since, date):
         raise ValueError(f"updated_since must be a date, got {updated_since!r}")
-    base_url = base_url or os.environ.get(f"TRIALWATCH_{slug.upper()}_URL") or None
-    job = {
-        "slug": slug,
-        "data_dir": str(Path(data_dir).resolve()),
+    return {
         "base_url": base_url,
         "nct_ids": ids,
         "query": params,
         "updated_since": updated_since.isoformat() if updated_since else None,
-        "settings": dict(settings or {}),
     }
-    try:
-        job_text = json.dumps(job)
-    except TypeError as exc:
-        raise ValueError(f"crawl settings must be JSON-serialisable: {exc}") from None
-    return _run_child(slug, job_text, on_fetch)
 
 
 def _child_env() -> dict[str, str]:
@@ -152,9 +225,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run_child(
-    slug: str, job_text: str, on_fetch: Callable[[Fetched], None] | None
-) -> list[Fetched]:
+def run_job(slug: str, job_text: str, on_fetch: Callable[[Fetched], None] | None) -> list[Fetched]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "trialwatch.spiders.runner"],
         stdin=subprocess.PIPE,
@@ -212,12 +283,12 @@ def _drain_stderr(stream: IO[str], tail: deque[str], slug: str) -> None:
 # -- child side ----------------------------------------------------------------------------
 
 
-def _run_job(job: Mapping[str, Any]) -> int:
+def _run_in_child(job: Mapping[str, Any]) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
     slug = job.get("slug")
-    spider_cls = SPIDERS.get(slug)  # type: ignore[arg-type]
+    spider_cls = SPIDERS.get(slug) or TOOL_SPIDERS.get(slug)  # type: ignore[arg-type]
     if spider_cls is None:
         print(f"error: unknown source {slug!r}", file=sys.stderr)
         return 2
@@ -225,12 +296,12 @@ def _run_job(job: Mapping[str, Any]) -> int:
     settings.setdict(BASE_SETTINGS, priority="project")
     settings.set("TRIALWATCH_DATA_DIR", job["data_dir"], priority="project")
     settings.setdict(job.get("settings") or {}, priority="cmdline")
-    kwargs: dict[str, Any] = {
-        "nct_ids": job.get("nct_ids") or (),
-        "query": job.get("query") or None,
-        "updated_since": job.get("updated_since"),
-        "base_url": job.get("base_url"),
-    }
+    kwargs: dict[str, Any] = {"nct_ids": job.get("nct_ids") or (), "base_url": job.get("base_url")}
+    if issubclass(spider_cls, BaseSiteSpider):
+        kwargs["urls"] = job.get("urls") or ()
+    else:
+        kwargs["query"] = job.get("query") or None
+        kwargs["updated_since"] = job.get("updated_since")
     try:
         spider_cls(**kwargs)  # check the arguments here: inside the reactor they surface late
     except ValueError as exc:
@@ -274,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     try:
-        return _run_job(job)
+        return _run_in_child(job)
     except Exception as exc:
         traceback.print_exc()  # for whoever reads the log; the last line says it in one
         print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)

@@ -1,0 +1,327 @@
+"""What the page spiders share: URL checks, polite settings, and one item per page fetched.
+
+A page spider fetches exactly the URLs it is given and never follows a link, so it needs no
+knowledge of a site's markup: whether a page is understood is the parser's business. Each
+site's file names its hosts, its delay and, where the site allows it, how an NCT id alone
+makes a page URL.
+
+Host rules follow Scrapy's OffsiteMiddleware: a host is allowed when it equals one of the
+spider's `allowed_domains` or is a subdomain of one. Redirects are held to the same rule by
+`components.OnSiteRedirectMiddleware`; an off-site redirect is recorded as failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from trialwatch.spiders.ctgov import NCT_RE, USER_AGENT, validate_nct_id
+
+MAX_URL_LENGTH = 2048  # longer is almost surely not a study page, and bloats every log line
+_SHOWN = 120  # how much of a bad URL an error message repeats
+
+
+def site_settings(delay: float) -> dict[str, Any]:
+    """Polite defaults for a small site: one request at a time, `delay` seconds apart or more."""
+    return {
+        "USER_AGENT": USER_AGENT,
+        "ROBOTSTXT_OBEY": True,
+        "DOWNLOAD_DELAY": delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": delay,
+        "AUTOTHROTTLE_MAX_DELAY": 60.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        "RETRY_TIMES": 3,
+        "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
+        "DEFAULT_REQUEST_HEADERS": {
+            "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+            "Accept-Language": "en",
+        },
+        # A refresh tag is page content; following it would be following a link.
+        "METAREFRESH_ENABLED": False,
+        "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
+        "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
+    }
+
+
+def host_allowed(host: str, domains: Iterable[str]) -> bool:
+    """OffsiteMiddleware's rule: `host` is one of `domains` or a subdomain of one."""
+    host = host.lower()
+    return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
+
+
+def _shown(url: str) -> str:
+    # Never echo a password into a log line; keep the message one short line.
+    if "@" in url:
+        try:
+            parts = urlsplit(url)
+            if "@" in parts.netloc:
+                url = urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+        except ValueError:
+            url = "***@" + url.rsplit("@", 1)[1]
+    return repr(url if len(url) <= _SHOWN else url[: _SHOWN - 1] + "…")
+
+
+def validate_url(url: object, hosts: Sequence[str] = ()) -> str:
+    """Return the URL (trimmed) if it is a plain http(s) URL on one of `hosts` (any host if
+    `hosts` is empty); else raise ValueError naming it and the reason, in one line."""
+    if not isinstance(url, str):
+        raise ValueError(f"invalid URL {url!r}: expected a string")
+    text = url.strip()
+    if not text:
+        raise ValueError("invalid URL '': empty")
+    if len(text) > MAX_URL_LENGTH:
+        raise ValueError(f"invalid URL {_shown(text)}: longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError(f"invalid URL {_shown(text)}: contains whitespace or control characters")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"invalid URL {_shown(text)}: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"invalid URL {_shown(text)}: only http and https URLs are fetched")
+    if "@" in parts.netloc:
+        raise ValueError(f"invalid URL {_shown(text)}: credentials in a URL are not accepted")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError(f"invalid URL {_shown(text)}: no host")
+    if hosts and not host_allowed(host, hosts):
+        raise ValueError(f"invalid URL {_shown(text)}: host {host!r} is not {' or '.join(hosts)}")
+    return text
+
+
+def nct_in_url(url: str) -> str | None:
+    """The NCT id in the URL's path when there is exactly one, else None."""
+    found = set(NCT_RE.findall(urlsplit(url).path))
+    return found.pop() if len(found) == 1 else None
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # what is requested (on the mirror when base_url is given)
+    nct_id: str | None
+
+
+class BaseSiteSpider(Spider):
+    """Fetch the given page URLs (`urls`), or pages built from NCT ids where the site allows.
+
+    Arguments (also as strings, for `scrapy crawl <slug> -a ...`): urls (list, or separated
+    by whitespace), nct_ids (list or comma-separated), base_url (a mirror standing in for the
+    site, e.g. a replay server: each URL's scheme and host are swapped for the mirror's and
+    allowed_domains becomes the mirror's host).
+    """
+
+    # Hosts this site serves pages from; empty means any host, each URL held to its own.
+    site_hosts: ClassVar[tuple[str, ...]] = ()
+    # How a page URL is written, for docs and error messages.
+    url_form: ClassVar[str] = ""
+    # Set when an NCT id alone makes a page URL: a str.format template with {nct_id}.
+    nct_url_template: ClassVar[str | None] = None
+    custom_settings: ClassVar[dict[str, Any]] = site_settings(5.0)
+
+    def __init__(
+        self,
+        *args: Any,
+        urls: Iterable[str] | str = (),
+        nct_ids: Iterable[str] | str = (),
+        base_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(urls, str):
+            urls = urls.split()
+        if isinstance(nct_ids, str):
+            nct_ids = [part.strip() for part in nct_ids.split(",") if part.strip()]
+        checked = self.check_arguments(urls=list(urls), nct_ids=list(nct_ids), base_url=base_url)
+        self.base_url: str | None = checked["base_url"]
+        self.targets = [
+            Target(self._on_mirror(url), nct)
+            for url, nct in self._pages(checked["urls"], checked["nct_ids"])
+        ]
+        if self.base_url is not None:
+            self.allowed_domains = [urlsplit(self.base_url).hostname or ""]
+        elif self.site_hosts:
+            self.allowed_domains = list(self.site_hosts)
+        else:
+            hosts = (urlsplit(t.url).hostname or "" for t in self.targets)
+            self.allowed_domains = sorted(set(hosts))
+
+    # -- arguments ------------------------------------------------------------------------
+
+    @classmethod
+    def check_arguments(
+        cls, *, urls: Sequence[str], nct_ids: Sequence[str], base_url: str | None
+    ) -> dict[str, Any]:
+        """Validate the arguments (ValueError, one line); return them as JSON-ready values."""
+        for name, value in (("urls", urls), ("nct_ids", nct_ids)):
+            if isinstance(value, str):
+                raise ValueError(f"{name} must be a sequence, not the string {value!r}")
+        ids = [validate_nct_id(n) for n in nct_ids]
+        if ids and cls.nct_url_template is None:
+            raise ValueError(
+                f"{cls.name} cannot fetch by NCT id: its page URLs need more than the id "
+                f"({cls.url_form}); pass --url with the page URL instead"
+            )
+        checked = [validate_url(u, cls.site_hosts) for u in urls]
+        if not (checked or ids):
+            how = "urls or nct_ids" if cls.nct_url_template else "urls"
+            raise ValueError(f"nothing to crawl: give {cls.name} {how}")
+        if base_url is not None:
+            base_url = cls._check_base_url(base_url)
+        return {
+            "urls": list(dict.fromkeys(checked)),
+            "nct_ids": list(dict.fromkeys(ids)),
+            "base_url": base_url,
+        }
+
+    @classmethod
+    def _check_base_url(cls, base_url: str) -> str:
+        if not cls.site_hosts:
+            raise ValueError(f"{cls.name} takes no base_url: it fetches each URL as given")
+        checked = validate_url(base_url).rstrip("/")
+        parts = urlsplit(checked)
+        if parts.path or parts.query or parts.fragment:
+            raise ValueError(f"invalid base_url {base_url!r}: expected scheme://host[:port] only")
+        return checked
+
+    def _pages(self, urls: list[str], ids: list[str]) -> Iterator[tuple[str, str | None]]:
+        seen: set[str] = set()
+        built = [(self.nct_url_template.format(nct_id=n), n) for n in ids] if ids else []
+        for url, nct in [*((u, nct_in_url(u)) for u in urls), *built]:
+            if url not in seen:
+                seen.add(url)
+                yield url, nct
+
+    def _on_mirror(self, url: str) -> str:
+        if self.base_url is None:
+            return url
+        mirror = urlsplit(self.base_url)
+        parts = urlsplit(url)
+        return urlunsplit((mirror.scheme, mirror.netloc, parts.path or "/", parts.query, ""))
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _start_requests(self) -> Iterator[Request]:
+        for target in self.targets:
+            yield Request(
+                target.url,
+                callback=self.parse_page,
+                errback=self.on_error,
+                # URLs are de-duplicated above; a redirect to one already fetched must still
+                # give its row. Off-site redirects are stopped by OnSiteRedirectMiddleware.
+                dont_filter=True,
+                meta={
+                    "tw_kind": "page",
+                    "tw_requested_url": target.url,
+                    "tw_requested_nct": target.nct_id,
+                },
+            )
+
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self._start_requests():
+            yield request
+
+    def start_requests(self) -> Iterator[Request]:  # Scrapy < 2.13
+        yield from self._start_requests()
+
+    def follows_redirect(self, request: Request, redirected: Request) -> bool:
+        """Asked by OnSiteRedirectMiddleware after the allowed_domains check. A spider for
+        any host holds each page to the host it was asked for."""
+        if self.site_hosts or self.base_url is not None:
+            return True
+        origin = urlsplit(request.meta.get("tw_requested_url", request.url)).hostname or ""
+        return host_allowed(urlsplit(redirected.url).hostname or "", [origin])
+
+    # -- responses ------------------------------------------------------------------------
+
+    def extra_fields(self, response: Response) -> dict[str, Any]:
+        """More fields for the item (none here; the capture spider adds headers)."""
+        return {}
+
+    def _item(
+        self,
+        request: Request,
+        *,
+        url: str,
+        status: int,
+        outcome: str,
+        body: bytes | None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        meta = request.meta
+        return {
+            "source": self.name,
+            "kind": meta.get("tw_kind", "page"),
+            "url": url,
+            "status": status,
+            "fetched_at": datetime.now(UTC).isoformat(),
+            "outcome": outcome,
+            "body": body,
+            "requested_url": meta.get("tw_requested_url", request.url),
+            "requested_nct": meta.get("tw_requested_nct"),
+            "reason": reason,
+        }
+
+    def parse_page(self, response: Response) -> Iterator[dict[str, Any]]:
+        item = self._item(
+            response.request,
+            url=response.url,
+            status=response.status,
+            outcome="ok",
+            body=response.body,
+        )
+        yield {**item, **self.extra_fields(response)}
+
+    def on_error(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        if failure.check(HttpError):
+            response: Response = failure.value.response
+            yield self._http_error_item(response)
+            return
+        request: Request = failure.request  # type: ignore[attr-defined]
+        reason = f"{failure.type.__name__}: {_one_line(failure.value)} for {request.url}"
+        self.logger.error("fetch failed: %s", reason)
+        yield self._item(
+            request, url=request.url, status=0, outcome="failed", body=None, reason=reason
+        )
+
+    def _http_error_item(self, response: Response) -> dict[str, Any]:
+        request = response.request
+        status = response.status
+        offsite = request.meta.get("tw_offsite_redirect")
+        if status in (404, 410):
+            outcome, reason = "not_found", f"HTTP {status} for {response.url}"
+        elif offsite:
+            outcome = "failed"
+            reason = (
+                f"HTTP {status} redirect from {response.url} to {offsite} not followed: off-site"
+            )
+        else:
+            outcome = "failed"
+            tries = request.meta.get("retry_times", 0) + 1
+            reason = f"HTTP {status} for {response.url} after {tries} attempt(s)"
+        if outcome == "failed":
+            self.logger.error("fetch failed: %s", reason)
+        item = self._item(
+            request,
+            url=response.url,
+            status=status,
+            outcome=outcome,
+            body=response.body,
+            reason=_one_line(reason, 400),
+        )
+        return {**item, **self.extra_fields(response)}
+
+
+def _one_line(value: object, limit: int = 200) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
