@@ -6,6 +6,9 @@
 - API v2 studies page `{"studies": [...], ...}`             -> parsers.ctgov.parse_page
 - record-history version `{"studyVersion": n, "study": ...}` -> parsers.ctgov_history
 - classic XML `<clinical_study>`                            -> parsers.ctgov_classic
+- a page of a republishing site (HTML, or its visible text)  -> the site's parser, chosen
+  by `source` (veeva, centerwatch, clinicaltrialexchange, trialpage) or, when no source
+  is given, by the address's host (see SITE_HOSTS); `trialpage` is never guessed
 
 Any input that is not one of these raises ParseError, whose message is one line
 naming what is wrong.
@@ -15,12 +18,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from trialwatch.record import TrialRecord
 
-__all__ = ["ParseError", "parse_payload"]
+__all__ = ["SITE_HOSTS", "SITE_SOURCES", "ParseError", "parse_payload"]
+
+# Slugs of the site-page parsers (parsers/<slug>.py).
+SITE_SOURCES = ("veeva", "centerwatch", "clinicaltrialexchange", "trialpage")
+# Hosts whose pages have a parser of their own; a subdomain ("www.") counts as its host.
+SITE_HOSTS = {
+    "ctv.veeva.com": "veeva",
+    "centerwatch.com": "centerwatch",
+    "clinicaltrialexchange.com": "clinicaltrialexchange",
+}
 
 
 class ParseError(ValueError):
@@ -39,6 +53,7 @@ _JSON_KINDS = {
     bool: "a boolean",
     type(None): "null",
 }
+_CLASSIC_ROOT = re.compile(r"<clinical_study\b")
 _HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
 
 
@@ -59,9 +74,16 @@ def parse_payload(
 
     text = decode_body(body)
     head = text.lstrip()[:1]
-    if head == "<":
+    site = _site_source(source, url)
+    # A registry payload stays with the registry parsers even under a site's slug.
+    registry_payload = head in ("{", "[") or _CLASSIC_ROOT.search(text[:5000]) is not None
+    if site is not None and not registry_payload:
+        records = [_site_parser(site)(body, url)]
+    elif head == "<":
         if _HTML_START.match(text[:2000]):
-            raise ParseError("HTML page, not a ClinicalTrials.gov record")
+            raise ParseError(
+                "HTML page, not a ClinicalTrials.gov record (give --source SLUG for a site page)"
+            )
         records = [ctgov_classic.parse(body, url)]
     else:
         try:
@@ -74,6 +96,29 @@ def parse_payload(
     if source is not None:
         records = [record.model_copy(update={"source": source}) for record in records]
     return records
+
+
+def _site_source(source: str | None, url: str | None) -> str | None:
+    """The site-page parser to use: the given slug, else the one for the URL's host."""
+    if source is not None:
+        return source if source in SITE_SOURCES else None
+    host = urlsplit(url or "").hostname or ""
+    for known, slug in SITE_HOSTS.items():
+        if host == known or host.endswith("." + known):
+            return slug
+    return None
+
+
+def _site_parser(slug: str) -> Callable[[bytes, str | None], TrialRecord]:
+    from trialwatch.parsers import centerwatch, clinicaltrialexchange, trialpage, veeva
+
+    modules = {
+        "veeva": veeva,
+        "centerwatch": centerwatch,
+        "clinicaltrialexchange": clinicaltrialexchange,
+        "trialpage": trialpage,
+    }
+    return modules[slug].parse
 
 
 def _from_json(data: object, url: str | None, problems: list[str] | None) -> list[TrialRecord]:

@@ -151,6 +151,9 @@ def _date_parts(text: str) -> tuple[int, int | None, int | None] | None:
     if m := _MONTH_YEAR.match(text):
         month = _MONTHS.get(m[1].lower())
         return (int(m[2]), month, None) if month else None
+    if m := _DAY_MONTH_YEAR.match(text):
+        month = _MONTHS.get(m[2].lower())
+        return (int(m[3]), month, int(m[1])) if month else None
     return None
 
 
@@ -182,8 +185,15 @@ _STATUS_ALIASES = {
 
 
 def status_word(value: object) -> str | None:
-    """A status word in the registry vocabulary, or None when it maps to no single value."""
-    word = enum_word(value)
+    """A status word in the registry vocabulary, or None when it maps to no single value.
+
+    Also reads schema.org's spellings ("ActiveNotRecruiting", "https://schema.org/Completed").
+    """
+    text = clean_text(value)
+    if text is not None:
+        text = _SCHEMA_ORG.sub("", text)
+        text = text if " " in text else _CAMEL.sub(" ", text)
+    word = enum_word(text)
     if word is None:
         return None
     word = _STATUS_ALIASES.get(word, word)
@@ -264,3 +274,12 @@ def yes_no(value: object) -> bool | None:
     if word in {"no", "false"}:
         return False
     return None
+
+
+# --- site pages (aggregators that republish registry records) ----------------
+
+# "8 July 2022", "20 August 2025": the day-first form of UK and EU sites.
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]+)\.?,?\s+(\d{4})$")
+_SCHEMA_ORG = re.compile(r"^https?://schema\.org/", re.IGNORECASE)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# Site words that say "not recruiting" without saying which registry status it is.

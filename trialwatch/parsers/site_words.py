@@ -1,0 +1,151 @@
+"""Cleaners for the words republishing sites use: status phrases, age ranges, volunteer
+answers, sponsor names, counts, typed interventions, date-type labels and list markers."""
+
+from __future__ import annotations
+
+import re
+
+from trialwatch.parsers.clean import (
+    clean_text,
+    date_type,
+    intervention_type_word,
+    status_word,
+    yes_no,
+)
+from trialwatch.record import DateType
+
+_STATUS_ONLY_ON_SITES = re.compile(r"^(?:non|not)[\s-]?recruiting$|^closed$", re.IGNORECASE)
+
+
+def is_status_phrase(value: object) -> bool:
+    """True for a status chip: a registry status word or a site's vaguer one."""
+    text = clean_text(value)
+    if text is None:
+        return False
+    return status_word(text) is not None or bool(_STATUS_ONLY_ON_SITES.match(text))
+
+
+_AGE_UNIT = r"(years?|yrs?|months?|weeks?|days?)"
+_AGE_RANGE = re.compile(
+    rf"^(?:ages?\s*:?\s*)?(\d{{1,3}})\s*{_AGE_UNIT}?\s*(?:-|–|to)\s*(\d{{1,3}})\s*{_AGE_UNIT}?"
+    r"(?:\s+old)?$",
+    re.IGNORECASE,
+)
+_AGE_MIN = re.compile(
+    rf"^(?:ages?\s*:?\s*)?(?:≥|>=)\s*(\d{{1,3}})\s*{_AGE_UNIT}?(?:\s+old)?$"
+    rf"|^(?:ages?\s*:?\s*)?(\d{{1,3}})\s*{_AGE_UNIT}?\s*(?:\+|and\s+(?:older|over|above)|or\s+older)$",
+    re.IGNORECASE,
+)
+_AGE_MAX = re.compile(
+    rf"^(?:ages?\s*:?\s*)?(?:≤|<=|up\s+to)\s*(\d{{1,3}})\s*{_AGE_UNIT}?(?:\s+old)?$",
+    re.IGNORECASE,
+)
+
+
+def _age(number: str, unit: str | None) -> str:
+    """The registry's spelling: "18 Years", "6 Months", "1 Year"."""
+    word = (unit or "years").lower().rstrip("s")
+    word = {"yr": "year"}.get(word, word).capitalize()
+    return f"{int(number)} {word}" if int(number) == 1 else f"{int(number)} {word}s"
+
+
+def age_range(value: object) -> tuple[str | None, str | None]:
+    """(minimum_age, maximum_age) from a site's age text; (None, None) when not an age.
+
+    "18-60 years" -> ("18 Years", "60 Years"); "18 to 80 years old" -> the same form;
+    "Age ≥18" -> ("18 Years", None). A strict ">18" is not read: the registry's minimum
+    would be a guess.
+    """
+    text = clean_text(value)
+    if text is None:
+        return None, None
+    text = re.sub(r"^(\d{1,3})\s*\+\s*", r"≥\1 ", text)  # "18+ years" -> "≥18 years"
+    if m := _AGE_RANGE.match(text):
+        unit = m[4] or m[2]
+        return _age(m[1], m[2] or unit), _age(m[3], unit)
+    if m := _AGE_MIN.match(text):
+        return (_age(m[1], m[2]) if m[1] else _age(m[3], m[4])), None
+    if m := _AGE_MAX.match(text):
+        return None, _age(m[1], m[2])
+    return None, None
+
+
+_HEALTHY = {
+    "accepts healthy volunteers": True,
+    "healthy volunteers accepted": True,
+    "accepting healthy volunteers": True,
+    "no healthy volunteers": False,
+    "does not accept healthy volunteers": False,
+}
+
+
+def healthy_volunteers_word(value: object) -> bool | None:
+    """yes_no, plus the sites' phrases ("No Healthy Volunteers")."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    return _HEALTHY.get(text.lower().rstrip("."), yes_no(text))
+
+
+# The registry's sponsor class, which some sites print after the name.
+_SPONSOR_CLASS = re.compile(
+    r"\s*\((?:other|industry|nih|u\.?s\.? fed|fed|other gov|network|individual|unknown|ambig)\)$",
+    re.IGNORECASE,
+)
+
+
+def sponsor_name(value: object) -> str | None:
+    """ "Zhejiang University (Other)" -> "Zhejiang University"; "(none)" -> None."""
+    text = clean_text(value)
+    if text is None or text.lower() in {"(none)", "none", "n/a"}:
+        return None
+    return clean_text(_SPONSOR_CLASS.sub("", text))
+
+
+_COUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\s+[A-Za-z ]+)?$")
+
+
+def count_in(value: object) -> int | None:
+    """A leading count: "15 patients" -> 15, "1,200 participants" -> 1200; other text -> None."""
+    text = clean_text(value)
+    m = _COUNT.match(text) if text else None
+    return int(m[1].replace(",", "")) if m else None
+
+
+_INTERVENTION_TYPES = frozenset(
+    "DRUG DEVICE BIOLOGICAL PROCEDURE RADIATION BEHAVIORAL GENETIC DIETARY_SUPPLEMENT"
+    " COMBINATION_PRODUCT DIAGNOSTIC_TEST OTHER".split()
+)
+_TYPED_NAME = re.compile(r"^([A-Za-z][A-Za-z /]{1,30}?)\s*:\s*(\S.*)$")
+
+
+def typed_intervention(value: object) -> tuple[str, str] | None:
+    """ "Biological: Autologous mesenchymal stem cells" -> ("BIOLOGICAL", "Autologous ...").
+
+    None when the text before the colon is not a registry intervention type.
+    """
+    text = clean_text(value)
+    m = _TYPED_NAME.match(text) if text else None
+    if m is None:
+        return None
+    kind = intervention_type_word(m[1])
+    return (kind, m[2]) if kind in _INTERVENTION_TYPES else None
+
+
+def date_type_in(label: object) -> DateType | None:
+    """The date type a label names: "Anticipated Study Start Date" -> ESTIMATED."""
+    text = clean_text(label)
+    for word in re.findall(r"[A-Za-z]+", text or ""):
+        if kind := date_type(word):
+            return kind
+    return None
+
+
+# List markers a page renders as text: "•", "‣", "⁃", "- ", "* ".
+_MARKER = re.compile(r"^(?:[•‣⁃◦▪▫●○■□►▸➢➤]\s*|[-*+–—]\s+)")
+
+
+def strip_marker(value: str) -> tuple[bool, str]:
+    """(True, text without its list marker) for a list item line, else (False, text)."""
+    m = _MARKER.match(value)
+    return (True, value[m.end() :].strip()) if m else (False, value)
