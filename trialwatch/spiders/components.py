@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import IO, Any
@@ -25,6 +25,35 @@ from twisted.internet.task import deferLater
 from trialwatch.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
+
+
+def fetch_item(
+    spider_name: str,
+    request: Request,
+    *,
+    url: str,
+    status: int,
+    outcome: str,
+    body: bytes | None,
+    reason: str | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """What every spider yields for one fetch: the raw body and where and when it came from.
+    (SnapshotPipeline stores the body and writes the rest as a manifest line.)"""
+    meta = request.meta
+    return {
+        "source": spider_name,
+        "kind": meta.get("tw_kind", kind),
+        "url": url,
+        "status": status,
+        "fetched_at": datetime.now(UTC).isoformat(),
+        "outcome": outcome,
+        "body": body,
+        "requested_url": meta.get("tw_requested_url", request.url),
+        "requested_nct": meta.get("tw_requested_nct"),
+        "reason": reason,
+    }
+
 
 # The keys of one manifest line (the fields of runner.Fetched).
 MANIFEST_FIELDS = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,6 +18,8 @@ from scrapy import Request, Spider
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+
+from trialwatch.spiders.components import fetch_item
 
 NCT_RE = re.compile(r"NCT\d{8}")
 PAGE_SIZE = 1000  # the API's maximum: fewest requests for a search
@@ -160,29 +162,8 @@ class CtgovSpider(Spider):
 
     # -- responses ------------------------------------------------------------------------
 
-    def _item(
-        self,
-        request: Request,
-        *,
-        url: str,
-        status: int,
-        outcome: str,
-        body: bytes | None,
-        reason: str | None = None,
-    ) -> dict[str, Any]:
-        meta = request.meta
-        return {
-            "source": self.name,
-            "kind": meta.get("tw_kind"),
-            "url": url,
-            "status": status,
-            "fetched_at": datetime.now(UTC).isoformat(),
-            "outcome": outcome,
-            "body": body,
-            "requested_url": meta.get("tw_requested_url", request.url),
-            "requested_nct": meta.get("tw_requested_nct"),
-            "reason": reason,
-        }
+    def _item(self, request: Request, **fields: Any) -> dict[str, Any]:
+        return fetch_item(self.name, request, **fields)
 
     def parse_study(self, response: Response) -> Iterator[dict[str, Any]]:
         yield self._item(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +22,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from trialwatch.spiders.components import fetch_item
 from trialwatch.spiders.ctgov import NCT_RE, USER_AGENT, validate_nct_id
 
 MAX_URL_LENGTH = 2048  # longer is almost surely not a study page, and bloats every log line
@@ -248,29 +248,8 @@ class BaseSiteSpider(Spider):
         """More fields for the item (none here; the capture spider adds headers)."""
         return {}
 
-    def _item(
-        self,
-        request: Request,
-        *,
-        url: str,
-        status: int,
-        outcome: str,
-        body: bytes | None,
-        reason: str | None = None,
-    ) -> dict[str, Any]:
-        meta = request.meta
-        return {
-            "source": self.name,
-            "kind": meta.get("tw_kind", "page"),
-            "url": url,
-            "status": status,
-            "fetched_at": datetime.now(UTC).isoformat(),
-            "outcome": outcome,
-            "body": body,
-            "requested_url": meta.get("tw_requested_url", request.url),
-            "requested_nct": meta.get("tw_requested_nct"),
-            "reason": reason,
-        }
+    def _item(self, request: Request, **fields: Any) -> dict[str, Any]:
+        return fetch_item(self.name, request, kind="page", **fields)
 
     def parse_page(self, response: Response) -> Iterator[dict[str, Any]]:
         item = self._item(
