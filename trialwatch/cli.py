@@ -62,7 +62,9 @@ def import_(
     url: str | None,
 ) -> None:
     """Load saved payloads: API v2 studies or search pages, record-history versions,
-    classic XML. A folder means every file below it. Exit status 1 if any input was rejected."""
+    classic XML, or a site's saved page (give --source SLUG and --url URL, e.g.
+    --source veeva). A folder means every file below it. Exit status 1 if any input was
+    rejected."""
     moment = parse_time(observed_at) if observed_at else utcnow()
     pipeline = obj.pipeline()
     tally = Tally()
@@ -165,8 +167,8 @@ def crawl(
     help="Where to write one fixture folder per page.",
 )
 def capture(urls: tuple[str, ...], out: Path) -> None:
-    """Save live pages as test fixtures: the body exactly as received, plus meta.json with
-    its URL, time, status and headers."""
+    """Save live pages as test fixtures: the body as received (after HTTP decompression),
+    plus meta.json with its URL, time, status and headers (cookies left out)."""
     from trialwatch.capture import capture as capture_pages
 
     try:
