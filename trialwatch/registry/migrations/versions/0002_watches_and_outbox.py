@@ -104,50 +104,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("job_id", sa.String(191), nullable=True))
         batch_op.create_index(batch_op.f("ix_crawl_run_job_id"), ["job_id"], unique=False)
 
-    with op.batch_alter_table("parse_failure", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "reason", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("trial", schema=None) as batch_op:
-        batch_op.alter_column(
-            "brief_title", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "overall_status", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-
-    with op.batch_alter_table("trial_version", schema=None) as batch_op:
-        batch_op.alter_column(
-            "source_url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table("trial_version", schema=None) as batch_op:
-        batch_op.alter_column(
-            "source_url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-
-    with op.batch_alter_table("trial", schema=None) as batch_op:
-        batch_op.alter_column(
-            "overall_status", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "brief_title", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-
-    with op.batch_alter_table("parse_failure", schema=None) as batch_op:
-        batch_op.alter_column(
-            "reason", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
 
     with op.batch_alter_table("crawl_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crawl_run_job_id"))

@@ -60,80 +60,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_discrepancy_closed_at"), ["closed_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_discrepancy_trial_id"), ["trial_id"], unique=False)
 
-    with op.batch_alter_table("alert_message", schema=None) as batch_op:
-        batch_op.alter_column(
-            "subject", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "text", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "html", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "last_error", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-
-    with op.batch_alter_table("parse_failure", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "reason", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-
     with op.batch_alter_table("trial", schema=None) as batch_op:
         batch_op.add_column(sa.Column("field_sources", sa.JSON(), nullable=True))
-        batch_op.alter_column(
-            "brief_title", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "overall_status", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-
-    with op.batch_alter_table("trial_version", schema=None) as batch_op:
-        batch_op.alter_column(
-            "source_url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table("trial_version", schema=None) as batch_op:
-        batch_op.alter_column(
-            "source_url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
 
     with op.batch_alter_table("trial", schema=None) as batch_op:
-        batch_op.alter_column(
-            "overall_status", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "brief_title", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
         batch_op.drop_column("field_sources")
-
-    with op.batch_alter_table("parse_failure", schema=None) as batch_op:
-        batch_op.alter_column(
-            "reason", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-
-    with op.batch_alter_table("alert_message", schema=None) as batch_op:
-        batch_op.alter_column(
-            "last_error", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "html", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "text", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "subject", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
 
     with op.batch_alter_table("discrepancy", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_discrepancy_trial_id"))
