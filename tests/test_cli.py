@@ -105,3 +105,30 @@ def test_one_bad_study_in_a_page_is_set_aside_and_the_others_are_kept(run, tmp_p
     assert "page.json" in line and "NCT12" in line
     held = [nct for nct in ids if run("show", nct, "--json").exit_code == 0]
     assert held == ids[:3] + ids[4:]
+
+
+def test_a_broken_config_file_is_one_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "broken.toml"
+    config.write_text("[merge\npriority = ")
+    env = dict(os.environ, TRIALWATCH_CONFIG=str(config), TRIALWATCH_DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trialwatch.cli",
+            "--db",
+            str(tmp_path / "tw.db"),
+            "import",
+            str(fixture_file("ctgov_v2_NCT03934567.json")),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "broken.toml" in result.stderr and "Traceback" not in result.stderr

@@ -313,7 +313,13 @@ def demo(keep: Path | None) -> None:
 
 
 def main() -> None:
-    cli(prog_name="trialwatch")
+    from trialwatch.config import ConfigError
+
+    try:
+        cli(prog_name="trialwatch")
+    except ConfigError as exc:  # a bad config file is a usage error: one line, no traceback
+        click.echo(f"trialwatch: {exc}", err=True)
+        sys.exit(2)
 
 
 def _register() -> None:
