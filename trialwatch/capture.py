@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from urllib.parse import urlsplit
 
 from scrapy import Spider
 
+from trialwatch.snapshots import write_atomic
 from trialwatch.spiders.components import write_manifest_line
 from trialwatch.spiders.site import BaseSiteSpider, host_allowed, validate_url
 
@@ -135,21 +134,10 @@ def write_fixture(out_dir: Path, item: Mapping[str, Any], body: bytes) -> Path:
         "body_sha256": hashlib.sha256(body).hexdigest(),
         "body_bytes": len(body),
     }
-    _write_atomic(folder / body_name, body)
+    write_atomic(folder / body_name, body)
     text = json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    _write_atomic(folder / "meta.json", text.encode("utf-8"))
+    write_atomic(folder / "meta.json", text.encode("utf-8"))
     return folder
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class CapturePipeline:

@@ -11,6 +11,18 @@ from pathlib import Path
 _HEX = frozenset("0123456789abcdef")
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class SnapshotStore:
     """Files live at ``<root>/ab/cd/<sha256>.gz``; the database keeps only the hash."""
 
@@ -26,18 +38,9 @@ class SnapshotStore:
     def put(self, body: bytes) -> str:
         digest = hashlib.sha256(body).hexdigest()
         path = self.path_for(digest)
-        if path.exists():
-            return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-                gz.write(body)
-                gz.flush()
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, gzip.compress(body, mtime=0))
         return digest
 
     def get(self, digest: str) -> bytes:

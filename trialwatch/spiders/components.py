@@ -55,6 +55,29 @@ def fetch_item(
     }
 
 
+def one_line(value: object, limit: int = 200) -> str:
+    """A reason fit for one log or manifest line."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def network_failure_item(spider: Spider, failure: Any, **fields: Any) -> dict[str, Any]:
+    """The item for a fetch that got no HTTP response (DNS, refused, timeout, ...)."""
+    request: Request = failure.request
+    reason = f"{failure.type.__name__}: {one_line(failure.value)} for {request.url}"
+    spider.logger.error("fetch failed: %s", reason)
+    return fetch_item(
+        spider.name,
+        request,
+        url=request.url,
+        status=0,
+        outcome="failed",
+        body=None,
+        reason=reason,
+        **fields,
+    )
+
+
 # The keys of one manifest line (the fields of runner.Fetched).
 MANIFEST_FIELDS = (
     "url",

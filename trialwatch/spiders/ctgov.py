@@ -19,7 +19,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from trialwatch.spiders.components import fetch_item
+from trialwatch.spiders.components import fetch_item, network_failure_item, one_line
 
 NCT_RE = re.compile(r"NCT\d{8}")
 PAGE_SIZE = 1000  # the API's maximum: fewest requests for a search
@@ -181,7 +181,7 @@ class CtgovSpider(Spider):
             if not isinstance(page, dict):
                 raise ValueError(f"top level is {type(page).__name__}, not an object")
         except ValueError as exc:
-            reason = f"search page {response.url} is not a JSON object ({_one_line(exc)})"
+            reason = f"search page {response.url} is not a JSON object ({one_line(exc)})"
             self.logger.error("%s; pagination stopped", reason)
             yield self._item(
                 request,
@@ -230,14 +230,4 @@ class CtgovSpider(Spider):
                 reason=reason,
             )
             return
-        request: Request = failure.request  # type: ignore[attr-defined]
-        reason = f"{failure.type.__name__}: {_one_line(failure.value)} for {request.url}"
-        self.logger.error("fetch failed: %s", reason)
-        yield self._item(
-            request, url=request.url, status=0, outcome="failed", body=None, reason=reason
-        )
-
-
-def _one_line(value: object, limit: int = 200) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        yield network_failure_item(self, failure)

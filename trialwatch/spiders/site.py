@@ -22,7 +22,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from trialwatch.spiders.components import fetch_item
+from trialwatch.spiders.components import fetch_item, network_failure_item, one_line
 from trialwatch.spiders.ctgov import NCT_RE, USER_AGENT, validate_nct_id
 
 MAX_URL_LENGTH = 2048  # longer is almost surely not a study page, and bloats every log line
@@ -266,12 +266,7 @@ class BaseSiteSpider(Spider):
             response: Response = failure.value.response
             yield self._http_error_item(response)
             return
-        request: Request = failure.request  # type: ignore[attr-defined]
-        reason = f"{failure.type.__name__}: {_one_line(failure.value)} for {request.url}"
-        self.logger.error("fetch failed: %s", reason)
-        yield self._item(
-            request, url=request.url, status=0, outcome="failed", body=None, reason=reason
-        )
+        yield network_failure_item(self, failure, kind="page")
 
     def _http_error_item(self, response: Response) -> dict[str, Any]:
         request = response.request
@@ -296,11 +291,6 @@ class BaseSiteSpider(Spider):
             status=status,
             outcome=outcome,
             body=response.body,
-            reason=_one_line(reason, 400),
+            reason=one_line(reason, 400),
         )
         return {**item, **self.extra_fields(response)}
-
-
-def _one_line(value: object, limit: int = 200) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
