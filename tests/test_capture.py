@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from trialwatch.capture import body_extension, capture, fixture_dir_name
-from trialwatch.replay import ReplayServer
+from trialwatch.demo.replay import ReplayServer
 from trialwatch.spiders.ctgov import USER_AGENT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "site_spiders"

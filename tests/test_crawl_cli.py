@@ -12,7 +12,7 @@ from tests.conftest import FIXTURES
 from trialwatch.cli import cli
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun, ParseFailure, TrialAlias
-from trialwatch.replay import ReplayServer
+from trialwatch.demo.replay import ReplayServer
 
 REPLAY = FIXTURES / "ctgov_spider"
 

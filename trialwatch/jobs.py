@@ -21,8 +21,13 @@ from trialwatch.snapshots import SnapshotStore
 Report = Callable[[str], None]
 
 
-def crawl_settings(delay: float) -> dict[str, Any]:
-    """Scrapy settings for a delay between requests; 0 (a local mirror) turns AutoThrottle off."""
+def crawl_settings(delay: float | None) -> dict[str, Any]:
+    """Scrapy settings for a delay between requests; 0 (a local mirror) turns AutoThrottle off.
+
+    None keeps each spider's own polite default (about 1 s for ctgov, 3-5 s for the sites).
+    """
+    if delay is None:
+        return {}
     settings: dict[str, Any] = {
         "DOWNLOAD_DELAY": delay,
         "AUTOTHROTTLE_START_DELAY": max(delay, 0.1),

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tests.conftest import fixture_file
 from trialwatch.cli import cli
-from trialwatch.replay import ReplayServer
+from trialwatch.demo.replay import ReplayServer
 
 from .smtp_server import HOST, Recorder, smtp_server
 

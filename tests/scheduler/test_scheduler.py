@@ -20,7 +20,7 @@ from tests.conftest import FIXTURES
 from trialwatch.cli import cli
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun
-from trialwatch.replay import ReplayServer
+from trialwatch.demo.replay import ReplayServer
 from trialwatch.scheduler import parse_every
 
 

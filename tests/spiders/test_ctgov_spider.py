@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from trialwatch.replay import ReplayServer, RoutesError
+from trialwatch.demo.replay import ReplayServer, RoutesError
 from trialwatch.snapshots import SnapshotStore
 from trialwatch.spiders.ctgov import USER_AGENT, CtgovSpider
 from trialwatch.spiders.runner import CrawlError, Fetched, crawl, retry_after_seconds

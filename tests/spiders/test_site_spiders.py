@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from scrapy import Spider
 
-from trialwatch.replay import ReplayServer
+from trialwatch.demo.replay import ReplayServer
 from trialwatch.snapshots import SnapshotStore
 from trialwatch.spiders.ctgov import USER_AGENT
 from trialwatch.spiders.runner import SPIDERS, Fetched, crawl

@@ -12,15 +12,15 @@ from typing import Any
 
 import click
 
+from trialwatch.demo.replay import ReplayServer
 from trialwatch.diffing.changes import Change as FoundChange
 from trialwatch.diffing.render import details, summary
 from trialwatch.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.queries import list_changes, record_as_of
-from trialwatch.replay import ReplayServer
 from trialwatch.snapshots import SnapshotStore
 
-DATA = Path(__file__).with_name("demo_data")
+DATA = Path(__file__).with_name("data")
 MISSING = "NCT99999999"  # not served: shows how a 404 is reported
 # Politeness settings are for real sites; the demo's server is on this machine.
 LOOPBACK_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 1}

@@ -10,7 +10,7 @@ import click
 from sqlmodel import col, select
 
 from trialwatch.alerts.watches import DEFAULT_KINDS, DIGESTS, add_watch, describe
-from trialwatch.cli_util import Context, check_nct, err, parse_query, print_json
+from trialwatch.cli.util import Context, check_nct, err, parse_query, print_json
 from trialwatch.kinds import CHANGE_KINDS
 from trialwatch.registry.db import data_dir, transaction
 from trialwatch.registry.models import AlertMessage, Change, CrawlRun, Delivery, Watch, utcnow
@@ -191,13 +191,14 @@ def schedule_add(
     ctx: click.Context, every: str | None, cron: str | None, command: tuple[str, ...]
 ) -> None:
     """Schedule a crawl: `schedule add --every 6h crawl ctgov --nct NCT03934567`."""
-    from trialwatch.cli import crawl
-    from trialwatch.cli_util import crawl_options
+    from trialwatch.cli.util import crawl_options
     from trialwatch.scheduler import add_crawl_job
     from trialwatch.spiders.runner import build_job
 
     if not command or command[0] != "crawl":
         raise click.UsageError("only a crawl can be scheduled: ... crawl SOURCE [crawl options]")
+    crawl = ctx.find_root().command.get_command(ctx, "crawl")  # type: ignore[attr-defined]
+    assert crawl is not None
     with crawl.make_context("crawl", list(command[1:]), parent=ctx) as sub:
         p = sub.params
         options = crawl_options(

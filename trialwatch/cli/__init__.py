@@ -1,0 +1,54 @@
+"""trialwatch: a versioned, typed history of clinical trial records, and what changed."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from trialwatch.cli.util import Context
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Database URL or SQLite file. Default: $TRIALWATCH_DATABASE_URL, else ./trialwatch.db.",
+)
+@click.version_option(package_name="trialwatch")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Keep a versioned history of clinical trial records and say what changed.
+
+    Raw payloads are kept under $TRIALWATCH_DATA_DIR (default: a folder beside the database).
+    """
+    ctx.obj = Context(db)
+
+
+def main() -> None:
+    from trialwatch.config import ConfigError
+
+    try:
+        cli(prog_name="trialwatch")
+    except ConfigError as exc:  # a bad config file is a usage error: one line, no traceback
+        click.echo(f"trialwatch: {exc}", err=True)
+        sys.exit(2)
+
+
+def _register() -> None:
+    from trialwatch.cli.alerts import alerts, runs, schedule, watch
+    from trialwatch.cli.demo import demo
+    from trialwatch.cli.ingest import capture, crawl, import_
+    from trialwatch.cli.records import changes, discrepancies, history_, show
+
+    for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
+        cli.add_command(command)
+    for command in (watch, alerts, schedule, runs):
+        cli.add_command(command)
+
+
+_register()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Commands that bring payloads in: import, crawl, capture."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from trialwatch.cli.util import (
+    Context,
+    crawl_options,
+    err,
+    input_files,
+    parse_time,
+)
+from trialwatch.jobs import crawl_settings, tally_line
+from trialwatch.pipeline import Tally
+from trialwatch.registry.models import utcnow
+
+
+def _summarise(tally: Tally) -> None:
+    err(tally_line(tally))
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--observed-at", metavar="ISO8601", help="When these payloads were fetched (default: now)."
+)
+@click.option("--source", metavar="SLUG", help="Source slug to file the records under.")
+@click.option("--url", metavar="URL", help="The URL the payload came from.")
+@click.pass_obj
+def import_(
+    obj: Context,
+    paths: tuple[Path, ...],
+    observed_at: str | None,
+    source: str | None,
+    url: str | None,
+) -> None:
+    """Load saved payloads: API v2 studies or search pages, record-history versions,
+    classic XML, or a site's saved page (give --source SLUG and --url URL, e.g.
+    --source veeva). A folder means every file below it. Exit status 1 if any input was
+    rejected."""
+    moment = parse_time(observed_at) if observed_at else utcnow()
+    pipeline = obj.pipeline()
+    tally = Tally()
+    for path in input_files(paths):
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            tally.reject(f"{path}: cannot read: {exc.strerror}")
+            err(tally.problems[-1])
+            continue
+        pipeline.ingest_body(
+            body, name=str(path), observed_at=moment, tally=tally, url=url, source=source
+        )
+    _summarise(tally)
+    sys.exit(1 if tally.rejected else 0)
+
+
+def _sources() -> list[str]:
+    from trialwatch.spiders.runner import SPIDERS
+
+    return sorted(SPIDERS)
+
+
+@click.command()
+@click.argument("slug", type=click.Choice(_sources()))
+@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="An NCT id (repeatable).")
+@click.option(
+    "--nct-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of NCT ids, one per line.",
+)
+@click.option("--url", "urls", multiple=True, metavar="URL", help="A page to fetch (sites).")
+@click.option(
+    "--query",
+    "queries",
+    multiple=True,
+    metavar="PARAM=VALUE",
+    help="ctgov search: query.* / filter.* API parameters (repeatable), or a phrase.",
+)
+@click.option("--updated-since", metavar="DATE", help="ctgov: only records updated since DATE.")
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="A mirror of the source (default: $TRIALWATCH_<SLUG>_URL, else the real site).",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    help="Seconds between requests to one site (default: 1 for ctgov, 3-5 for the sites); "
+    "0 also turns AutoThrottle off.",
+)
+@click.pass_obj
+def crawl(
+    obj: Context,
+    slug: str,
+    ncts: tuple[str, ...],
+    nct_file: Path | None,
+    urls: tuple[str, ...],
+    queries: tuple[str, ...],
+    updated_since: str | None,
+    base_url: str | None,
+    delay: float | None,
+) -> None:
+    """Fetch records from a source and store each new version.
+
+    \b
+    trialwatch crawl ctgov --nct NCT05828225
+    trialwatch crawl ctgov --query query.cond=lymphoma --query filter.overallStatus=RECRUITING
+    trialwatch crawl ctgov --updated-since 2026-11-01
+    trialwatch crawl veeva --url https://ctv.veeva.com/study/...
+    """
+    options = crawl_options(slug, ncts, nct_file, urls, queries, updated_since, base_url, delay)
+    err(f"crawling {slug} ...")
+    try:
+        run, tally = obj.pipeline().crawl(
+            slug,
+            base_url=base_url,
+            nct_ids=options["nct_ids"],
+            urls=options["urls"],
+            query=options["query"],
+            updated_since=parse_time(updated_since).date() if updated_since else None,
+            settings=crawl_settings(delay),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    err(f"crawl run {run.id}: {run.status}")
+    _summarise(tally)
+    if tally.rejected:
+        err(f"{tally.rejected} page(s) or record(s) set aside (not understood or refused)")
+    sys.exit(1 if tally.rejected else 0)
+
+
+@click.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("captured"),
+    show_default=True,
+    help="Where to write one fixture folder per page.",
+)
+def capture(urls: tuple[str, ...], out: Path) -> None:
+    """Save live pages as test fixtures: the body as received (after HTTP decompression),
+    plus meta.json with its URL, time, status and headers (cookies left out)."""
+    from trialwatch.capture import capture as capture_pages
+
+    try:
+        folders = capture_pages(list(urls), out_dir=out)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for folder in folders:
+        click.echo(str(folder))
+    missing = len(urls) - len(folders)
+    if missing:
+        err(f"{missing} page(s) not saved (no response; see the lines above)")
+    sys.exit(1 if missing else 0)
