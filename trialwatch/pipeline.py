@@ -41,6 +41,17 @@ class Tally:
         self.problems.append(line)
 
 
+@dataclass(frozen=True)
+class HistoryPayload:
+    """One fetched record-history version of a trial (``/api/int/studies/{nct}/history/{n}``)."""
+
+    version: int  # the registry's version number
+    date: str | None  # that version's date in the registry's version list (YYYY-MM-DD)
+    body: bytes  # the raw response
+    url: str
+    fetched_at: datetime
+
+
 class Pipeline:
     def __init__(self, engine: Engine, store: SnapshotStore, report: Report | None = None) -> None:
         self.engine = engine
@@ -123,6 +134,25 @@ class Pipeline:
                 f"{record.nct_id} ({record.source}): {label}" + (f": {kinds}" if kinds else "")
             )
         return records
+
+    def stored_history_versions(self, nct_ids: Sequence[str]) -> dict[str, set[int]]:
+        """The record-history version numbers already stored, per NCT id (for a resumed
+        backfill)."""
+        raise NotImplementedError
+
+    def ingest_history(
+        self,
+        nct_id: str,
+        payloads: Sequence[HistoryPayload],
+        *,
+        tally: Tally,
+        crawl_run_id: int | None = None,
+    ) -> None:
+        """Store one trial's fetched record-history versions in one transaction, each in its
+        slot of the registry timeline, never queuing an alert (a watch hears about what changes
+        after it was created, not about a trial's past). A version that does not parse is
+        reported through ``tally.reject`` and set aside; the others are stored."""
+        raise NotImplementedError
 
     def _set_aside(self, reason: str, **where: Any) -> None:
         """Keep a payload that gave no record, with its reason (the raw bytes stay stored)."""
