@@ -38,12 +38,25 @@ def test_import_show_history_changes(run, tmp_path):
     assert "Duke Autoimmunity in Pregnancy Registry" in run("show", "NCT00513591").stdout
 
     versions = json.loads(run("history", "NCT00513591", "--json").stdout)
-    assert [v["source"] for v in versions] == ["ctgov_classic", "ctgov_classic"]
+    assert [(v["source"], v["format"]) for v in versions] == [("ctgov", "ctgov_classic")] * 2
     assert "enrollment" in versions[1]["changes"]
 
     changes = json.loads(run("changes", "--nct", "NCT00513591", "--json").stdout)
     assert changes and all(
-        set(c) == {"nct_id", "kind", "source", "observed_at", "before", "after", "detail"}
+        set(c)
+        == {
+            "id",
+            "nct_id",
+            "kind",
+            "source",
+            "from_version_id",
+            "to_version_id",
+            "registry_date",
+            "observed_at",
+            "before",
+            "after",
+            "detail",
+        }
         for c in changes
     )
     pcd = [c for c in changes if c["kind"] == "primary_completion_date"]

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
+from trialwatch import parsers
 from trialwatch.alerts.watches import enqueue, note_query_member, query_key
-from trialwatch.parsers import ParseError, parse_payload
+from trialwatch.parsers import ParseError, ctgov_history, parse_payload
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
-from trialwatch.registry.ingest import IngestRefused, ingest_record, record_alias
+from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record, record_alias
 from trialwatch.registry.merge import source_priority
-from trialwatch.registry.models import CrawlRun, ParseFailure, utcnow
+from trialwatch.registry.models import (
+    CrawlRun,
+    HistoryEntry,
+    ParseFailure,
+    TrialVersion,
+    utcnow,
+)
+from trialwatch.registry.rederive import RereadError
+from trialwatch.registry.timeline import REGISTRY_FORMATS, origin_of
 from trialwatch.snapshots import SnapshotStore
 
 Report = Callable[[str], None]
@@ -29,6 +40,7 @@ class Tally:
     records: int = 0
     first: int = 0
     new_versions: int = 0
+    inserted: int = 0  # older versions slotted into a timeline
     unchanged: int = 0
     changes: int = 0
     not_found: int = 0
@@ -58,6 +70,7 @@ class Pipeline:
         self.store = store
         self.report = report or (lambda _line: None)
         self.priority = source_priority()
+        self._parsed: dict[tuple[str, str | None, str], list[TrialRecord]] = {}
 
     def ingest_body(
         self,
@@ -93,52 +106,137 @@ class Pipeline:
             )
         for record in records:
             tally.records += 1
-            try:
-                with transaction(self.engine) as session:
-                    if search_key is not None:
-                        note_query_member(
-                            session, key=search_key, nct_id=record.nct_id, seen_at=observed_at
-                        )
-                    result = ingest_record(
-                        record,
-                        session=session,
-                        observed_at=observed_at,
-                        snapshot=digest,
-                        crawl_run_id=crawl_run_id,
-                        priority=self.priority,
-                    )
-                    tally.deliveries += enqueue(session, result.changes, created_at=observed_at)
-            except IngestRefused as exc:
-                tally.reject(f"{name}: {exc}")
-                self.report(tally.problems[-1])
-                self._set_aside(
-                    str(exc),
-                    source=record.source,
-                    url=url,
-                    snapshot=digest,
-                    observed_at=observed_at,
-                    crawl_run_id=crawl_run_id,
-                )
-                continue
-            if result.outcome == "unchanged":
-                tally.unchanged += 1
-                continue
-            if result.outcome == "first":
-                tally.first += 1
-            else:
-                tally.new_versions += 1
-            tally.changes += len(result.changes)
-            kinds = ", ".join(c.kind for c in result.changes)
-            label = "first version" if result.outcome == "first" else "new version"
-            self.report(
-                f"{record.nct_id} ({record.source}): {label}" + (f": {kinds}" if kinds else "")
+            self._ingest_one(
+                record,
+                name=name,
+                observed_at=observed_at,
+                tally=tally,
+                url=url,
+                snapshot=digest,
+                crawl_run_id=crawl_run_id,
+                search_key=search_key,
             )
         return records
+
+    def _ingest_one(
+        self,
+        record: TrialRecord,
+        *,
+        name: str,
+        observed_at: datetime,
+        tally: Tally,
+        url: str | None,
+        snapshot: str,
+        crawl_run_id: int | None,
+        search_key: str | None = None,
+        alerts: bool = True,
+        session: Session | None = None,
+    ) -> IngestResult | None:
+        """One record in its own transaction (or the caller's ``session``), with the outbox
+        rows its changes call for; a refused record is set aside with its reason."""
+        try:
+            with self._unit(session) as unit:
+                if search_key is not None and record.nct_id is not None:
+                    note_query_member(
+                        unit, key=search_key, nct_id=record.nct_id, seen_at=observed_at
+                    )
+                result = ingest_record(
+                    record,
+                    session=unit,
+                    observed_at=observed_at,
+                    snapshot=snapshot,
+                    crawl_run_id=crawl_run_id,
+                    priority=self.priority,
+                    parser_version=parsers.PARSER_VERSION,
+                    reread=self.reread,
+                )
+                if alerts:
+                    tally.deliveries += enqueue(unit, result.changes, created_at=observed_at)
+        except IngestRefused as exc:
+            tally.reject(f"{name}: {exc}")
+            self.report(tally.problems[-1])
+            self._set_aside(
+                str(exc),
+                source=record.source,
+                url=url,
+                snapshot=snapshot,
+                observed_at=observed_at,
+                crawl_run_id=crawl_run_id,
+            )
+            return None
+        for problem in result.problems:
+            self.report(f"{name}: {problem}")
+        self._count(record, result, tally)
+        return result
+
+    @contextmanager
+    def _unit(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            with session.begin_nested():  # a refused record leaves the rest of the unit
+                yield session
+            return
+        with transaction(self.engine) as own:
+            yield own
+
+    def _count(self, record: TrialRecord, result: IngestResult, tally: Tally) -> None:
+        if result.outcome == "unchanged":
+            tally.unchanged += 1
+            return
+        if result.outcome == "first":
+            tally.first += 1
+        elif result.outcome == "inserted":
+            tally.inserted += 1
+        else:
+            tally.new_versions += 1
+        tally.changes += len(result.changes)
+        kinds = ", ".join(c.kind for c in result.changes)
+        label = {"first": "first version", "new": "new version"}.get(
+            result.outcome, "older version slotted into the timeline"
+        )
+        where = f"{record.nct_id} ({origin_of(record.source)}"
+        if record.registry_version:
+            where += f" v{record.registry_version}"
+        if record.last_update_posted:
+            where += f", {record.last_update_posted}"
+        self.report(f"{where}): {label}" + (f": {kinds}" if kinds else ""))
+
+    def reread(self, version: TrialVersion) -> TrialRecord:
+        """Parse a stored version's raw payload again with the current parsers."""
+        if version.snapshot is None or version.snapshot not in self.store:
+            raise RereadError(f"raw payload {version.snapshot} is not in {self.store.root}")
+        key = (version.snapshot, version.source_url, version.format)
+        records = self._parsed.get(key)
+        if records is None:
+            source = None if version.format in REGISTRY_FORMATS else version.format
+            try:
+                records = parse_payload(
+                    self.store.get(version.snapshot), url=version.source_url, source=source
+                )
+            except (ParseError, OSError) as exc:
+                raise RereadError(f"no longer parses: {exc}") from None
+            if len(self._parsed) >= 8:  # a search page holds many trials: keep a few pages
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[key] = records
+        for record in records:
+            if record.nct_id == version.nct_id:
+                return record
+        if len(records) == 1 and records[0].nct_id is None:  # a site page linked by another id
+            return records[0].model_copy(update={"nct_id": version.nct_id})
+        raise RereadError(f"the payload no longer holds {version.nct_id}")
 
     def stored_history_versions(self, nct_ids: Sequence[str]) -> dict[str, set[int]]:
         """The record-history version numbers already stored, per NCT id (for a resumed
         backfill)."""
-        raise NotImplementedError
+        found: dict[str, set[int]] = {n: set() for n in nct_ids}
+        with transaction(self.engine) as session:
+            rows = session.exec(
+                select(HistoryEntry.nct_id, HistoryEntry.version).where(
+                    col(HistoryEntry.nct_id).in_(list(nct_ids))
+                )
+            ).all()
+        for nct_id, number in rows:
+            found.setdefault(nct_id, set()).add(number)
+        return found
 
     def ingest_history(
         self,
@@ -152,7 +250,59 @@ class Pipeline:
         slot of the registry timeline, never queuing an alert (a watch hears about what changes
         after it was created, not about a trial's past). A version that does not parse is
         reported through ``tally.reject`` and set aside; the others are stored."""
-        raise NotImplementedError
+        parsed: list[tuple[HistoryPayload, TrialRecord, str]] = []
+        for payload in payloads:
+            tally.payloads += 1
+            name = f"{nct_id} v{payload.version}"
+            try:
+                record = ctgov_history.parse(payload.body, payload.url)
+                if record.nct_id != nct_id:
+                    raise ParseError(f"the payload is the record of {record.nct_id}")
+            except ParseError as exc:
+                digest = self.store.put(payload.body)
+                tally.reject(f"{name}: {exc}")
+                self.report(tally.problems[-1])
+                self._set_aside(
+                    str(exc),
+                    source="ctgov_history",
+                    url=payload.url,
+                    snapshot=digest,
+                    observed_at=payload.fetched_at,
+                    crawl_run_id=crawl_run_id,
+                )
+                continue
+            if record.last_update_posted is None and payload.date:
+                record = record.model_copy(update={"last_update_posted": payload.date})
+            parsed.append((payload, record, name))
+        if not parsed:
+            return
+        with transaction(self.engine) as session:
+            for payload, record, name in sorted(parsed, key=lambda p: p[0].version):
+                tally.records += 1
+                result = self._ingest_one(
+                    record,
+                    name=name,
+                    observed_at=payload.fetched_at,
+                    tally=tally,
+                    url=payload.url,
+                    snapshot=self.store.put(payload.body),
+                    crawl_run_id=crawl_run_id,
+                    alerts=False,
+                    session=session,
+                )
+                if result is None:
+                    continue
+                assert result.version.id is not None
+                session.add(
+                    HistoryEntry(
+                        trial_id=result.version.trial_id,
+                        nct_id=nct_id,
+                        version=payload.version,
+                        registry_date=record.last_update_posted,
+                        version_id=result.version.id,
+                        fetched_at=payload.fetched_at,
+                    )
+                )
 
     def _set_aside(self, reason: str, **where: Any) -> None:
         """Keep a payload that gave no record, with its reason (the raw bytes stay stored)."""

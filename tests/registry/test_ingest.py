@@ -11,7 +11,7 @@ from sqlmodel import select
 from tests.conftest import fixture_file
 from trialwatch.parsers import parse_payload
 from trialwatch.registry.db import open_engine, transaction
-from trialwatch.registry.ingest import OutOfOrder, ingest_record
+from trialwatch.registry.ingest import ingest_record
 from trialwatch.registry.models import Change, Trial, TrialVersion
 from trialwatch.registry.queries import history, list_changes, record_as_of
 
@@ -84,17 +84,36 @@ def test_real_later_version_stores_changes_and_updates_the_trial(engine):
         assert all(c.observed_at == T1 for c in stored)
         rows = history(session, "NCT04267848")
         assert [r["changes"] == [] for r in rows] == [True, False]
-        # "as of" never leaks the later version
-        before = record_as_of(session, "NCT04267848", T1 - timedelta(seconds=1))
+        # "known at" never leaks the later version
+        before = record_as_of(session, "NCT04267848", known_at=T1 - timedelta(seconds=1))
         assert before["last_update_posted"] == old.last_update_posted
-        assert record_as_of(session, "NCT04267848", T0 - timedelta(days=1)) is None
+        assert record_as_of(session, "NCT04267848", known_at=T0 - timedelta(days=1)) is None
 
 
-def test_out_of_order_content_is_refused_and_nothing_is_rewritten(engine):
-    _ingest(engine, _record("ctgov_v2_NCT04267848.json"), T1)
-    with pytest.raises(OutOfOrder, match="NCT04267848"):
-        _ingest(engine, _record("ctgov_v2_NCT04267848_complex_variant.json"), T0)
-    assert _count(engine, TrialVersion) == 1 and _count(engine, Change) == 0
+def test_older_content_arriving_later_takes_its_slot_by_the_registry_clock(engine):
+    old = _record("ctgov_v2_NCT04267848_complex_variant.json")
+    new = _record("ctgov_v2_NCT04267848.json")
+    assert old.last_update_posted < new.last_update_posted
+    _ingest(engine, new, T0)
+    result = _ingest(engine, old, T1)  # seen later, but the registry published it earlier
+    assert result.outcome == "inserted" and result.changes == []
+    with transaction(engine) as session:
+        rows = history(session, "NCT04267848")
+        assert [r["registry_date"] for r in rows] == [
+            old.last_update_posted,
+            new.last_update_posted,
+        ]
+        assert rows[0]["changes"] == [] and "locations" in rows[1]["changes"]
+        changes = list_changes(session, nct_ids=["NCT04267848"])
+        assert {c.to_version_id for c in changes} == {rows[1]["version_id"]}
+        assert {c.from_version_id for c in changes} == {rows[0]["version_id"]}
+        assert all(c.observed_at == T1 for c in changes)  # known once both versions were
+        trial = session.exec(select(Trial)).one()
+        assert trial.record["last_update_posted"] == new.last_update_posted
+    # the same two payloads again, in either order, add nothing
+    assert _ingest(engine, old, T1 + timedelta(days=1)).outcome == "unchanged"
+    assert _ingest(engine, new, T1 + timedelta(days=2)).outcome == "unchanged"
+    assert _count(engine, TrialVersion) == 2
 
 
 def test_a_revert_is_a_new_version(engine):

@@ -57,27 +57,36 @@ def _put(engine, record, when, priority=None):
         return ingest_record(record, session=session, observed_at=when, **kw)
 
 
-def test_one_trial_many_sources_merged_by_trust(engine, monkeypatch):
-    _put(engine, _registry(), T0)
-    _put(engine, _site("veeva"), T0 + timedelta(hours=1))
-    _put(engine, _site("centerwatch", brief_title="Other title"), T0 + timedelta(hours=2))
+def test_the_registry_decides_every_field_and_sites_fill_only_without_it(engine, monkeypatch):
+    nct = "NCT03934567"
+    _put(engine, _site("veeva"), T0)
+    _put(engine, _site("centerwatch", brief_title="Other title"), T0 + timedelta(hours=1))
+    with transaction(engine) as session:
+        sites_only = record_as_of(session, nct)
+    # no registry version yet: the most trusted site that has a field fills it
+    assert sites_only["brief_title"] == _site().brief_title
+    assert sites_only["field_sources"]["brief_title"] == "veeva"
+    assert sites_only["acronym"] == "ABEX-FL"
+    monkeypatch.setenv("TRIALWATCH_SOURCE_PRIORITY", "centerwatch,veeva")
+    order = source_priority()
+    assert order[:2] == ("centerwatch", "veeva")
+    with transaction(engine) as session:
+        reordered = record_as_of(session, nct, priority=order)
+    assert reordered["brief_title"] == "Other title"
+    assert reordered["field_sources"]["brief_title"] == "centerwatch"
+
+    _put(engine, _registry(), T0 + timedelta(hours=2))
     with transaction(engine) as session:
         assert len(session.exec(select(Trial)).all()) == 1
         assert len(session.exec(select(TrialVersion)).all()) == 3
-        shown = record_as_of(session, NCT)
+        shown = record_as_of(session, nct, priority=order)
+        trial = session.exec(select(Trial)).one()
     assert set(shown["sources"]) == {"ctgov", "veeva", "centerwatch"}
     assert shown["brief_title"] == _registry().brief_title
-    assert shown["field_sources"]["brief_title"] == "ctgov"
-    # the registry gives no acronym: the most trusted site that has one fills it
-    assert shown["acronym"] == "ABEX-FL" and shown["field_sources"]["acronym"] == "veeva"
-
-    monkeypatch.setenv("TRIALWATCH_SOURCE_PRIORITY", "centerwatch,veeva")
-    order = source_priority()
-    assert order[:3] == ("centerwatch", "veeva", "ctgov")
-    with transaction(engine) as session:
-        reordered = record_as_of(session, NCT, priority=order)
-    assert reordered["brief_title"] == "Other title"
-    assert reordered["field_sources"]["brief_title"] == "centerwatch"
+    # the registry gives no acronym: the view has none, whatever the sites say
+    assert shown["acronym"] is None and "acronym" not in shown["field_sources"]
+    assert set(shown["field_sources"].values()) == {"ctgov"}
+    assert trial.record["acronym"] is None and trial.record_source == "ctgov"
 
 
 def test_a_disagreeing_site_gives_one_discrepancy_while_it_lasts(engine):

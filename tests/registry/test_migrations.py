@@ -30,3 +30,74 @@ def test_migrations_match_the_models_and_reverse(db_url):
         )
     finally:
         engine.dispose()
+
+
+def test_0004_merges_the_registry_lineages_into_one(db_url):
+    """A database from before 0004: a record-history version and an API v2 record of one
+    trial kept as two unrelated lineages. After the upgrade they are one timeline in the
+    registry's order, and the change between them is recorded."""
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import fixture_file
+    from trialwatch.parsers import parse_payload
+    from trialwatch.registry.queries import history, list_changes
+
+    data = json.loads(fixture_file("ctgov_history_NCT04280705_v0.json").read_bytes())
+    [old] = parse_payload(json.dumps(data).encode())
+    status = data["study"]["protocolSection"]["statusModule"]
+    status["overallStatus"] = "RECRUITING"
+    status["lastUpdatePostDateStruct"]["date"] = "2020-03-01"
+    [new] = parse_payload(json.dumps(data["study"]).encode())
+    assert (old.source, new.source) == ("ctgov_history", "ctgov")
+
+    engine = create_engine(db_url)
+    cfg = alembic_config(db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(
+            text(
+                "INSERT INTO trial (id, nct_id, record, record_source, first_seen_at, updated_at)"
+                " VALUES (1, 'NCT04280705', '{}', 'ctgov', '2026-01-02', '2026-01-02')"
+            )
+        )
+        insert = text(
+            "INSERT INTO trial_version (id, trial_id, nct_id, source, record_hash, record, "
+            "first_seen_at, last_seen_at, registry_date, registry_version) VALUES "
+            "(:id, 1, 'NCT04280705', :source, :hash, :record, :seen, :seen, :date, :number)"
+        )
+        # the newer content was seen first: arrival order is not the registry's order
+        for id_, record, seen in ((1, new, "2026-01-01"), (2, old, "2026-01-02")):
+            conn.execute(
+                insert,
+                {
+                    "id": id_,
+                    "source": record.source,
+                    "hash": f"{id_:064d}",
+                    "record": json.dumps(record.model_dump(mode="json")),
+                    "seen": seen,
+                    "date": record.last_update_posted,
+                    "number": record.registry_version,
+                },
+            )
+    engine.dispose()
+
+    engine = open_engine(db_url)  # upgrades to head
+    try:
+        from trialwatch.registry.db import transaction
+
+        with transaction(engine) as session:
+            rows = history(session, "NCT04280705")
+            changes = list_changes(session)
+        assert rows is not None
+        assert [(r["source"], r["format"], r["version_id"]) for r in rows] == [
+            ("ctgov", "ctgov_history", 2),
+            ("ctgov", "ctgov", 1),
+        ]
+        assert [
+            (c.kind, c.before, c.after, c.from_version_id, c.to_version_id) for c in changes
+        ] == [("status", "NOT_YET_RECRUITING", "RECRUITING", 2, 1)]
+    finally:
+        engine.dispose()

@@ -40,10 +40,11 @@ def _register() -> None:
     from trialwatch.cli.demo import demo
     from trialwatch.cli.ingest import capture, crawl, import_
     from trialwatch.cli.records import changes, discrepancies, history_, show
+    from trialwatch.cli.reparse import reparse
 
     for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
         cli.add_command(command)
-    for command in (watch, alerts, schedule, runs):
+    for command in (reparse, watch, alerts, schedule, runs):
         cli.add_command(command)
 
 

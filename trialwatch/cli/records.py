@@ -17,17 +17,34 @@ from trialwatch.registry.queries import change_dict, history, list_changes, reco
 @click.command()
 @click.argument("nct", callback=lambda _c, _p, v: check_nct(v))
 @click.option(
-    "--as-of", metavar="ISO8601", help="The record as it stood then (a date means its end)."
+    "--as-of",
+    metavar="DATE",
+    help="What the registry said that day (by the registry's own dates; sites by first seen).",
+)
+@click.option(
+    "--known-at",
+    metavar="ISO8601",
+    help="What trialwatch held at that moment (by when versions were first seen; a date "
+    "means its end). Nothing learnt later is shown.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with DESIGN.md field names.")
 @click.pass_obj
-def show(obj: Context, nct: str, as_of: str | None, as_json: bool) -> None:
-    """Show a trial's merged record, now or as it stood at a time."""
-    moment = parse_time(as_of, end_of_day=True) if as_of else None
+def show(obj: Context, nct: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+    """Show a trial's merged record: now, as the registry had it on a day, or as trialwatch
+    knew it at a moment.
+
+    \b
+    trialwatch show NCT04280705
+    trialwatch show NCT04280705 --as-of 2020-03-15 --json
+    trialwatch show NCT04280705 --known-at 2026-11-01T12:00:00Z
+    """
+    day = parse_time(as_of).date() if as_of else None
+    moment = parse_time(known_at, end_of_day=True) if known_at else None
     with transaction(obj.engine) as session:
-        record = record_as_of(session, nct, moment, source_priority())
+        record = record_as_of(session, nct, day, source_priority(), known_at=moment)
     if record is None:
-        when = f" as of {moment.isoformat()}" if moment else ""
+        when = f" as of {day.isoformat()}" if day else ""
+        when += f" as known at {moment.isoformat()}" if moment else ""
         err(f"{nct}: not held{when}")
         sys.exit(1)
     if as_json:
@@ -43,7 +60,9 @@ def show(obj: Context, nct: str, as_of: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def history_(obj: Context, nct: str, as_json: bool) -> None:
-    """List a trial's stored versions and the change kinds each brought."""
+    """List a trial's versions, each origin in the registry's order: registry version
+    number(s), registry date, payload format, first and last seen, and the change kinds each
+    version brought."""
     with transaction(obj.engine) as session:
         rows = history(session, nct)
     if rows is None:
@@ -52,9 +71,24 @@ def history_(obj: Context, nct: str, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
+    click.echo(
+        f"{'origin':<10} {'version':<8} {'registry':<10}  {'format':<14} "
+        f"{'first seen':<19}  {'last seen':<19}  changes"
+    )
+    previous = None
     for row in rows:
-        kinds = ", ".join(row["changes"]) or ("first version" if row is rows[0] else "-")
-        click.echo(f"{row['first_seen_at']}  {row['last_seen_at']}  {row['source']:<14} {kinds}")
+        numbers = row["registry_versions"] or (
+            [row["registry_version"]] if row["registry_version"] else []
+        )
+        number = ",".join(str(n) for n in numbers) or "-"
+        first = row["source"] != previous
+        previous = row["source"]
+        kinds = ", ".join(row["changes"]) or ("first version" if first else "no typed change")
+        click.echo(
+            f"{row['source']:<10} {number:<8} {row['registry_date'] or '-':<10}  "
+            f"{row['format']:<14} {row['first_seen_at'][:19]}  {row['last_seen_at'][:19]}  "
+            f"{kinds}"
+        )
 
 
 @click.command()

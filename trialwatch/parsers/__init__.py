@@ -25,7 +25,12 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from trialwatch.record import TrialRecord
 
-__all__ = ["SITE_HOSTS", "SITE_SOURCES", "ParseError", "parse_payload"]
+__all__ = ["PARSER_VERSION", "SITE_HOSTS", "SITE_SOURCES", "ParseError", "parse_payload"]
+
+# Stored with every version; raise it whenever any parser's output changes, so stored
+# versions are re-read from their raw payloads (`trialwatch reparse`, or the next ingest of
+# the trial) before anything is compared with them.
+PARSER_VERSION = "2"
 
 # Slugs of the site-page parsers (parsers/<slug>.py).
 SITE_SOURCES = ("veeva", "centerwatch", "clinicaltrialexchange", "trialpage")

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from .merge import REGISTRY_SOURCES, registry_version
+from .merge import registry_version
 from .models import Change, Discrepancy, Trial, TrialVersion
+from .timeline import REGISTRY_ORIGIN
 
 COMPARED: tuple[str, ...] = ("overall_status", "primary_completion_date", "completion_date")
 
@@ -36,7 +37,7 @@ def _disagreements(
     if registry is None:
         return None, found
     for site in versions:
-        if site.source in REGISTRY_SOURCES:
+        if site.source == REGISTRY_ORIGIN:
             continue
         for field in COMPARED:
             ours, theirs = registry.record.get(field), site.record.get(field)

@@ -15,12 +15,21 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from trialwatch.diffing.canonical import record_hash
-from trialwatch.diffing.changes import compare
 from trialwatch.record import TrialRecord
 
 from .discrepancies import update_discrepancies
-from .merge import DEFAULT_PRIORITY, REGISTRY_SOURCES, merged_view
+from .merge import DEFAULT_PRIORITY, refresh_trial
 from .models import Change, Trial, TrialAlias, TrialIdentifier, TrialVersion
+from .rederive import Reread, rederive
+from .timeline import (
+    REGISTRY_FORMATS,
+    origin_of,
+    payload_key,
+    relink,
+    timeline,
+    tips,
+    version_key,
+)
 
 # A site page that suddenly shows less than this share of the fields its last version had is
 # more likely a redesign or a login wall than a trial that lost its data.
@@ -31,23 +40,12 @@ class IngestRefused(ValueError):
     """A record that is not stored; the message says why, naming the trial."""
 
 
-class OutOfOrder(IngestRefused):
-    """Observed before the latest stored version of its source, with other content."""
-
-
 class Degraded(IngestRefused):
     """A site page that lost most of its fields since its last version."""
 
 
 class UnknownTrial(IngestRefused):
     """A page with no NCT id whose other identifiers match no stored trial (or several)."""
-
-
-@dataclass
-class IngestResult:
-    outcome: Literal["first", "new", "unchanged"]
-    version: TrialVersion
-    changes: list[Change] = field(default_factory=list)
 
 
 def _norm_id(value: str) -> str:
@@ -94,14 +92,19 @@ def _filled(record: dict[str, object]) -> int:
     return sum(1 for k, v in record.items() if k not in skip and v is not None)
 
 
-def latest_version(session: Session, trial_id: int, source: str) -> TrialVersion | None:
-    stmt = (
-        select(TrialVersion)
-        .where(TrialVersion.trial_id == trial_id, TrialVersion.source == source)
-        .order_by(col(TrialVersion.first_seen_at).desc(), col(TrialVersion.id).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first()
+@dataclass
+class IngestResult:
+    """What one record did. ``outcome``: "first" (the origin's first version of the trial),
+    "new" (a new latest version), "inserted" (a new version older than the latest: slotted
+    into the timeline), "unchanged" (content already in its slot). ``changes``: the changes
+    the caller may alert on (only those a new latest version brought, plus new discrepancies);
+    ``relinked``: changes rewritten around a slotted version (never alerted)."""
+
+    outcome: Literal["first", "new", "inserted", "unchanged"]
+    version: TrialVersion
+    changes: list[Change] = field(default_factory=list)
+    relinked: int = 0
+    problems: list[str] = field(default_factory=list)  # versions that could not be re-read
 
 
 def ingest_record(
@@ -112,49 +115,68 @@ def ingest_record(
     snapshot: str | None = None,
     crawl_run_id: int | None = None,
     priority: Sequence[str] = DEFAULT_PRIORITY,
+    parser_version: str | None = None,
+    reread: Reread | None = None,
 ) -> IngestResult:
-    """Store ``record`` as seen at ``observed_at``; unchanged content only moves last_seen_at."""
+    """Store ``record`` as seen at ``observed_at`` in its slot of its origin's timeline.
+
+    Content equal to the version before its slot only moves that version's seen times; content
+    equal to the version after it means that version's content was there earlier (its registry
+    date moves back). Otherwise a version is written and the changes on both sides of it are
+    recomputed. ``reread`` re-derives versions read by an older parser first, so a parser fix
+    is never mistaken for a registry edit.
+    """
     record = resolve_nct(session, record)
     assert record.nct_id is not None
     digest = record_hash(record)
+    origin = origin_of(record.source)
     trial = session.exec(select(Trial).where(Trial.nct_id == record.nct_id)).first()
     if trial is None:
         trial = Trial(
             nct_id=record.nct_id,
             record={},
-            record_source=record.source,
+            record_source=origin,
             first_seen_at=observed_at,
             updated_at=observed_at,
         )
         session.add(trial)
         session.flush()
     assert trial.id is not None
-    previous = latest_version(session, trial.id, record.source)
+    problems: list[str] = []
+    if reread is not None and parser_version is not None:
+        found = rederive(session, trial, reread, parser_version=parser_version, priority=priority)
+        problems = found.problems
+    versions = timeline(session, trial.id, origin)
+    key = payload_key(record.last_update_posted, record.registry_version, observed_at)
+    slot = sum(1 for v in versions if version_key(v) <= key)
+    before = versions[slot - 1] if slot > 0 else None
+    after = versions[slot] if slot < len(versions) else None
 
-    if previous is not None and previous.record_hash == digest:
-        if observed_at > previous.last_seen_at:
-            previous.last_seen_at = observed_at
-            session.add(previous)
-        return IngestResult("unchanged", previous)
-    if previous is not None and observed_at < previous.last_seen_at:
-        raise OutOfOrder(
-            f"{record.nct_id}: observed at {observed_at.isoformat()}, before the latest "
-            f"{record.source} version (seen {previous.last_seen_at.isoformat()}); "
-            "load older payloads first"
-        )
+    if before is not None and before.record_hash == digest:
+        _seen_again(session, before, observed_at)
+        return IngestResult("unchanged", before, problems=problems)
+    if after is not None and after.record_hash == digest:
+        # The same content, published earlier than we knew: its version starts here.
+        after.registry_date = record.last_update_posted or after.registry_date
+        after.registry_version = record.registry_version or after.registry_version
+        _seen_again(session, after, observed_at)
+        _, dropped = relink(session, before, after)
+        return IngestResult("unchanged", after, relinked=dropped, problems=problems)
     data = record.model_dump(mode="json")
-    if previous is not None and record.source not in REGISTRY_SOURCES:
-        before, now = _filled(previous.record), _filled(data)
-        if now < before * KEEP_SHARE:
+    if before is not None and origin not in REGISTRY_FORMATS:
+        had, now = _filled(before.record), _filled(data)
+        if now < had * KEEP_SHARE:
             raise Degraded(
-                f"{record.nct_id}: the {record.source} page shows {now} of the {before} fields "
+                f"{record.nct_id}: the {record.source} page shows {now} of the {had} fields "
                 "its last version had; a changed layout or a login wall? not stored as a version"
             )
 
     version = TrialVersion(
         trial_id=trial.id,
         nct_id=record.nct_id,
-        source=record.source,
+        source=origin,
+        format=record.source,
+        parser_version=parser_version,
         source_url=record.source_url,
         record_hash=digest,
         snapshot=snapshot,
@@ -169,64 +191,25 @@ def ingest_record(
     session.flush()
     assert version.id is not None
     _remember_ids(session, record)
-
-    rows: list[Change] = []
-    if previous is not None:
-        assert previous.id is not None
-        old = TrialRecord.model_validate(previous.record)
-        for found in compare(old, record):
-            rows.append(
-                Change(
-                    trial_id=trial.id,
-                    nct_id=record.nct_id,
-                    source=record.source,
-                    kind=found.kind,
-                    before=found.before,
-                    after=found.after,
-                    detail=found.detail,
-                    from_version_id=previous.id,
-                    to_version_id=version.id,
-                    observed_at=observed_at,
-                    registry_date=record.last_update_posted,
-                )
-            )
-        session.add_all(rows)
-        session.flush()  # ids for the outbox rows written in this same transaction
-    versions = current_versions(session, trial.id)
-    refresh_trial(session, trial, versions, priority=priority)
-    rows += update_discrepancies(session, trial, versions, observed_at=observed_at)
-    return IngestResult("first" if previous is None else "new", version, rows)
+    rows, dropped = relink(session, before, version)
+    if after is not None:
+        more, gone = relink(session, version, after)
+        dropped += gone + len(more)
+        dropped += len(rows)
+        rows = []  # older than what is already held: never alerted
+    current = tips(session, trial.id)
+    refresh_trial(session, trial, current, priority=priority)
+    rows += update_discrepancies(session, trial, current, observed_at=observed_at)
+    outcome: Literal["first", "new", "inserted"] = (
+        "first" if not versions else ("inserted" if after is not None else "new")
+    )
+    return IngestResult(outcome, version, rows, relinked=dropped, problems=problems)
 
 
-def refresh_trial(
-    session: Session, trial: Trial, versions: Sequence[TrialVersion], *, priority: Sequence[str]
-) -> None:
-    """Recompute the merged current view from each source's latest version."""
-    view = merged_view(versions, priority)
-    if view is None:
-        return
-    merged, origin = view
-    trial.record = merged
-    trial.record_source = merged["source"]
-    trial.field_sources = origin
-    trial.brief_title = merged.get("brief_title")
-    trial.overall_status = merged.get("overall_status")
-    trial.updated_at = max(trial.updated_at, max(v.first_seen_at for v in versions))
-    session.add(trial)
-
-
-def current_versions(
-    session: Session, trial_id: int, as_of: datetime | None = None
-) -> list[TrialVersion]:
-    """The latest version of each source (as it stood at ``as_of`` when given)."""
-    stmt = select(TrialVersion).where(TrialVersion.trial_id == trial_id)
-    if as_of is not None:
-        stmt = stmt.where(TrialVersion.first_seen_at <= as_of)
-    stmt = stmt.order_by(col(TrialVersion.first_seen_at), col(TrialVersion.id))
-    latest: dict[str, TrialVersion] = {}
-    for version in session.exec(stmt):
-        latest[version.source] = version
-    return list(latest.values())
+def _seen_again(session: Session, version: TrialVersion, observed_at: datetime) -> None:
+    version.last_seen_at = max(version.last_seen_at, observed_at)
+    version.first_seen_at = min(version.first_seen_at, observed_at)
+    session.add(version)
 
 
 def record_alias(session: Session, *, alias: str, nct_id: str, observed_at: datetime) -> None:

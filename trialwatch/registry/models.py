@@ -61,13 +61,19 @@ class Trial(SQLModel, table=True):
 
 
 class TrialVersion(SQLModel, table=True):
+    """One distinct content of a trial from one origin (``source``: the registry, ``ctgov``,
+    whatever the payload's format, or one republishing site), in the origin's own order:
+    the registry's clock (``registry_date``, then ``registry_version``), else first seen."""
+
     __tablename__ = "trial_version"
     __table_args__ = (Index("ix_trial_version_trial_source_seen", "trial_id", "source", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     trial_id: int = Field(foreign_key="trial.id", index=True)
     nct_id: str = Field(max_length=11, index=True)
-    source: str = Field(max_length=64)
+    source: str = Field(max_length=64)  # the origin
+    format: str = Field(max_length=64)  # the payload's format: the parser's slug
+    parser_version: str | None = Field(default=None, max_length=32)  # None: read before 0004
     source_url: str | None = None
     record_hash: str = Field(max_length=64)
     snapshot: str | None = Field(default=None, max_length=64)
@@ -94,6 +100,22 @@ class Change(SQLModel, table=True):
     to_version_id: int = Field(foreign_key="trial_version.id", index=True)
     observed_at: datetime = _time(nullable=False, index=True)
     registry_date: str | None = Field(default=None, max_length=10)
+
+
+class HistoryEntry(SQLModel, table=True):
+    """A record-history version fetched from the registry, and the version holding its
+    content (several registry versions can hold one content: a version row is per content)."""
+
+    __tablename__ = "history_entry"
+    __table_args__ = (UniqueConstraint("nct_id", "version", name="uq_history_entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+    nct_id: str = Field(max_length=11)
+    version: int
+    registry_date: str | None = Field(default=None, max_length=10)
+    version_id: int = Field(foreign_key="trial_version.id", index=True)
+    fetched_at: datetime = _time(nullable=False)
 
 
 class CrawlRun(SQLModel, table=True):

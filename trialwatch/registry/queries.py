@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from .ingest import current_versions
 from .merge import DEFAULT_PRIORITY, merged_view
-from .models import Change, Trial, TrialAlias, TrialVersion
+from .models import Change, HistoryEntry, Trial, TrialAlias, TrialVersion
+from .timeline import REGISTRY_ORIGIN, timeline, tips
 
 
 def find_trial(session: Session, nct_id: str) -> Trial | None:
@@ -26,19 +26,28 @@ def find_trial(session: Session, nct_id: str) -> Trial | None:
 def record_as_of(
     session: Session,
     nct_id: str,
-    as_of: datetime | None = None,
+    as_of: date | None = None,
     priority: Sequence[str] = DEFAULT_PRIORITY,
+    *,
+    known_at: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """The merged record as it stood at ``as_of`` (now when None); None if not held then.
+    """The merged record; None if not held.
 
-    Only versions first seen at or before ``as_of`` count, so nothing learnt later leaks in.
-    Besides the record's fields: ``sources`` (each source holding the trial, with its
-    version) and ``field_sources`` (the source each merged field came from).
+    ``as_of`` (a date) answers what the registry said that day, by the registry's own dates;
+    ``known_at`` (a moment) answers what trialwatch held then, by when versions were first
+    seen. Both may be given; neither looks ahead. Besides the record's fields: ``sources``
+    (each origin holding the trial, with its version) and ``field_sources`` (the origin each
+    merged field came from).
     """
     trial = find_trial(session, nct_id)
     if trial is None or trial.id is None:
         return None
-    versions = current_versions(session, trial.id, as_of)
+    versions = tips(
+        session,
+        trial.id,
+        registry_as_of=as_of.isoformat() if as_of else None,
+        known_at=known_at,
+    )
     view = merged_view(versions, priority)
     if view is None:
         return None
@@ -46,10 +55,12 @@ def record_as_of(
     out["sources"] = {
         v.source: {
             "version_id": v.id,
+            "format": v.format,
             "first_seen_at": v.first_seen_at.isoformat(),
             "last_seen_at": v.last_seen_at.isoformat(),
             "source_url": v.source_url,
             "registry_date": v.registry_date,
+            "registry_version": v.registry_version,
         }
         for v in sorted(versions, key=lambda v: v.source)
     }
@@ -58,42 +69,57 @@ def record_as_of(
 
 
 def history(session: Session, nct_id: str) -> list[dict[str, Any]] | None:
-    """Every stored version of the trial, oldest first, with the change kinds each brought."""
+    """Every stored version of the trial, each origin's timeline in order (the registry
+    first), with the registry version numbers it holds and the change kinds it brought."""
     trial = find_trial(session, nct_id)
-    if trial is None:
+    if trial is None or trial.id is None:
         return None
-    versions = session.exec(
-        select(TrialVersion)
-        .where(TrialVersion.trial_id == trial.id)
-        .order_by(col(TrialVersion.first_seen_at), col(TrialVersion.id))
-    ).all()
+    versions = session.exec(select(TrialVersion).where(TrialVersion.trial_id == trial.id)).all()
+    origins = sorted({v.source for v in versions}, key=lambda o: (o != REGISTRY_ORIGIN, o))
     kinds: dict[int, list[str]] = {}
     for change in session.exec(
         select(Change).where(Change.trial_id == trial.id).order_by(col(Change.id))
     ):
         kinds.setdefault(change.to_version_id, []).append(change.kind)
-    return [
-        {
-            "version_id": v.id,
-            "nct_id": v.nct_id,
-            "source": v.source,
-            "first_seen_at": v.first_seen_at.isoformat(),
-            "last_seen_at": v.last_seen_at.isoformat(),
-            "registry_date": v.registry_date,
-            "registry_version": v.registry_version,
-            "record_hash": v.record_hash,
-            "snapshot": v.snapshot,
-            "changes": kinds.get(v.id or -1, []),
-        }
-        for v in versions
-    ]
+    numbers: dict[int, list[int]] = {}
+    for entry in session.exec(
+        select(HistoryEntry)
+        .where(HistoryEntry.trial_id == trial.id)
+        .order_by(col(HistoryEntry.version))
+    ):
+        numbers.setdefault(entry.version_id, []).append(entry.version)
+    rows = []
+    for origin in origins:
+        for v in timeline(session, trial.id, origin):
+            rows.append(
+                {
+                    "version_id": v.id,
+                    "nct_id": v.nct_id,
+                    "source": v.source,
+                    "format": v.format,
+                    "registry_version": v.registry_version,
+                    "registry_versions": numbers.get(v.id or -1, []),
+                    "registry_date": v.registry_date,
+                    "first_seen_at": v.first_seen_at.isoformat(),
+                    "last_seen_at": v.last_seen_at.isoformat(),
+                    "record_hash": v.record_hash,
+                    "snapshot": v.snapshot,
+                    "parser_version": v.parser_version,
+                    "changes": kinds.get(v.id or -1, []),
+                }
+            )
+    return rows
 
 
 def change_dict(change: Change) -> dict[str, Any]:
     return {
+        "id": change.id,
         "nct_id": change.nct_id,
         "kind": change.kind,
         "source": change.source,
+        "from_version_id": change.from_version_id,
+        "to_version_id": change.to_version_id,
+        "registry_date": change.registry_date,
         "observed_at": change.observed_at.isoformat(),
         "before": change.before,
         "after": change.after,
@@ -115,4 +141,5 @@ def list_changes(
         stmt = stmt.where(col(Change.kind).in_(list(kinds)))
     if since is not None:
         stmt = stmt.where(Change.observed_at >= since)
-    return list(session.exec(stmt.order_by(col(Change.observed_at), col(Change.id))).all())
+    order = (col(Change.observed_at), col(Change.registry_date), col(Change.id))
+    return list(session.exec(stmt.order_by(*order)).all())
