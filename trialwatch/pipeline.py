@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from trialwatch import parsers
-from trialwatch.alerts.watches import enqueue, note_query_member, query_key
+from trialwatch.alerts.watches import enqueue, note_query_member
 from trialwatch.parsers import ParseError, ctgov_history, parse_payload
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
-from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record, record_alias
+from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record
 from trialwatch.registry.merge import source_priority
 from trialwatch.registry.models import (
     CrawlRun,
     HistoryEntry,
     ParseFailure,
     TrialVersion,
-    utcnow,
 )
 from trialwatch.registry.rederive import RereadError
 from trialwatch.registry.timeline import REGISTRY_FORMATS, origin_of
@@ -96,7 +95,7 @@ class Pipeline:
         for problem in problems:
             tally.reject(f"{name}: {problem}")
             self.report(tally.problems[-1])
-            self._set_aside(
+            self.set_aside(
                 problem,
                 source=source,
                 url=url,
@@ -155,7 +154,7 @@ class Pipeline:
         except IngestRefused as exc:
             tally.reject(f"{name}: {exc}")
             self.report(tally.problems[-1])
-            self._set_aside(
+            self.set_aside(
                 str(exc),
                 source=record.source,
                 url=url,
@@ -262,7 +261,7 @@ class Pipeline:
                 digest = self.store.put(payload.body)
                 tally.reject(f"{name}: {exc}")
                 self.report(tally.problems[-1])
-                self._set_aside(
+                self.set_aside(
                     str(exc),
                     source="ctgov_history",
                     url=payload.url,
@@ -304,106 +303,13 @@ class Pipeline:
                     )
                 )
 
-    def _set_aside(self, reason: str, **where: Any) -> None:
+    def set_aside(self, reason: str, **where: Any) -> None:
         """Keep a payload that gave no record, with its reason (the raw bytes stay stored)."""
         with transaction(self.engine) as session:
             session.add(ParseFailure(reason=reason, **where))
 
-    def crawl(
-        self,
-        slug: str,
-        *,
-        base_url: str | None = None,
-        nct_ids: Sequence[str] = (),
-        urls: Sequence[str] = (),
-        query: Mapping[str, str] | None = None,
-        updated_since: date | None = None,
-        settings: Mapping[str, Any] | None = None,
-        job_id: str | None = None,
-    ) -> tuple[CrawlRun, Tally]:
-        """Run one crawl, ingesting each payload as it arrives; recorded as a crawl_run.
+    def crawl(self, slug: str, **options: Any) -> tuple[CrawlRun, Tally]:
+        """Run one crawl (see ``trialwatch.crawling.run_crawl`` for the options)."""
+        from trialwatch.crawling import run_crawl
 
-        Bad arguments raise ValueError before anything is fetched or recorded.
-        """
-        from trialwatch.spiders.runner import Fetched, build_job, run_job
-
-        job = build_job(
-            slug,
-            data_dir=self.store.root,
-            base_url=base_url,
-            nct_ids=nct_ids,
-            urls=urls,
-            query=query,
-            updated_since=updated_since,
-            settings=settings,
-        )
-        args = {
-            "nct_ids": list(nct_ids),
-            "urls": list(urls),
-            "query": dict(query or {}),
-            "updated_since": updated_since.isoformat() if updated_since else None,
-            "base_url": base_url,
-        }
-        with transaction(self.engine) as session:
-            run = CrawlRun(source=slug, args=args, started_at=utcnow(), errors=[], job_id=job_id)
-            session.add(run)
-        tally = Tally()
-        search = query_key(query) if query else None
-
-        def on_fetch(fetched: Fetched) -> None:
-            if fetched.outcome == "not_found":
-                tally.not_found += 1
-                self.report(f"{fetched.requested_url}: not found ({fetched.status})")
-                return
-            if fetched.outcome != "ok" or fetched.snapshot is None:
-                reason = fetched.reason or f"fetch failed (HTTP {fetched.status})"
-                tally.reject(f"{fetched.requested_url}: {reason}")
-                self.report(tally.problems[-1])
-                self._set_aside(
-                    reason,
-                    source=slug,
-                    url=fetched.url,
-                    snapshot=fetched.snapshot,
-                    observed_at=fetched.fetched_at,
-                    crawl_run_id=run.id,
-                )
-                return
-            records = self.ingest_body(
-                self.store.get(fetched.snapshot),
-                name=fetched.url,
-                observed_at=fetched.fetched_at,
-                tally=tally,
-                url=fetched.url,
-                source=slug,
-                crawl_run_id=run.id,
-                search_key=search,
-            )
-            if slug == "ctgov" and fetched.requested_nct and len(records) == 1:
-                nct = records[0].nct_id
-                with transaction(self.engine) as session:
-                    record_alias(
-                        session,
-                        alias=fetched.requested_nct,
-                        nct_id=nct or fetched.requested_nct,
-                        observed_at=fetched.fetched_at,
-                    )
-
-        status = "ok"
-        try:
-            run_job(slug, job, on_fetch)
-        except Exception as exc:  # the crawl process died: record it, then re-raise
-            status = "failed"
-            tally.problems.append(f"crawl {slug}: {exc}")
-            raise
-        finally:
-            with transaction(self.engine) as session:
-                run.finished_at = utcnow()
-                run.status = status if not tally.rejected or status == "failed" else "partial"
-                run.fetched = tally.payloads + tally.not_found
-                run.new_versions = tally.first + tally.new_versions
-                run.unchanged = tally.unchanged
-                run.not_found = tally.not_found
-                run.rejected = tally.rejected
-                run.errors = list(tally.problems)
-                session.add(run)
-        return run, tally
+        return run_crawl(self, slug, **options)

@@ -55,6 +55,7 @@ def reparse(
                 priority=pipeline.priority,
                 force=everything,
             )
+            assert trial_id is not None
             update_discrepancies(session, trial, tips(session, trial_id), observed_at=utcnow())
         tally.trials += 1
         tally.versions += found.versions

@@ -106,7 +106,8 @@ def history_(obj: Context, nct: str, as_json: bool) -> None:
 def changes(
     obj: Context, ncts: tuple[str, ...], kinds: tuple[str, ...], since: str | None, as_json: bool
 ) -> None:
-    """List typed changes between consecutive versions, oldest first."""
+    """List typed changes between consecutive versions, oldest first: when trialwatch saw
+    each, the registry's date of the version that brought it, the trial and the origin."""
     from trialwatch.diffing.changes import Change
     from trialwatch.diffing.render import details, summary
 
@@ -120,11 +121,13 @@ def changes(
         return
     for item in data:
         found = Change(item["kind"], item["before"], item["after"], item["detail"])
+        registry = item["registry_date"] or "-"
         click.echo(
-            f"{item['observed_at'][:19]}  {item['nct_id']}  {item['source']:<8} {summary(found)}"
+            f"{item['observed_at'][:19]}  {registry:<10}  {item['nct_id']}  {item['source']:<8} "
+            f"{summary(found)}"
         )
         for line in details(found):
-            click.echo(f"{'':>35}{line}")
+            click.echo(f"{'':>47}{line}")
 
 
 @click.command()

@@ -161,6 +161,7 @@ class ReplayServer:
         if self._httpd is None:
             raise RuntimeError("replay server is not running")
         host, port = self._httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def start(self) -> ReplayServer:

@@ -102,8 +102,8 @@ def drop_changes(session: Session, ids: Sequence[int]) -> None:
     keeps its text)."""
     if not ids:
         return
-    session.exec(delete(Delivery).where(col(Delivery.change_id).in_(list(ids))))  # type: ignore[call-overload]
-    session.exec(delete(Change).where(col(Change.id).in_(list(ids))))  # type: ignore[call-overload]
+    session.exec(delete(Delivery).where(col(Delivery.change_id).in_(list(ids))))
+    session.exec(delete(Change).where(col(Change.id).in_(list(ids))))
 
 
 def relink(
