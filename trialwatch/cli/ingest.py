@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -11,9 +12,9 @@ from trialwatch.cli.util import (
     Context,
     crawl_options,
     err,
-    input_files,
     parse_time,
 )
+from trialwatch.inputs import InputRefused, count_inputs, iter_inputs
 from trialwatch.jobs import crawl_settings, tally_line
 from trialwatch.pipeline import Tally
 from trialwatch.registry.models import utcnow
@@ -40,21 +41,57 @@ def import_(
 ) -> None:
     """Load saved payloads: API v2 studies or search pages, record-history versions,
     classic XML, or a site's saved page (give --source SLUG and --url URL, e.g.
-    --source veeva). A folder means every file below it. Exit status 1 if any input was
-    rejected."""
+    --source veeva).
+
+    A folder means every file below it (hidden files skipped, symbolic links refused, never
+    followed). A ZIP archive, such as the registry's bulk download, means every entry in it,
+    read one at a time and never extracted; a .zip inside a folder is read too, a ZIP inside
+    a ZIP is not. Entries with absolute or '..' paths, links, encryption or data larger than
+    declared, and archives that would expand past 64 MiB and over 100 times their size, are
+    refused with one line each, and the rest goes on. Progress goes to stderr. Exit status 1
+    if any input was refused or rejected."""
     moment = parse_time(observed_at) if observed_at else utcnow()
     pipeline = obj.pipeline()
     tally = Tally()
-    for path in input_files(paths):
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            tally.reject(f"{path}: cannot read: {exc.strerror}")
-            err(tally.problems[-1])
-            continue
-        pipeline.ingest_body(
-            body, name=str(path), observed_at=moment, tally=tally, url=url, source=source
-        )
+    total = count_inputs(paths)
+    every = 1000  # stderr not a terminal: one progress line per this many inputs
+    bar = (
+        click.progressbar(length=total, label="importing", show_pos=True, file=sys.stderr)
+        if sys.stderr.isatty()
+        else None
+    )
+    done = 0
+
+    def say(line: str) -> None:  # a line above the bar, which the next step redraws
+        if bar is not None:
+            sys.stderr.write("\r\x1b[K")
+        err(line)
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if bar is not None:
+            bar.update(1)
+        elif done % every == 0 and done < total:
+            err(f"{done}/{total} input(s) read")
+
+    def refuse(line: str) -> None:
+        tally.reject(line)
+        say(line)
+        step()
+
+    pipeline.report = say
+    with bar if bar is not None else nullcontext():
+        for item in iter_inputs(paths, refuse=refuse):
+            try:
+                body = item.read()
+            except InputRefused as exc:
+                refuse(str(exc))
+                continue
+            pipeline.ingest_body(
+                body, name=item.name, observed_at=moment, tally=tally, url=url, source=source
+            )
+            step()
     _summarise(tally)
     sys.exit(1 if tally.rejected else 0)
 

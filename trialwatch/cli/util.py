@@ -96,21 +96,6 @@ def parse_query(items: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
-def input_files(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; a folder means every file below it, in name order (hidden ones skipped)."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.parts[-1:])
-            )
-        else:
-            files.append(path)
-    return files
-
-
 def crawl_options(
     slug: str,
     ncts: tuple[str, ...],
