@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from tests.conftest import FIXTURES
 from trialwatch.cli import cli
+from trialwatch.demo.replay import ReplayServer
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun, ParseFailure, TrialAlias
-from trialwatch.demo.replay import ReplayServer
 
 REPLAY = FIXTURES / "ctgov_spider"
 

@@ -13,9 +13,9 @@ from sqlmodel import select
 
 from tests.conftest import FIXTURES, fixture_file
 from trialwatch.cli import cli
+from trialwatch.demo.replay import ReplayServer
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun, ParseFailure, TrialVersion
-from trialwatch.demo.replay import ReplayServer
 
 NCT = "NCT05828225"
 CTE = FIXTURES / "clinicaltrialexchange" / "NCT05828225_www"

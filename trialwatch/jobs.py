@@ -44,7 +44,8 @@ def pipeline_for(engine: Engine, url: str, report: Report | None) -> Pipeline:
 def tally_line(tally: Tally) -> str:
     return (
         f"{tally.payloads} payload(s), {tally.records} record(s): {tally.first} new trial "
-        f"version(s), {tally.new_versions} changed, {tally.unchanged} unchanged, "
+        f"version(s), {tally.new_versions} changed, {tally.inserted} older slotted in, "
+        f"{tally.unchanged} unchanged, "
         f"{tally.changes} change(s), {tally.deliveries} alert(s) queued, "
         f"{tally.not_found} not found, {tally.rejected} rejected"
     )
@@ -53,7 +54,8 @@ def tally_line(tally: Tally) -> str:
 def smtp_settings() -> SmtpSettings | None:
     """SMTP settings from the environment and config file; None when no server is set."""
     config = load_config()
-    smtp = config.get("smtp") if isinstance(config.get("smtp"), dict) else {}
+    table = config.get("smtp")
+    smtp: dict[str, Any] = table if isinstance(table, dict) else {}
     if not (os.environ.get("TRIALWATCH_SMTP_HOST") or smtp.get("host")):
         return None
     return SmtpSettings.load(os.environ, smtp)

@@ -8,6 +8,7 @@ uses. Jobs survive restarts (they live in the database), never run twice at once
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import re
 import signal
@@ -15,14 +16,17 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:
+    from trialwatch.registry.models import CrawlRun
 
 log = logging.getLogger(__name__)
 
@@ -137,23 +141,102 @@ def crawl_job(
     base_url: str | None = None,
     delay: float | None = None,
 ) -> None:
-    """One scheduled run: crawl and ingest (changes and outbox rows together), then send."""
+    """One scheduled run: crawl and ingest (changes and outbox rows together), then send.
+
+    Nothing is raised to APScheduler, which would only log it: a run that fails for any
+    reason is on record as a failed crawl_run with its reason (`trialwatch runs`).
+    """
     from datetime import date
 
-    from trialwatch.jobs import crawl_and_alert
+    from trialwatch.registry.models import utcnow
 
-    crawl_and_alert(
-        db_url,
-        slug=slug,
-        nct_ids=nct_ids or [],
-        urls=urls or [],
-        query=query or {},
-        updated_since=date.fromisoformat(updated_since) if updated_since else None,
-        base_url=base_url,
-        delay=delay,
-        job_id=job_id,
-        report=lambda line: log.info("job %s: %s", job_id, line),
-    )
+    started = utcnow()
+    try:
+        from trialwatch.jobs import crawl_and_alert
+
+        crawl_and_alert(
+            db_url,
+            slug=slug,
+            nct_ids=nct_ids or [],
+            urls=urls or [],
+            query=query or {},
+            updated_since=date.fromisoformat(updated_since) if updated_since else None,
+            base_url=base_url,
+            delay=delay,
+            job_id=job_id,
+            report=lambda line: log.info("job %s: %s", job_id, line),
+        )
+    except Exception as exc:
+        line = failure_line(exc)
+        log.error("job %s failed: %s", job_id, line)
+        log.debug("job %s failed", job_id, exc_info=True)
+        args = {
+            "nct_ids": nct_ids or [],
+            "urls": urls or [],
+            "query": query or {},
+            "updated_since": updated_since,
+            "base_url": base_url,
+        }
+        try:
+            record_failed_run(
+                db_url, job_id=job_id, source=slug, args=args, started_at=started, line=line
+            )
+        except Exception as again:  # e.g. the database itself is unreachable
+            log.error("job %s: its failure could not be recorded: %s", job_id, failure_line(again))
+
+
+def failure_line(exc: BaseException) -> str:
+    """An exception as one line: "ExceptionType: the first line of its message"."""
+    lines = str(exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return line[:1000]
+
+
+def record_failed_run(
+    url: str,
+    *,
+    job_id: str,
+    source: str,
+    args: Mapping[str, Any],
+    started_at: datetime,
+    line: str,
+) -> CrawlRun:
+    """Make sure the job's run begun at ``started_at`` is on record as failed, ``line`` its
+    reason; returns that CrawlRun. A row the crawl already wrote for the run is kept: one
+    marked failed is left as it is, any other is marked failed with ``line`` added."""
+    from sqlmodel import col, select
+
+    from trialwatch.registry.db import open_engine, transaction
+    from trialwatch.registry.models import CrawlRun, utcnow
+
+    engine = open_engine(url)
+    try:
+        with transaction(engine) as session:
+            run = session.exec(
+                select(CrawlRun)
+                .where(col(CrawlRun.job_id) == job_id, col(CrawlRun.started_at) >= started_at)
+                .order_by(col(CrawlRun.id).desc())
+            ).first()
+            if run is None:
+                # Stored job arguments are plain values, but a damaged job must still be told.
+                plain = json.loads(json.dumps(dict(args), default=str))
+                run = CrawlRun(
+                    source=source[:64],
+                    args=plain,
+                    started_at=started_at,
+                    finished_at=utcnow(),
+                    status="failed",
+                    errors=[line],
+                    job_id=job_id,
+                )
+            elif run.status != "failed":
+                run.status = "failed"
+                run.finished_at = run.finished_at or utcnow()
+                run.errors = [*run.errors, line]
+            session.add(run)
+        return run
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -160,7 +160,7 @@ def test_a_folder_named_against_the_order_is_read_in_the_registrys_order_twice(r
 
     again = run("import", str(folder))
     assert again.exit_code == 0
-    assert "0 new trial version(s), 0 changed, 4 unchanged" in again.stderr
+    assert "0 new trial version(s), 0 changed, 0 older slotted in, 4 unchanged" in again.stderr
     assert len(json.loads(run("history", NCT, "--json").stdout)) == 4
     assert [link[:3] for link in _links(run)] == EXPECTED_KINDS
 

@@ -18,10 +18,10 @@ from sqlmodel import col, select
 
 from tests.conftest import FIXTURES
 from trialwatch.cli import cli
+from trialwatch.demo.replay import ReplayServer
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun
-from trialwatch.demo.replay import ReplayServer
-from trialwatch.scheduler import parse_every
+from trialwatch.scheduler import add_crawl_job, crawl_job, make_scheduler, parse_every
 
 
 def test_durations():
@@ -184,3 +184,95 @@ def test_jobs_run_survive_a_restart_and_never_overlap(env):
     listed = json.loads(_cli(db, "runs", "--json").stdout)
     assert {r["job_id"] for r in listed} == {job_id}
     assert all(r["status"] == "ok" for r in listed)
+
+
+# -- failures and defaults ------------------------------------------------------------------
+
+NCT = "NCT03934567"
+RETIRED = {
+    "slug": "retired",  # a source that no longer exists: the job itself cannot start
+    "nct_ids": [NCT],
+    "urls": [],
+    "query": {},
+    "updated_since": None,
+    "base_url": None,
+    "delay": None,
+}
+
+
+def _listed(db: str) -> list[dict]:
+    return json.loads(_cli(db, "runs", "--json").stdout)
+
+
+def test_a_job_that_cannot_start_is_a_failed_run_with_its_reason(env, db_url, caplog):
+    db = db_url
+    crawl_job(db_url=db, job_id="gone", **RETIRED)  # nothing raised to the scheduler
+    crawl_job(db_url=db, job_id="odd", slug="ctgov", nct_ids=[NCT], delay="fast")
+    gone, odd = _runs(db)
+    assert (gone.job_id, gone.source, gone.status) == ("gone", "retired", "failed")
+    assert gone.errors == [
+        "ValueError: unknown source 'retired': known sources are "
+        "centerwatch, clinicaltrialexchange, ctgov, trialpage, veeva"
+    ]
+    assert gone.args["nct_ids"] == [NCT]
+    assert gone.finished_at is not None and gone.finished_at >= gone.started_at
+    assert (odd.job_id, odd.status) == ("odd", "failed")
+    [reason] = odd.errors
+    assert reason.startswith("TypeError: ") and "\n" not in reason
+    assert f"job gone failed: {gone.errors[0]}" in caplog.text
+    listed = {r["job_id"]: r for r in _listed(db)}
+    assert listed["gone"]["status"] == "failed" and listed["gone"]["errors"] == gone.errors
+    assert listed["odd"]["errors"] == odd.errors
+    assert gone.errors[0] in _cli(db, "runs").stdout
+
+
+def test_a_crawl_that_dies_is_recorded_once(env, db_url):
+    db = db_url
+    # Accepted when stored, refused by the spider in the crawl's child process.
+    crawl_job(db_url=db, job_id="mirror", slug="ctgov", nct_ids=[NCT], base_url="ftp://mirror")
+    [run] = _runs(db)
+    assert (run.job_id, run.status) == ("mirror", "failed") and run.finished_at is not None
+    assert any("invalid base_url 'ftp://mirror'" in e for e in run.errors), run.errors
+
+
+def test_a_failing_job_run_by_the_scheduler_is_recorded(env):
+    db, data = env["db"], env["tmp"] / "data"
+    job_id = add_crawl_job(db, options=RETIRED, every="1s")["id"]
+    runner = _start(db, data)
+    try:
+        _wait_for(db, 1)
+    finally:
+        stderr = _stop(runner)
+    runs = _runs(db)
+    reason = "ValueError: unknown source 'retired'"
+    assert runs and all(r.job_id == job_id and r.status == "failed" for r in runs)
+    assert all(len(r.errors) == 1 and r.errors[0].startswith(reason) for r in runs)
+    assert f"job {job_id} failed: {reason}" in stderr
+    assert "Traceback" not in stderr
+    listed = _listed(db)
+    assert listed and all(r["status"] == "failed" for r in listed)
+    assert listed[0]["errors"][0].startswith(reason)
+
+
+def test_a_job_scheduled_without_delay_runs_with_the_spiders_default(env):
+    db = env["db"]
+    with ReplayServer(FIXTURES / "ctgov_spider") as server:
+        added = _cli(
+            db, "schedule", "add", "--every", "1h",
+            "crawl", "ctgov", "--nct", NCT, "--base-url", server.base_url,
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        job_id = added.stdout.split()[0]
+        scheduler = make_scheduler(db)
+        scheduler.start(paused=True)
+        try:
+            job = scheduler.get_job(job_id)
+        finally:
+            scheduler.shutdown(wait=False)
+        assert job.kwargs["delay"] is None
+        job.func(*job.args, **job.kwargs)  # the stored job, run once as the scheduler would
+        assert len(server.requests_to(f"/api/v2/studies/{NCT}")) == 1
+    [run] = _runs(db)
+    assert (run.job_id, run.status, run.new_versions, run.errors) == (job_id, "ok", 1, [])
+    [listed] = _listed(db)
+    assert (listed["job_id"], listed["status"]) == (job_id, "ok")

@@ -297,7 +297,7 @@ def _trials(items: Sequence[AlertItem]) -> list[dict[str, Any]]:
     groups: dict[str, list[AlertItem]] = {}
     for item in items:
         groups.setdefault(item.nct_id.strip().upper(), []).append(item)
-    trials = []
+    trials: list[dict[str, Any]] = []
     for position, (key, group) in enumerate(groups.items()):
         group.sort(key=lambda i: _rank(i.kind))  # stable: equal kinds keep their order
         nct_id = valid_nct_id(key)

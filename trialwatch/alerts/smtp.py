@@ -71,12 +71,7 @@ class SmtpSettings:
         1-65535, the security mode is unknown, or only one of user and password is set.
         """
         values = {key: _setting(key, environ, config or {}) for key in _KEYS}
-        for key in ("host", "from"):
-            if values[key] is None:
-                raise SmtpConfigError(
-                    f"SMTP {key} is not set: set {ENV_PREFIX}{_KEYS[key]} "
-                    f"(or '{key}' in the [smtp] config)"
-                )
+        host, sender = _required("host", values), _required("from", values)
         security = (values["security"] or "auto").lower()
         if security not in SECURITY_MODES:
             raise SmtpConfigError(
@@ -93,11 +88,11 @@ class SmtpSettings:
                 f"{ENV_PREFIX}{missing} is not set: SMTP login needs both a user and a password"
             )
         return cls(
-            host=values["host"],
+            host=host,
             port=port,
             user=user,
             password=password,
-            sender=values["from"],
+            sender=sender,
             security=security,
         )
 
@@ -118,6 +113,15 @@ def _setting(key: str, environ: Mapping[str, str], config: Mapping[str, Any]) ->
             # A password may begin or end with a space; nothing else should.
             return str(value) if key == "password" else str(value).strip()
     return None
+
+
+def _required(key: str, values: Mapping[str, str | None]) -> str:
+    value = values[key]
+    if value is None:
+        raise SmtpConfigError(
+            f"SMTP {key} is not set: set {ENV_PREFIX}{_KEYS[key]} (or '{key}' in the [smtp] config)"
+        )
+    return value
 
 
 def _port(value: str) -> int:
@@ -193,7 +197,8 @@ def send_email(
         raise
     except Exception as exc:
         error = _classify(exc, where)
-        leaks = bool(settings.password) and settings.password in repr(exc)
+        password = settings.password or ""
+        leaks = bool(password) and password in repr(exc)
         raise SendError(_scrub(str(error), settings.password), temporary=error.temporary) from (
             None if leaks else exc
         )

@@ -284,7 +284,7 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     """List crawl runs: when, what, counts and errors."""
     with transaction(obj.engine) as session:
         rows = session.exec(select(CrawlRun).order_by(col(CrawlRun.id).desc()).limit(limit)).all()
-        data = [
+        data: list[dict[str, Any]] = [
             {
                 "id": r.id,
                 "source": r.source,
@@ -312,3 +312,5 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
             f"not found {d['not_found']}, rejected {d['rejected']}"
             + (f"  (job {d['job_id']})" if d["job_id"] else "")
         )
+        if d["status"] == "failed" and d["errors"]:  # why it failed, without needing --json
+            click.echo(f"       {d['errors'][-1]}")

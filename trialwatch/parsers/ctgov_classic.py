@@ -8,6 +8,7 @@ so that a classic record and a v2 record of the same facts compare equal.
 from __future__ import annotations
 
 import textwrap
+from typing import TypeAlias
 
 from lxml import etree
 
@@ -43,7 +44,7 @@ from trialwatch.record import (
 SOURCE = "ctgov_classic"
 SHOW_URL = "https://clinicaltrials.gov/show/{nct_id}"
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 
 def parse(body: bytes, url: str | None = None) -> TrialRecord:

@@ -7,7 +7,7 @@ fixture folder per URL under the crawl's data_dir instead of the snapshot store.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from scrapy.http import Response
 
@@ -21,7 +21,7 @@ class CaptureSpider(BaseSiteSpider):
     name = "capture"
     site_hosts = ()  # any host
     url_form = "any http(s) page URL"
-    custom_settings: ClassVar[dict[str, Any]] = {
+    custom_settings: dict[str, Any] = {
         **site_settings(3.0),
         "ITEM_PIPELINES": {
             "trialwatch.spiders.components.SnapshotPipeline": None,

@@ -7,7 +7,7 @@ URL (``--url``), as linked from the site.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from trialwatch.spiders.site import BaseSiteSpider, site_settings
 
@@ -16,4 +16,4 @@ class CenterwatchSpider(BaseSiteSpider):
     name = "centerwatch"
     site_hosts = ("www.centerwatch.com", "centerwatch.com")
     url_form = "https://www.centerwatch.com/clinical-trials/listings/<...>/<title-slug>"
-    custom_settings: ClassVar[dict[str, Any]] = site_settings(5.0)
+    custom_settings: dict[str, Any] = site_settings(5.0)

@@ -9,7 +9,7 @@ the pages.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from trialwatch.spiders.site import BaseSiteSpider, site_settings
 
@@ -18,4 +18,4 @@ class ClinicaltrialexchangeSpider(BaseSiteSpider):
     name = "clinicaltrialexchange"
     site_hosts = ("www.clinicaltrialexchange.com", "clinicaltrialexchange.com")
     url_form = "https://www.clinicaltrialexchange.com/clinical-trials/<title-slug>/<NCT id>"
-    custom_settings: ClassVar[dict[str, Any]] = site_settings(5.0)
+    custom_settings: dict[str, Any] = site_settings(5.0)

@@ -53,6 +53,14 @@ def validate_query(query: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def request_of(response: Response) -> Request:
+    """The request a response answers. Scrapy types it Optional: it is None only for a
+    Response built by hand, never for one handed to a callback."""
+    if response.request is None:
+        raise ValueError(f"response from {response.url} carries no request")
+    return response.request
+
+
 def updated_since_filter(since: date) -> str:
     """The API's Essie expression for records updated on or after `since`."""
     return f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
@@ -167,7 +175,7 @@ class CtgovSpider(Spider):
 
     def parse_study(self, response: Response) -> Iterator[dict[str, Any]]:
         yield self._item(
-            response.request,
+            request_of(response),
             url=response.url,
             status=response.status,
             outcome="ok",
@@ -175,7 +183,7 @@ class CtgovSpider(Spider):
         )
 
     def parse_page(self, response: Response) -> Iterator[dict[str, Any] | Request]:
-        request = response.request
+        request = request_of(response)
         try:
             page = json.loads(response.body)
             if not isinstance(page, dict):
@@ -210,19 +218,20 @@ class CtgovSpider(Spider):
         yield self._request(self.search_url(token), "page")
 
     def on_error(self, failure: Failure) -> Iterator[dict[str, Any]]:
-        if failure.check(HttpError):
-            response: Response = failure.value.response
+        if isinstance(failure.value, HttpError):
+            response = failure.value.response
+            request = request_of(response)
             status = response.status
             if status in (404, 410):
                 outcome, reason = "not_found", f"HTTP {status} for {response.url}"
             else:
                 outcome = "failed"
-                tries = response.request.meta.get("retry_times", 0) + 1
+                tries = request.meta.get("retry_times", 0) + 1
                 reason = f"HTTP {status} for {response.url} after {tries} attempt(s)"
-            if response.request.meta.get("tw_kind") == "page":
+            if request.meta.get("tw_kind") == "page":
                 self.logger.error("%s; pagination stopped", reason)
             yield self._item(
-                response.request,
+                request,
                 url=response.url,
                 status=status,
                 outcome=outcome,

@@ -23,7 +23,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from trialwatch.spiders.components import fetch_item, network_failure_item, one_line
-from trialwatch.spiders.ctgov import NCT_RE, USER_AGENT, validate_nct_id
+from trialwatch.spiders.ctgov import NCT_RE, USER_AGENT, request_of, validate_nct_id
 
 MAX_URL_LENGTH = 2048  # longer is almost surely not a study page, and bloats every log line
 _SHOWN = 120  # how much of a bad URL an error message repeats
@@ -127,7 +127,7 @@ class BaseSiteSpider(Spider):
     url_form: ClassVar[str] = ""
     # Set when an NCT id alone makes a page URL: a str.format template with {nct_id}.
     nct_url_template: ClassVar[str | None] = None
-    custom_settings: ClassVar[dict[str, Any]] = site_settings(5.0)
+    custom_settings: dict[str, Any] = site_settings(5.0)
 
     def __init__(
         self,
@@ -196,7 +196,9 @@ class BaseSiteSpider(Spider):
 
     def _pages(self, urls: list[str], ids: list[str]) -> Iterator[tuple[str, str | None]]:
         seen: set[str] = set()
-        built = [(self.nct_url_template.format(nct_id=n), n) for n in ids] if ids else []
+        # check_arguments refuses ids when the site has no template
+        template = self.nct_url_template
+        built = [(template.format(nct_id=n), n) for n in ids] if template else []
         for url, nct in [*((u, nct_in_url(u)) for u in urls), *built]:
             if url not in seen:
                 seen.add(url)
@@ -253,7 +255,7 @@ class BaseSiteSpider(Spider):
 
     def parse_page(self, response: Response) -> Iterator[dict[str, Any]]:
         item = self._item(
-            response.request,
+            request_of(response),
             url=response.url,
             status=response.status,
             outcome="ok",
@@ -262,14 +264,13 @@ class BaseSiteSpider(Spider):
         yield {**item, **self.extra_fields(response)}
 
     def on_error(self, failure: Failure) -> Iterator[dict[str, Any]]:
-        if failure.check(HttpError):
-            response: Response = failure.value.response
-            yield self._http_error_item(response)
+        if isinstance(failure.value, HttpError):
+            yield self._http_error_item(failure.value.response)
             return
         yield network_failure_item(self, failure, kind="page")
 
     def _http_error_item(self, response: Response) -> dict[str, Any]:
-        request = response.request
+        request = request_of(response)
         status = response.status
         offsite = request.meta.get("tw_offsite_redirect")
         if status in (404, 410):

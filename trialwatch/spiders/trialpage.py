@@ -8,7 +8,7 @@ site here, so there is no `base_url` mirror: point the URLs at a test server dir
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from trialwatch.spiders.site import BaseSiteSpider, site_settings
 
@@ -18,4 +18,4 @@ class TrialpageSpider(BaseSiteSpider):
     site_hosts = ()  # any host
     url_form = "any http(s) page URL"
     # Unknown hosts may be small servers: slower than the named sites.
-    custom_settings: ClassVar[dict[str, Any]] = site_settings(5.0)
+    custom_settings: dict[str, Any] = site_settings(5.0)

@@ -7,7 +7,7 @@ the URL: pass the page URL (``--url``); `nct_ids` are refused.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from trialwatch.spiders.site import BaseSiteSpider, site_settings
 
@@ -16,4 +16,4 @@ class VeevaSpider(BaseSiteSpider):
     name = "veeva"
     site_hosts = ("ctv.veeva.com",)
     url_form = "https://ctv.veeva.com/study/<title-slug>"
-    custom_settings: ClassVar[dict[str, Any]] = site_settings(3.0)
+    custom_settings: dict[str, Any] = site_settings(3.0)
