@@ -112,8 +112,8 @@ def test_importing_the_same_zip_twice_writes_no_new_version(run: Run, tmp_path: 
     again = run("import", str(archive))
     assert again.exit_code == 0, again.stderr
     assert summary(again) == (
-        "5 payload(s), 5 record(s): 0 new trial version(s), 0 changed, 0 older slotted in, 5 unchanged, "
-        "0 change(s), 0 alert(s) queued, 0 not found, 0 rejected"
+        "5 payload(s), 5 record(s): 0 new trial version(s), 0 changed, 0 older slotted in, "
+        "5 unchanged, 0 change(s), 0 alert(s) queued, 0 not found, 0 rejected"
     )
     assert {nct: versions(run, nct) for nct in FIXTURES} == before
 
