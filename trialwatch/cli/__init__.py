@@ -37,6 +37,7 @@ def main() -> None:
 
 def _register() -> None:
     from trialwatch.cli.alerts import alerts, runs, schedule, watch
+    from trialwatch.cli.backfill import backfill
     from trialwatch.cli.demo import demo
     from trialwatch.cli.ingest import capture, crawl, import_
     from trialwatch.cli.records import changes, discrepancies, history_, show
@@ -44,7 +45,7 @@ def _register() -> None:
 
     for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
         cli.add_command(command)
-    for command in (reparse, watch, alerts, schedule, runs):
+    for command in (reparse, backfill, watch, alerts, schedule, runs):
         cli.add_command(command)
 
 

@@ -7,21 +7,29 @@ import json
 import re
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
+from trialwatch.demo.history import (
+    DEFAULT_IDS,
+    HISTORY_TRIAL,
+    build_history_replay,
+    load_plan,
+)
 from trialwatch.demo.replay import ReplayServer
 from trialwatch.diffing.changes import Change as FoundChange
 from trialwatch.diffing.render import details, summary
 from trialwatch.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
-from trialwatch.registry.queries import list_changes, record_as_of
+from trialwatch.registry.queries import history, list_changes, record_as_of
 from trialwatch.snapshots import SnapshotStore
 
 DATA = Path(__file__).with_name("data")
 MISSING = "NCT99999999"  # not served: shows how a 404 is reported
+AS_OF = "2020-04-15"  # a day between two of the backfilled versions
 # Politeness settings are for real sites; the demo's server is on this machine.
 LOOPBACK_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 1}
 
@@ -116,13 +124,53 @@ def run_demo(keep: Path | None = None) -> int:
                 )
             _tally_line(number, tally)
         _print_changes(engine)
+        _backfill(root, pipeline)
         engine.dispose()
         if keep is not None:
-            _say(f"demo: try  trialwatch --db {root / 'trialwatch.db'} history NCT06171568")
+            db = root / "trialwatch.db"
+            _say(f"demo: try  trialwatch --db {db} history {HISTORY_TRIAL}")
+            _say(f"demo: and  trialwatch --db {db} show {HISTORY_TRIAL} --as-of {AS_OF}")
         return 0
     finally:
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _backfill(root: Path, pipeline: Pipeline) -> None:
+    """Backfill a trial's registry history from a loopback replay, then read its past."""
+    from trialwatch.backfill import run_backfill
+
+    folder = build_history_replay(root / "history")
+    with ReplayServer(folder) as server:
+        _say(f"demo: backfill {', '.join(DEFAULT_IDS)} from {server.base_url}")
+        _say(f"demo: {load_plan()['about']}")
+        tally = run_backfill(
+            pipeline,
+            DEFAULT_IDS,
+            base_url=server.base_url,
+            settings=LOOPBACK_SETTINGS,
+            report=_say,
+        )
+    _say(f"demo: backfill: {tally.line()}")
+    with transaction(pipeline.engine) as session:
+        rows = history(session, HISTORY_TRIAL) or []
+        changes = list_changes(session, nct_ids=[HISTORY_TRIAL])
+        then = record_as_of(session, HISTORY_TRIAL, date.fromisoformat(AS_OF)) or {}
+    by_version: dict[int, list[str]] = {}
+    for change in changes:
+        found = FoundChange(change.kind, change.before, change.after, change.detail)
+        by_version.setdefault(change.to_version_id, []).append(summary(found))
+    click.echo(f"\nThe registry's history of {HISTORY_TRIAL}, version by version:")
+    for version in rows:
+        numbers = ",".join(str(n) for n in version["registry_versions"]) or "-"
+        lines = by_version.get(version["version_id"]) or ["first version"]
+        click.echo(f"  v{numbers:<4} {version['registry_date']}  {lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"{'':>20}{line}")
+    click.echo(
+        f"\nOn {AS_OF} the registry said: {then.get('overall_status')}, enrollment "
+        f"{(then.get('enrollment') or {}).get('count')}"
+    )
 
 
 def _tally_line(number: int, tally: Tally) -> None:

@@ -52,6 +52,7 @@ def fetch_item(
         "requested_url": meta.get("tw_requested_url", request.url),
         "requested_nct": meta.get("tw_requested_nct"),
         "reason": reason,
+        "version": meta.get("tw_version"),  # a record-history version number, if one
     }
 
 
@@ -88,6 +89,8 @@ MANIFEST_FIELDS = (
     "requested_url",
     "requested_nct",
     "reason",
+    "kind",
+    "version",
 )
 
 
@@ -180,14 +183,14 @@ class OnSiteRedirectMiddleware(RedirectMiddleware):
         mw._offsite.crawler = crawler
         return mw
 
-    def process_response(  # type: ignore[override]
+    def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
         result = super().process_response(request, response)
         if not isinstance(result, Request):
             return result
         current = self.crawler.spider
-        allowed = self._offsite.should_follow(result, current)
+        allowed = current is not None and self._offsite.should_follow(result, current)
         check = getattr(current, "follows_redirect", None)
         if allowed and check is not None:
             allowed = bool(check(request, result))

@@ -17,7 +17,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,11 +30,13 @@ from trialwatch.spiders.centerwatch import CenterwatchSpider
 from trialwatch.spiders.clinicaltrialexchange import ClinicaltrialexchangeSpider
 from trialwatch.spiders.components import manifest, retry_after_seconds
 from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
+from trialwatch.spiders.ctgov_history import CtgovHistorySpider, check_history_arguments
 from trialwatch.spiders.site import BaseSiteSpider
 from trialwatch.spiders.trialpage import TrialpageSpider
 from trialwatch.spiders.veeva import VeevaSpider
 
 __all__ = [
+    "HISTORY_SPIDERS",
     "SPIDERS",
     "CrawlError",
     "Fetched",
@@ -57,6 +59,8 @@ SPIDERS: dict[str, type[Spider]] = {
 }
 # Run the same way but not sources (no parser, no `source` rows): trialwatch.capture's spider.
 TOOL_SPIDERS: dict[str, type[Spider]] = {"capture": CaptureSpider}
+# Run the same way, by `trialwatch backfill` rather than `crawl`: a trial's registry history.
+HISTORY_SPIDERS: dict[str, type[Spider]] = {"ctgov_history": CtgovHistorySpider}
 
 OUTCOMES = frozenset({"ok", "not_found", "failed"})
 
@@ -91,6 +95,10 @@ class Fetched:
     requested_url: str  # what was asked for (differs from url after a redirect)
     requested_nct: str | None
     reason: str | None  # one line, for not_found/failed
+    # What the fetch was, where the spider says: "study", "page", "history_list",
+    # "history_version", "history_recheck". Older manifest lines have neither field.
+    kind: str | None = None
+    version: int | None = None  # the record-history version fetched
 
     @property
     def redirected(self) -> bool:
@@ -118,7 +126,17 @@ class Fetched:
             requested_url=data["requested_url"],
             requested_nct=data.get("requested_nct"),
             reason=data.get("reason"),
+            kind=data.get("kind"),
+            version=_version(data.get("version")),
         )
+
+
+def _version(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"manifest line has a bad version: {value!r}")
+    return value
 
 
 # -- parent side --------------------------------------------------------------------------
@@ -135,13 +153,15 @@ def crawl(
     updated_since: date | None = None,
     settings: Mapping[str, Any] | None = None,
     on_fetch: Callable[[Fetched], None] | None = None,
+    have: Mapping[str, Iterable[int]] | None = None,
+    modules: Sequence[str] | None = None,
 ) -> list[Fetched]:
     """Run the `slug` spider in a child process; return (and stream to `on_fetch`) its fetches.
 
     `urls` are for the page spiders (veeva, centerwatch, clinicaltrialexchange, trialpage):
     each must be http(s), on the spider's hosts, without credentials and at most
-    2,048 characters long. Bad arguments raise ValueError before anything starts; a child that
-    dies raises CrawlError.
+    2,048 characters long. `have` and `modules` are for ctgov_history (see its spider). Bad
+    arguments raise ValueError before anything starts; a child that dies raises CrawlError.
     """
     job = build_job(
         slug,
@@ -152,6 +172,8 @@ def crawl(
         query=query,
         updated_since=updated_since,
         settings=settings,
+        have=have,
+        modules=modules,
     )
     return run_job(slug, job, on_fetch)
 
@@ -166,9 +188,11 @@ def build_job(
     query: Mapping[str, str] | None = None,
     updated_since: date | None = None,
     settings: Mapping[str, Any] | None = None,
+    have: Mapping[str, Iterable[int]] | None = None,
+    modules: Sequence[str] | None = None,
 ) -> str:
     """Check a crawl's arguments and return its job spec (JSON); ValueError names what is wrong."""
-    spider_cls = SPIDERS.get(slug) or TOOL_SPIDERS.get(slug)
+    spider_cls = SPIDERS.get(slug) or TOOL_SPIDERS.get(slug) or HISTORY_SPIDERS.get(slug)
     if spider_cls is None:
         raise ValueError(f"unknown source {slug!r}: known sources are {', '.join(sorted(SPIDERS))}")
     if isinstance(nct_ids, str):
@@ -177,7 +201,17 @@ def build_job(
         raise ValueError(f"urls must be a sequence of URLs, not the string {urls!r}")
     base_url = base_url or os.environ.get(f"TRIALWATCH_{slug.upper()}_URL") or None
     job: dict[str, Any] = {"slug": slug, "data_dir": str(Path(data_dir).resolve())}
-    if issubclass(spider_cls, BaseSiteSpider):
+    if slug in HISTORY_SPIDERS:
+        if urls or query or updated_since:
+            raise ValueError(f"{slug} fetches trials by NCT id: give nct_ids (and have, modules)")
+        # The history lives on the registry's own host.
+        base_url = base_url or os.environ.get("TRIALWATCH_CTGOV_URL") or None
+        job.update(
+            check_history_arguments(nct_ids=nct_ids, base_url=base_url, have=have, modules=modules)
+        )
+    elif have is not None or modules is not None:
+        raise ValueError(f"{slug} does not take have or modules: they are for ctgov_history")
+    elif issubclass(spider_cls, BaseSiteSpider):
         if query or updated_since:
             raise ValueError(f"{slug} fetches pages by URL: query and updated_since are for ctgov")
         job.update(spider_cls.check_arguments(urls=urls, nct_ids=nct_ids, base_url=base_url))
@@ -288,7 +322,9 @@ def _run_in_child(job: Mapping[str, Any]) -> int:
     from scrapy.settings import Settings
 
     slug = job.get("slug")
-    spider_cls = SPIDERS.get(slug) or TOOL_SPIDERS.get(slug)  # type: ignore[arg-type]
+    spider_cls = (
+        SPIDERS.get(slug) or TOOL_SPIDERS.get(slug) or HISTORY_SPIDERS.get(slug)  # type: ignore[arg-type]
+    )
     if spider_cls is None:
         print(f"error: unknown source {slug!r}", file=sys.stderr)
         return 2
@@ -297,7 +333,10 @@ def _run_in_child(job: Mapping[str, Any]) -> int:
     settings.set("TRIALWATCH_DATA_DIR", job["data_dir"], priority="project")
     settings.setdict(job.get("settings") or {}, priority="cmdline")
     kwargs: dict[str, Any] = {"nct_ids": job.get("nct_ids") or (), "base_url": job.get("base_url")}
-    if issubclass(spider_cls, BaseSiteSpider):
+    if issubclass(spider_cls, CtgovHistorySpider):
+        kwargs["have"] = job.get("have") or None
+        kwargs["modules"] = job.get("modules")
+    elif issubclass(spider_cls, BaseSiteSpider):
         kwargs["urls"] = job.get("urls") or ()
     else:
         kwargs["query"] = job.get("query") or None
@@ -319,8 +358,8 @@ def _run_in_child(job: Mapping[str, Any]) -> int:
     process.crawl(crawler, **kwargs).addErrback(keep_failure)
     process.start()
     if failures:
-        exc = failures[-1].value
-        print(f"error: crawl {slug} crashed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        crash = failures[-1].value
+        print(f"error: crawl {slug} crashed: {type(crash).__name__}: {crash}", file=sys.stderr)
         return 1
     stats = crawler.stats.get_stats() if crawler.stats else {}
     reason = stats.get("finish_reason")
