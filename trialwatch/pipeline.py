@@ -156,6 +156,7 @@ class Pipeline:
             self.report(tally.problems[-1])
             self.set_aside(
                 str(exc),
+                session=session,
                 source=record.source,
                 url=url,
                 snapshot=snapshot,
@@ -303,10 +304,11 @@ class Pipeline:
                     )
                 )
 
-    def set_aside(self, reason: str, **where: Any) -> None:
-        """Keep a payload that gave no record, with its reason (the raw bytes stay stored)."""
-        with transaction(self.engine) as session:
-            session.add(ParseFailure(reason=reason, **where))
+    def set_aside(self, reason: str, *, session: Session | None = None, **where: Any) -> None:
+        """Keep a payload that gave no record, with its reason (the raw bytes stay stored);
+        in the caller's unit of work when given (a second writer would wait on it)."""
+        with self._unit(session) as unit:
+            unit.add(ParseFailure(reason=reason, **where))
 
     def crawl(self, slug: str, **options: Any) -> tuple[CrawlRun, Tally]:
         """Run one crawl (see ``trialwatch.crawling.run_crawl`` for the options)."""

@@ -23,10 +23,10 @@ from .models import Change, Trial, TrialAlias, TrialIdentifier, TrialVersion
 from .rederive import Reread, rederive
 from .timeline import (
     REGISTRY_FORMATS,
+    ordered,
     origin_of,
     payload_key,
     relink,
-    timeline,
     tips,
     version_key,
 )
@@ -143,10 +143,18 @@ def ingest_record(
         session.flush()
     assert trial.id is not None
     problems: list[str] = []
+    held = list(session.exec(select(TrialVersion).where(TrialVersion.trial_id == trial.id)))
     if reread is not None and parser_version is not None:
-        found = rederive(session, trial, reread, parser_version=parser_version, priority=priority)
+        found = rederive(
+            session,
+            trial,
+            reread,
+            parser_version=parser_version,
+            priority=priority,
+            versions=held,
+        )
         problems = found.problems
-    versions = timeline(session, trial.id, origin)
+    versions = ordered([v for v in held if v.source == origin])
     key = payload_key(record.last_update_posted, record.registry_version, observed_at)
     slot = sum(1 for v in versions if version_key(v) <= key)
     before = versions[slot - 1] if slot > 0 else None
