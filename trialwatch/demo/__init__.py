@@ -159,7 +159,8 @@ def _backfill(root: Path, pipeline: Pipeline) -> None:
     by_version: dict[int, list[str]] = {}
     for change in changes:
         found = FoundChange(change.kind, change.before, change.after, change.detail)
-        by_version.setdefault(change.to_version_id, []).append(summary(found))
+        lines = by_version.setdefault(change.to_version_id, [])
+        lines += [summary(found), *(f"    {line}" for line in details(found))]
     click.echo(f"\nThe registry's history of {HISTORY_TRIAL}, version by version:")
     for version in rows:
         numbers = ",".join(str(n) for n in version["registry_versions"]) or "-"
