@@ -105,7 +105,7 @@ def run_crawl(
             run.finished_at = utcnow()
             run.status = status if not tally.rejected or status == "failed" else "partial"
             run.fetched = tally.payloads + tally.not_found
-            run.new_versions = tally.first + tally.new_versions
+            run.new_versions = tally.first + tally.new_versions + tally.inserted
             run.unchanged = tally.unchanged
             run.not_found = tally.not_found
             run.rejected = tally.rejected
