@@ -23,11 +23,11 @@ from .models import Change, Trial, TrialAlias, TrialIdentifier, TrialVersion
 from .rederive import Reread, rederive
 from .timeline import (
     REGISTRY_FORMATS,
+    latest_of,
     ordered,
     origin_of,
     payload_key,
     relink,
-    tips,
     version_key,
 )
 
@@ -98,12 +98,11 @@ class IngestResult:
     "new" (a new latest version), "inserted" (a new version older than the latest: slotted
     into the timeline), "unchanged" (content already in its slot). ``changes``: the changes
     the caller may alert on (only those a new latest version brought, plus new discrepancies);
-    ``relinked``: changes rewritten around a slotted version (never alerted)."""
+    Changes rewritten around a slotted version are never alerted."""
 
     outcome: Literal["first", "new", "inserted", "unchanged"]
     version: TrialVersion
     changes: list[Change] = field(default_factory=list)
-    relinked: int = 0
     problems: list[str] = field(default_factory=list)  # versions that could not be re-read
 
 
@@ -168,8 +167,8 @@ def ingest_record(
         after.registry_date = record.last_update_posted or after.registry_date
         after.registry_version = record.registry_version or after.registry_version
         _seen_again(session, after, observed_at)
-        _, dropped = relink(session, before, after)
-        return IngestResult("unchanged", after, relinked=dropped, problems=problems)
+        relink(session, before, after)
+        return IngestResult("unchanged", after, problems=problems)
     data = record.model_dump(mode="json")
     if before is not None and origin not in REGISTRY_FORMATS:
         had, now = _filled(before.record), _filled(data)
@@ -199,19 +198,17 @@ def ingest_record(
     session.flush()
     assert version.id is not None
     _remember_ids(session, record)
-    rows, dropped = relink(session, before, version)
+    rows, _ = relink(session, before, version)
     if after is not None:
-        more, gone = relink(session, version, after)
-        dropped += gone + len(more)
-        dropped += len(rows)
+        relink(session, version, after)
         rows = []  # older than what is already held: never alerted
-    current = tips(session, trial.id)
+    current = latest_of([*held, version])
     refresh_trial(session, trial, current, priority=priority)
     rows += update_discrepancies(session, trial, current, observed_at=observed_at)
     outcome: Literal["first", "new", "inserted"] = (
         "first" if not versions else ("inserted" if after is not None else "new")
     )
-    return IngestResult(outcome, version, rows, relinked=dropped, problems=problems)
+    return IngestResult(outcome, version, rows, problems=problems)
 
 
 def _seen_again(session: Session, version: TrialVersion, observed_at: datetime) -> None:

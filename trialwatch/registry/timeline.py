@@ -81,10 +81,16 @@ def tips(
     stmt = select(TrialVersion).where(TrialVersion.trial_id == trial_id)
     if known_at is not None:
         stmt = stmt.where(TrialVersion.first_seen_at <= known_at)
+    versions = list(session.exec(stmt).all())
+    if registry_as_of is not None:
+        versions = [v for v in versions if version_key(v)[0] <= registry_as_of]
+    return latest_of(versions)
+
+
+def latest_of(versions: Sequence[TrialVersion]) -> list[TrialVersion]:
+    """The last version of each origin among ``versions``, in timeline order."""
     latest: dict[str, TrialVersion] = {}
-    for version in ordered(list(session.exec(stmt).all())):
-        if registry_as_of is not None and version_key(version)[0] > registry_as_of:
-            continue
+    for version in ordered(versions):
         latest[version.source] = version
     return list(latest.values())
 
