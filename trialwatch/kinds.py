@@ -19,3 +19,12 @@ VERSION_KINDS: tuple[str, ...] = (
     "interventions",
 )
 CHANGE_KINDS: tuple[str, ...] = (*VERSION_KINDS, "source_discrepancy")
+
+# How much a change matters, lowest first (DESIGN.md, "grade"); watches default to "minor".
+GRADES: tuple[str, ...] = ("editorial", "minor", "major")
+DEFAULT_MIN_GRADE = "minor"
+
+
+def grade_rank(grade: str | None) -> int:
+    """Position in GRADES; an unknown or missing grade ranks as major (never hidden)."""
+    return GRADES.index(grade) if grade in GRADES else len(GRADES) - 1

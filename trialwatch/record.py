@@ -53,12 +53,24 @@ class Intervention(_Part):
     name: str
 
 
+class Criterion(_Part):
+    """One criterion and where it sits: its section, then the path of qualified group
+    headings ("Cohort A", "At least one of the following") and parent items, outermost
+    first. An empty path is an item directly under its section's heading."""
+
+    section: Literal["inclusion", "exclusion"]
+    path: list[str] = []
+    text: str
+
+
 class Eligibility(_Part):
-    """Raw criteria text plus the inclusion and exclusion items parsed from it."""
+    """Raw criteria text plus the items parsed from it: ``criteria`` is the tree (items with
+    their paths, in source order); ``inclusion``/``exclusion`` are its item texts per section."""
 
     text: str | None = None
     inclusion: list[str] | None = None
     exclusion: list[str] | None = None
+    criteria: list[Criterion] | None = None
 
 
 class Outcome(_Part):

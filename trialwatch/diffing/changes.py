@@ -39,6 +39,9 @@ class Change:
     before: Any
     after: Any
     detail: dict[str, Any] = field(default_factory=dict)
+    # editorial | minor | major (kinds.GRADES); the reason is detail["reason"]. A change read
+    # back from before grades were stored has none and counts as major: never hidden.
+    grade: str = "major"
 
 
 def compare(old: TrialRecord, new: TrialRecord) -> list[Change]:
