@@ -118,3 +118,17 @@ def reformat_study(study: dict[str, Any]) -> dict[str, Any]:
         site["facility"] = site["facility"].replace("\u00ed", "i\u0301").replace("ó", "o\u0301")
         site["city"] = site["city"].replace("\u00f3", "o\u0301") + " "
     return new
+
+
+GRADE_KEYS = ("grade", "reason", "items")
+
+
+def ungraded(changes: list[Change]) -> list[Change]:
+    """The changes without their grades, for tests about what changed (grades are tested on
+    their own)."""
+    return [
+        Change(
+            c.kind, c.before, c.after, {k: v for k, v in c.detail.items() if k not in GRADE_KEYS}
+        )
+        for c in changes
+    ]

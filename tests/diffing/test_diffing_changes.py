@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from diffing_support import V2_SMALL, kinds, load_study, parse_v2
+from diffing_support import V2_SMALL, kinds, load_study, parse_v2, ungraded
 
 from trialwatch.diffing import KINDS, Change, compare, record_hash
 from trialwatch.record import TrialDate, TrialRecord
@@ -14,12 +14,17 @@ from trialwatch.record import TrialDate, TrialRecord
 Study = dict[str, Any]
 
 
-def _edited(edit: Callable[[Study], None], fixture: str = V2_SMALL) -> list[Change]:
+def _graded(edit: Callable[[Study], None], fixture: str = V2_SMALL) -> list[Change]:
     """Changes from the real record to the same record with one edit of its raw JSON."""
     study = load_study(fixture)
     old = parse_v2(study)
     edit(study["protocolSection"])
     return compare(old, parse_v2(study))
+
+
+def _edited(edit: Callable[[Study], None], fixture: str = V2_SMALL) -> list[Change]:
+    """The same changes without their grades (graded in test_grade_of_each_kind)."""
+    return ungraded(_graded(edit, fixture))
 
 
 # --- one edit, one kind ----------------------------------------------------------------
@@ -352,6 +357,8 @@ def test_date_delta_and_slip(
 ) -> None:
     [change] = compare(_dated(*old), _dated(*new))
     assert (change.detail["delta_days"], change.detail["slip"]) == (delta, slip)
+    # Stated more precisely within the period is minor; any other move is major.
+    assert change.grade == ("major" if slip or delta < 0 else "minor")
 
 
 def test_hash_and_compare_agree_on_a_real_edit() -> None:
@@ -361,3 +368,64 @@ def test_hash_and_compare_agree_on_a_real_edit() -> None:
     new = parse_v2(study)
     assert record_hash(old) != record_hash(new)
     assert compare(old, new) != []
+
+
+# --- grades: one example per kind (the rules are in DESIGN.md and README.md) --------------
+
+
+def _outcome_time(ps: Study) -> None:
+    ps["outcomesModule"]["primaryOutcomes"][0]["timeFrame"] = "7 days"
+
+
+def _outcome_case(ps: Study) -> None:
+    first = ps["outcomesModule"]["primaryOutcomes"][0]
+    first["measure"] = first["measure"].upper()
+
+
+def _outcome_demoted(ps: Study) -> None:
+    module = ps["outcomesModule"]
+    module["secondaryOutcomes"].append(module["primaryOutcomes"].pop(2))
+
+
+def _site_added(ps: Study) -> None:
+    ps["contactsLocationsModule"]["locations"].append(
+        {"facility": "Hospital del Mar", "city": "Barcelona", "country": "Spain"}
+    )
+
+
+def _site_respelled(ps: Study) -> None:
+    site = ps["contactsLocationsModule"]["locations"][0]
+    site["facility"] = site["facility"].upper()
+
+
+@pytest.mark.parametrize(
+    ("edit", "grade", "reason"),
+    [
+        (_set("statusModule.overallStatus", "COMPLETED"), "major", "status changed"),
+        (_set("statusModule.primaryCompletionDateStruct.date", "2020-06-30"), "major", "slipped"),
+        (_set("statusModule.completionDateStruct.type", "ACTUAL"), "editorial", "same date"),
+        (_set("statusModule.startDateStruct.date", "2018-08"), "major", "less precisely"),
+        (_set("designModule.enrollmentInfo.count", 90), "major", "enrollment 100"),
+        (_set("designModule.enrollmentInfo.type", "ACTUAL"), "editorial", "confirmed as actual"),
+        (_set("eligibilityModule.minimumAge", "21 Years"), "major", "minimum age changed"),
+        (_set("eligibilityModule.minimumAge", "18 years"), "editorial", "spelled another way"),
+        (_outcome_time, "major", "time frame: number changed"),
+        (_outcome_case, "editorial", "case only"),
+        (_outcome_demoted, "major", "moved from primary to secondary"),
+        (_site_added, "minor", "1 site added"),
+        (_site_respelled, "editorial", "respelled"),
+        (_set("sponsorCollaboratorsModule.leadSponsor.name", "Balton"), "major", "lead sponsor"),
+        (_set("designModule.phases", ["PHASE4"]), "major", "phase changed"),
+        (_set("identificationModule.acronym", "BiOSS"), "editorial", "case only"),
+        (
+            _set("conditionsModule.conditions", ["coronary artery disease"]),
+            "editorial",
+            "respelled",
+        ),
+        (_set("conditionsModule.conditions", []), "major", "1 condition removed"),
+    ],
+)
+def test_grade_of_each_kind(edit: Callable[[Study], None], grade: str, reason: str) -> None:
+    [change] = _graded(edit)
+    assert (change.grade, change.detail["grade"]) == (grade, grade)
+    assert reason in change.detail["reason"]

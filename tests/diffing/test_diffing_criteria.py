@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from diffing_support import V2_COMPLEX, V2_SMALL, kinds, load_study, parse_v2
+from diffing_support import V2_COMPLEX, V2_SMALL, kinds, load_study, parse_v2, ungraded
 
 from trialwatch.diffing import Change, compare
 
@@ -30,7 +30,10 @@ def _reword(old: str, new: str) -> Callable[[Study], None]:
 
 
 def test_rewording_one_criterion_is_one_changed_pair() -> None:
-    changes = _edited(_reword("Age over 18 years.", "Age over 21 years."))
+    graded = _edited(_reword("Age over 18 years.", "Age over 21 years."))
+    assert graded[0].grade == "major"
+    assert graded[0].detail["reason"] == "inclusion item: number changed (18 \u2192 21)"
+    changes = ungraded(graded)
     assert changes == [
         Change(
             "eligibility_criteria",
@@ -70,6 +73,6 @@ def test_criteria_added_and_removed() -> None:
     assert kinds(changes) == ["eligibility_criteria"]
     assert changes[0].detail["exclusion"] == {
         "added": ["Active bleeding."],
-        "removed": ["Lesions due to restenosis.", "Cardiogenic shock."],
+        "removed": ["Cardiogenic shock.", "Lesions due to restenosis."],
         "changed": [],
     }

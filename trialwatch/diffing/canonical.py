@@ -11,13 +11,16 @@ Text values (every string, including list items and nested fields):
     runs of whitespace (including CR/LF) collapsed to one space, trimmed.
     Case and punctuation are kept: they are wording.
 Eligibility criteria:
-    Only the parsed inclusion and exclusion items count, each normalised as text with any
-    leading bullet or numbering marker ("*", "-", "•", "1.", "2)", "(a)") removed; the raw
-    ``eligibility.text`` is dropped because its wrapping and bullet style are formatting.
+    Only the parsed items count, each with its section and path (qualified group headings
+    and parent items), normalised as text with any leading bullet or numbering marker ("*",
+    "-", "•", "1.", "2)", "(a)") removed; the raw ``eligibility.text`` is dropped because its
+    wrapping and bullet style are formatting. Items directly under a section are listed per
+    section; items inside a group are listed under "grouped" with their section and path.
     When a parser found no items at all, the text itself counts (as one inclusion item, the
     registry's convention for unlabelled criteria) so that a reworded text is still seen.
-    Item order is not kept: each criterion is an independent condition, and the item-level
-    diff has no notion of a move.
+    Item order within a group is not kept: each criterion is an independent condition.
+Outcomes:
+    measure, time frame and description as text, list markers and numbering removed.
 Sorted (order carries no meaning): secondary_ids, phases, conditions, collaborators,
     interventions, locations, primary_outcomes, secondary_outcomes, criteria items.
 Dropped (they describe the fetch, not the trial):
@@ -94,10 +97,11 @@ def norm_intervention(value: Intervention) -> dict[str, Any]:
 
 
 def norm_outcome(value: Outcome) -> dict[str, Any]:
+    """An outcome's fields as text; a leading "-" or "1." is formatting, not wording."""
     return {
-        "measure": norm_text(value.measure),
-        "time_frame": norm_text(value.time_frame),
-        "description": norm_text(value.description),
+        "measure": norm_item(value.measure),
+        "time_frame": norm_item(value.time_frame),
+        "description": norm_item(value.description),
     }
 
 
@@ -131,6 +135,52 @@ def criteria_items(eligibility: Eligibility | None) -> tuple[list[str], list[str
     return inclusion, exclusion
 
 
+# One criterion as compared: (section, path, text).
+Item = tuple[str, tuple[str, ...], str]
+
+
+def norm_label(value: str) -> str | None:
+    """A group heading or parent item as a path step: its text without a trailing colon."""
+    text = norm_item(value)
+    return text.rstrip(" :") or None if text else None
+
+
+def criteria_tree(eligibility: Eligibility | None) -> list[Item]:
+    """Every criterion as (section, path, text), normalised, in source order.
+
+    Records parsed before criteria had paths (and site pages) give their flat lists with
+    empty paths; a text with no items at all counts as one inclusion item.
+    """
+    if eligibility is None:
+        return []
+    items: list[Item] = []
+    if eligibility.criteria:
+        for c in eligibility.criteria:
+            text = norm_item(c.text)
+            path = tuple(p for p in (norm_label(step) for step in c.path) if p)
+            if text:
+                items.append((c.section, path, text))
+        return items
+    inclusion, exclusion = criteria_items(eligibility)
+    items += [("inclusion", (), t) for t in inclusion]
+    items += [("exclusion", (), t) for t in exclusion]
+    return items
+
+
+def _criteria_form(eligibility: Eligibility | None) -> dict[str, Any] | None:
+    items = criteria_tree(eligibility)
+    if not items:
+        return None
+    form: dict[str, Any] = {
+        section: sorted(t for s, p, t in items if s == section and not p)
+        for section in ("inclusion", "exclusion")
+    }
+    grouped = sorted([s, list(p), t] for s, p, t in items if p)
+    if grouped:
+        form["grouped"] = grouped
+    return form
+
+
 def status_text(record: TrialRecord) -> str | None:
     """The status that counts: overall_status, or the source's own words when it has none."""
     return norm_text(record.overall_status) or norm_text(record.status_raw)
@@ -138,10 +188,7 @@ def status_text(record: TrialRecord) -> str | None:
 
 def canonical(record: TrialRecord) -> dict[str, Any]:
     """The normalised, JSON-able form of ``record`` that defines "same content"."""
-    inclusion, exclusion = criteria_items(record.eligibility)
-    criteria = None
-    if inclusion or exclusion:
-        criteria = {"inclusion": sorted(inclusion), "exclusion": sorted(exclusion)}
+    criteria = _criteria_form(record.eligibility)
     enrollment = None
     if record.enrollment is not None:
         enrollment = {"count": record.enrollment.count, "type": record.enrollment.type}

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from trialwatch.diffing.canonical import (
-    criteria_items,
+    criteria_tree,
     norm_date,
     norm_intervention,
     norm_list,
@@ -23,7 +23,10 @@ from trialwatch.diffing.canonical import (
     norm_text,
     status_text,
 )
+from trialwatch.diffing.criteria import compare_criteria, folded, highest
+from trialwatch.diffing.grading import EDITORIAL, MAJOR, MINOR, grade_text, same_meaning
 from trialwatch.diffing.items import match_items
+from trialwatch.diffing.outcomes import compare_outcomes
 from trialwatch.record import TrialRecord
 
 DATE_KINDS: tuple[str, ...] = ("primary_completion_date", "completion_date", "start_date")
@@ -44,6 +47,13 @@ class Change:
     grade: str = "major"
 
 
+def graded(
+    kind: str, before: Any, after: Any, detail: dict[str, Any], grade: str, reason: str
+) -> Change:
+    """A change with its grade, the reason also kept in ``detail`` (stored and shown)."""
+    return Change(kind, before, after, {**detail, "grade": grade, "reason": reason}, grade)
+
+
 def compare(old: TrialRecord, new: TrialRecord) -> list[Change]:
     """Typed changes from ``old`` to ``new`` (two versions of one trial), in KINDS order.
 
@@ -60,8 +70,7 @@ def compare(old: TrialRecord, new: TrialRecord) -> list[Change]:
     changes += _enrollment(old, new)
     changes += _criteria(old, new)
     changes += _fields("eligibility", ELIGIBILITY_FIELDS, old, new)
-    changes += _outcomes("primary_outcome", old.primary_outcomes, new.primary_outcomes)
-    changes += _outcomes("secondary_outcome", old.secondary_outcomes, new.secondary_outcomes)
+    changes += _outcomes(old, new)
     changes += _locations(old, new)
     changes += _sponsor(old, new)
     changes += _phase(old, new)
@@ -79,7 +88,8 @@ def _status(old: TrialRecord, new: TrialRecord) -> list[Change]:
     why = norm_text(new.why_stopped)
     if why is not None:
         detail["why_stopped"] = why
-    return [Change("status", before, after, detail)]
+    reason = f"status changed: {before} \u2192 {after}"
+    return [graded("status", before, after, detail, MAJOR, reason)]
 
 
 def period_start(value: dict[str, Any]) -> date:
@@ -111,7 +121,30 @@ def _date(kind: str, old_value: Any, new_value: Any) -> list[Change]:
         "type_after": after["type"] if after else None,
         "slip": slip,
     }
-    return [Change(kind, before, after, detail)]
+    return [graded(kind, before, after, detail, *_date_grade(before, after, delta, slip))]
+
+
+def _date_grade(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, delta: int | None, slip: bool
+) -> tuple[str, str]:
+    if before is None:
+        return MINOR, "date stated"
+    if after is None:
+        return MAJOR, "date removed"
+    assert delta is not None
+    if before["date"] == after["date"]:
+        if after["type"] == "ACTUAL" or before["type"] is None:
+            return EDITORIAL, f"same date, now {after['type'] or 'untyped'}"
+        return MINOR, f"same date, now {after['type'] or 'untyped'}"
+    if _within(after, before):
+        return MINOR, f"stated more precisely: {before['date']} \u2192 {after['date']}"
+    if _within(before, after):
+        return MAJOR, f"stated less precisely: {before['date']} \u2192 {after['date']}"
+    if slip:
+        return MAJOR, f"slipped {delta} days"
+    if delta == 0:  # "2018-06" -> "2018-06-01": same first day, another precision
+        return MINOR, f"stated at another precision: {before['date']} \u2192 {after['date']}"
+    return MAJOR, f"moved {abs(delta)} days earlier" if delta < 0 else f"moved {delta} days later"
 
 
 def _enrollment(old: TrialRecord, new: TrialRecord) -> list[Change]:
@@ -123,24 +156,47 @@ def _enrollment(old: TrialRecord, new: TrialRecord) -> list[Change]:
     if before == after:
         return []
     delta = after["count"] - before["count"] if before and after else None
-    return [Change("enrollment", before, after, {"delta": delta})]
+    if before is None:
+        grade, reason = MINOR, "enrollment stated"
+    elif after is None:
+        grade, reason = MAJOR, "enrollment removed"
+    elif delta:
+        grade, reason = MAJOR, f"enrollment {before['count']} \u2192 {after['count']}"
+    elif after["type"] == "ACTUAL":
+        grade, reason = EDITORIAL, "same count, confirmed as actual"
+    else:
+        grade, reason = MINOR, f"same count, now {after['type'] or 'untyped'}"
+    return [graded("enrollment", before, after, {"delta": delta}, grade, reason)]
 
 
 def _criteria(old: TrialRecord, new: TrialRecord) -> list[Change]:
-    old_inc, old_exc = criteria_items(old.eligibility)
-    new_inc, new_exc = criteria_items(new.eligibility)
-    inclusion = match_items(old_inc, new_inc)
-    exclusion = match_items(old_exc, new_exc)
-    if not inclusion and not exclusion:
+    old_tree, new_tree = criteria_tree(old.eligibility), criteria_tree(new.eligibility)
+    edits = compare_criteria(old_tree, new_tree)
+    if not edits:
         return []
-    return [
-        Change(
-            "eligibility_criteria",
-            {"inclusion": old_inc, "exclusion": old_exc},
-            {"inclusion": new_inc, "exclusion": new_exc},
-            {"inclusion": inclusion.as_detail(), "exclusion": exclusion.as_detail()},
-        )
-    ]
+
+    def form(tree: list[Any]) -> dict[str, list[str]]:
+        return {side: [t for s, _, t in tree if s == side] for side in ("inclusion", "exclusion")}
+
+    detail: dict[str, Any] = {"items": edits, **_criteria_sides(edits)}
+    return [graded("eligibility_criteria", form(old_tree), form(new_tree), detail, *highest(edits))]
+
+
+def _criteria_sides(edits: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per section: texts added, removed, and [old, new] reworded (a move between sections
+    is a removal from one and an addition to the other)."""
+    sides: dict[str, Any] = {
+        side: {"added": [], "removed": [], "changed": []} for side in ("inclusion", "exclusion")
+    }
+    for e in edits:
+        if e["op"] in ("added", "removed"):
+            sides[e["section"]][e["op"]].append(e["text"])
+        elif e["op"] == "changed":
+            sides[e["section"]]["changed"].append([e["before"], e["after"]])
+        elif e["op"] == "moved" and e["from"]["section"] != e["to"]["section"]:
+            sides[e["from"]["section"]]["removed"].append(e["before"])
+            sides[e["to"]["section"]]["added"].append(e["after"])
+    return sides
 
 
 def _scalar(record: TrialRecord, name: str) -> Any:
@@ -154,76 +210,143 @@ def _fields(kind: str, names: tuple[str, ...], old: TrialRecord, new: TrialRecor
     for name in names:
         before, after = _scalar(old, name), _scalar(new, name)
         if before != after:
-            out.append(Change(kind, before, after, {"field": name}))
+            grade, reason = _field_grade(kind, name, before, after)
+            out.append(graded(kind, before, after, {"field": name}, grade, reason))
     return out
 
 
-def _outcomes(kind: str, old: list[Any] | None, new: list[Any] | None) -> list[Change]:
-    before = [norm_outcome(o) for o in old or []]
-    after = [norm_outcome(o) for o in new or []]
-    # Same measure: changed. Otherwise paired by similarity of the whole outcome, so a
-    # reworded measure with the same time frame pairs up, two unrelated measures do not.
-    diff = match_items(before, after, key=lambda o: o["measure"], text=_outcome_text)
-    if not diff:
-        return []
-    return [Change(kind, before or None, after or None, diff.as_detail())]
+def _field_grade(kind: str, name: str, before: Any, after: Any) -> tuple[str, str]:
+    label = name.replace("_", " ")
+    if kind == "title":
+        return grade_text(before, after, label)
+    if isinstance(before, str) and isinstance(after, str) and same_meaning(before, after):
+        return EDITORIAL, f"{label}: the same value spelled another way"
+    if before is None and name == "sex":
+        return MINOR, f"{label} stated"
+    return MAJOR, f"{label} changed: {before} \u2192 {after}"
 
 
-def _outcome_text(outcome: dict[str, Any]) -> str:
-    return " | ".join(outcome[k] or "" for k in ("measure", "time_frame", "description"))
+def _outcomes(old: TrialRecord, new: TrialRecord) -> list[Change]:
+    def form(outcomes: list[Any] | None) -> list[dict[str, Any]]:
+        return [norm_outcome(o) for o in outcomes or []]
+
+    old_p, old_s = form(old.primary_outcomes), form(old.secondary_outcomes)
+    new_p, new_s = form(new.primary_outcomes), form(new.secondary_outcomes)
+    primary, secondary = compare_outcomes(list(old_p), list(old_s), list(new_p), list(new_s))
+    out = []
+    for kind, edits, before, after in (
+        ("primary_outcome", primary, old_p, new_p),
+        ("secondary_outcome", secondary, old_s, new_s),
+    ):
+        if not edits:
+            continue
+        detail: dict[str, Any] = {
+            "added": [e["after"] for e in edits if e["op"] == "added"],
+            "removed": [e["before"] for e in edits if e["op"] == "removed"],
+            "changed": [[e["before"], e["after"]] for e in edits if e["op"] == "changed"],
+            "items": edits,
+        }
+        if kind == "primary_outcome":
+            detail["promoted"] = [e["after"] for e in edits if e["op"] == "promoted"]
+            detail["demoted"] = [e["after"] for e in edits if e["op"] == "demoted"]
+        out.append(graded(kind, before or None, after or None, detail, *highest(edits)))
+    return out
 
 
 def _site_key(location: dict[str, Any]) -> tuple[Any, ...]:
     return (location["facility"], location["city"], location["country"])
 
 
+def _folded_site(location: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(folded(location[k] or "") for k in ("facility", "city", "country"))
+
+
 def _locations(old: TrialRecord, new: TrialRecord) -> list[Change]:
     before = [norm_location(x) for x in old.locations or []]
     after = [norm_location(x) for x in new.locations or []]
-    # Sites are identified by facility, city and country; the status is what may change.
+    # Sites are identified by facility, city and country (a respelling is the same site);
+    # the status is what may change.
     waiting: dict[tuple[Any, ...], list[int]] = {}
     for j, site in enumerate(after):
-        waiting.setdefault(_site_key(site), []).append(j)
-    removed, status_changed = [], []
+        waiting.setdefault(_folded_site(site), []).append(j)
+    removed, status_changed, respelled = [], [], 0
     for site in before:
-        same = waiting.get(_site_key(site))
+        same = waiting.get(_folded_site(site))
         if not same:
             removed.append(site)
             continue
         # Prefer a twin with the same status, so duplicate sites do not swap statuses.
         j = next((j for j in same if after[j]["status"] == site["status"]), same[0])
         same.remove(j)
+        respelled += _site_key(after[j]) != _site_key(site)
         if after[j]["status"] != site["status"]:
             where = {k: site[k] for k in ("facility", "city", "country")}
             status_changed.append(
                 {"site": where, "before": site["status"], "after": after[j]["status"]}
             )
     added = [after[j] for j in sorted(j for left in waiting.values() for j in left)]
-    if not (added or removed or status_changed):
+    if not (added or removed or status_changed or respelled):
         return []
     detail = {"added": added, "removed": removed, "status_changed": status_changed}
-    return [Change("locations", before or None, after or None, detail)]
+    if removed:
+        grade, reason = MAJOR, f"{_count(len(removed), 'site')} removed"
+    elif status_changed:
+        grade, reason = MAJOR, f"{_count(len(status_changed), 'site status', 'es')} changed"
+    elif added:
+        grade, reason = MINOR, f"{_count(len(added), 'site')} added"
+    else:
+        grade, reason = EDITORIAL, f"{_count(respelled, 'site name')} respelled"
+    return [graded("locations", before or None, after or None, detail, grade, reason)]
 
 
-def _added_removed(before: list[str], after: list[str]) -> dict[str, list[str]]:
+def _count(n: int, noun: str, plural: str = "s") -> str:
+    return f"{n} {noun}" + ("" if n == 1 else plural)
+
+
+def _added_removed(before: list[str], after: list[str]) -> dict[str, Any]:
+    """Added and removed names; a name respelled (case, punctuation) is neither."""
     gained = Counter(after) - Counter(before)
     lost = Counter(before) - Counter(after)
-    return {"added": sorted(gained.elements()), "removed": sorted(lost.elements())}
+    respelled = Counter(map(folded, lost.elements())) & Counter(map(folded, gained.elements()))
+    return {"added": _without(gained, respelled), "removed": _without(lost, respelled)}
+
+
+def _without(names: Counter[str], respelled: Counter[str]) -> list[str]:
+    left = Counter(respelled)
+    kept = []
+    for name in sorted(names.elements()):
+        if left[folded(name)] > 0:
+            left[folded(name)] -= 1
+        else:
+            kept.append(name)
+    return kept
+
+
+def _names_grade(detail: dict[str, Any], noun: str, added_grade: str) -> tuple[str, str]:
+    if detail["removed"]:
+        return MAJOR, f"{_count(len(detail['removed']), noun)} removed"
+    if detail["added"]:
+        return added_grade, f"{_count(len(detail['added']), noun)} added"
+    return EDITORIAL, f"{noun} respelled"
 
 
 def _sponsor(old: TrialRecord, new: TrialRecord) -> list[Change]:
     out = []
     lead_before, lead_after = norm_text(old.lead_sponsor), norm_text(new.lead_sponsor)
     if lead_before != lead_after:
-        out.append(Change("sponsor", lead_before, lead_after, {"field": "lead_sponsor"}))
+        if same_meaning(lead_before, lead_after):
+            grade, reason = EDITORIAL, "lead sponsor respelled"
+        else:
+            grade, reason = MAJOR, "lead sponsor changed"
+        detail = {"field": "lead_sponsor"}
+        out.append(graded("sponsor", lead_before, lead_after, detail, grade, reason))
     collab_before = norm_list(old.collaborators)
     collab_after = norm_list(new.collaborators)
     if collab_before != collab_after:
-        detail = {
-            "field": "collaborators",
-            **_added_removed(collab_before or [], collab_after or []),
-        }
-        out.append(Change("sponsor", collab_before, collab_after, detail))
+        names = _added_removed(collab_before or [], collab_after or [])
+        detail = {"field": "collaborators", **names}
+        grade, reason = _names_grade(names, "collaborator", MINOR)
+        out.append(graded("sponsor", collab_before, collab_after, detail, grade, reason))
     return out
 
 
@@ -231,14 +354,17 @@ def _phase(old: TrialRecord, new: TrialRecord) -> list[Change]:
     before, after = norm_phases(old.phases), norm_phases(new.phases)
     if before == after:
         return []
-    return [Change("phase", before, after, {})]
+    reason = f"phase changed: {before or 'none'} \u2192 {after or 'none'}"
+    return [graded("phase", before, after, {}, MAJOR, reason)]
 
 
 def _conditions(old: TrialRecord, new: TrialRecord) -> list[Change]:
     before, after = norm_list(old.conditions), norm_list(new.conditions)
     if before == after:
         return []
-    return [Change("conditions", before, after, _added_removed(before or [], after or []))]
+    names = _added_removed(before or [], after or [])
+    grade, reason = _names_grade(names, "condition", MINOR)
+    return [graded("conditions", before, after, names, grade, reason)]
 
 
 def _interventions(old: TrialRecord, new: TrialRecord) -> list[Change]:
@@ -247,9 +373,17 @@ def _interventions(old: TrialRecord, new: TrialRecord) -> list[Change]:
         return sorted(items, key=lambda x: (x["name"] or "", x["type"] or ""))
 
     before, after = form(old), form(new)
-    # Identified by name; the same name with another type is a changed intervention.
-    # Names are identities: "Carboplatin" and "Cisplatin" are two drugs, not one reworded.
-    diff = match_items(before, after, key=lambda x: x["name"], fuzzy=False)
+    # Identified by name (a respelling is the same name); the same name with another type is
+    # a changed intervention. Names are identities: "Carboplatin" and "Cisplatin" are two
+    # drugs, not one reworded.
+    diff = match_items(before, after, key=lambda x: folded(x["name"] or ""), fuzzy=False)
     if not diff:
         return []
-    return [Change("interventions", before or None, after or None, diff.as_detail())]
+    if diff.added or diff.removed:
+        n = len(diff.added) + len(diff.removed)
+        grade, reason = MAJOR, f"{_count(n, 'intervention')} added or removed"
+    elif any(a["type"] != b["type"] for a, b in diff.changed):
+        grade, reason = MINOR, "intervention type changed"
+    else:
+        grade, reason = EDITORIAL, "intervention name respelled"
+    return [graded("interventions", before or None, after or None, diff.as_detail(), grade, reason)]

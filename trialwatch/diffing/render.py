@@ -67,6 +67,10 @@ def _enrollment(change: Change) -> str:
 
 def _criteria(change: Change) -> str:
     parts = [f"{side} {_counts(change.detail[side])}" for side in ("inclusion", "exclusion")]
+    items = change.detail.get("items") or []
+    moved = sum(1 for e in items if e.get("op") == "moved")
+    if moved:
+        parts.append(f"{moved} moved")
     return "eligibility_criteria: " + "; ".join(parts)
 
 
@@ -76,7 +80,10 @@ def _field(change: Change) -> str:
 
 
 def _outcome(change: Change) -> str:
-    return f"{change.kind}: {_counts(change.detail)}"
+    line = f"{change.kind}: {_counts(change.detail)}"
+    moved = [f"{len(change.detail.get(k) or [])} {k}" for k in ("promoted", "demoted")]
+    moved = [m for m in moved if not m.startswith("0 ")]
+    return f"{line}, {', '.join(moved)}" if moved else line
 
 
 def _locations(change: Change) -> str:
@@ -143,12 +150,64 @@ def summary(change: Change) -> str:
 
 def _item(value: Any) -> str:
     text = value.get("measure", "") if isinstance(value, dict) else str(value)
-    return " ".join(text.split())
+    return " ".join(str(text).split())
+
+
+def _place(where: dict[str, Any]) -> str:
+    """ "inclusion" or "inclusion / Cohort A" for an item's section and path."""
+    return " / ".join([where.get("section", ""), *where.get("path", [])])
+
+
+def _criteria_line(e: dict[str, Any]) -> str:
+    grade = f" [{e.get('grade', 'major')}]"
+    op = e.get("op")
+    if op == "added":
+        return f"+ {_place(e)}: {_item(e['text'])}{grade}"
+    if op == "removed":
+        return f"{MINUS} {_place(e)}: {_item(e['text'])}{grade}"
+    if op == "changed":
+        return f"~ {_place(e)}: {_item(e['before'])} \u2192 {_item(e['after'])}{grade}"
+    if op == "moved":
+        where = f"{_place(e['from'])} \u2192 {_place(e['to'])}"
+        text = _item(e["after"])
+        if e["before"] != e["after"]:
+            text = f"{_item(e['before'])} \u2192 {text}"
+        return f"> moved {where}: {text}{grade}"
+    # A renamed group heading.
+    return f"~ group: {_place(e['from'])} \u2192 {_place(e['to'])}{grade}"
+
+
+_OUTCOME_MARKS = {"added": "+", "removed": MINUS, "changed": "~"}
+
+
+def _outcome_line(e: dict[str, Any]) -> str:
+    grade = f" [{e.get('grade', 'major')}]"
+    op = e.get("op", "")
+    before, after = e.get("before"), e.get("after")
+    if op in ("promoted", "demoted"):
+        to = "primary" if op == "promoted" else "secondary"
+        text = _item(after)
+        if before is not None and _item(before) != text:
+            text = f"{_item(before)} \u2192 {text}"
+        return f"{'^' if op == 'promoted' else 'v'} {op} to {to}: {text}{grade}"
+    if op == "changed":
+        old, new = _item(before), _item(after)
+        if old == new:  # the measure is the same: say which other field changed
+            return f"~ {new} ({e.get('reason', 'reworded')}){grade}"
+        return f"~ {old} \u2192 {new}{grade}"
+    return f"{_OUTCOME_MARKS.get(op, '~')} {_item(after if op == 'added' else before)}{grade}"
 
 
 def details(change: Change) -> list[str]:
-    """Item-level lines to show under a summary: criteria and outcomes added (+), removed (−)
-    and reworded (~ old → new). Other kinds say all in their summary."""
+    """Item-level lines to show under a summary: criteria and outcomes added (+), removed
+    (−), reworded (~ old → new), moved between groups or sections (>), promoted (^) or
+    demoted (v), each with its grade. Other kinds say all in their summary."""
+    items = change.detail.get("items")
+    if change.kind == "eligibility_criteria" and items is not None:
+        return [_criteria_line(e) for e in items]
+    if change.kind in ("primary_outcome", "secondary_outcome") and items is not None:
+        return [_outcome_line(e) for e in items]
+    # Changes stored before items carried grades.
     if change.kind == "eligibility_criteria":
         sides = [
             (f"{side}: ", change.detail.get(side) or {}) for side in ("inclusion", "exclusion")

@@ -1,0 +1,177 @@
+"""Compare primary and secondary outcomes as items, matched on measure and time frame.
+
+Matching, in order:
+
+1. identical outcomes in the same list: no change;
+2. an outcome that left one list and appears in the other (the same text, or the same
+   measure and time frame): promoted (secondary -> primary) or demoted (primary ->
+   secondary), reported on the ``primary_outcome`` change only;
+3. within a list: the same measure and time frame, then the same measure with the nearest
+   time frame, then the most similar whole outcome: reworded;
+4. across lists, near-identical outcomes: promoted or demoted and reworded;
+5. the rest: added or removed.
+
+Grades: added, removed, promoted, demoted are major. A reworded outcome takes the highest
+grade of its fields (``grade_text``), except that a description reworded without any number,
+unit or threshold changing is minor: descriptions restate the measure. The same words moved
+between measure, time frame and description are editorial.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from trialwatch.diffing.criteria import folded
+from trialwatch.diffing.grading import (
+    EDITORIAL,
+    MAJOR,
+    MINOR,
+    grade_text,
+    max_grade,
+    same_meaning,
+    tokens,
+)
+from trialwatch.diffing.items import DEFAULT_THRESHOLD, similarity
+
+Outcome = dict[str, Any]
+FIELDS = ("measure", "time_frame", "description")
+MOVE_THRESHOLD = 0.85
+
+
+def _id(o: Outcome) -> str:
+    return json.dumps(o, sort_keys=True, ensure_ascii=False)
+
+
+def _whole(o: Outcome) -> str:
+    return " ".join(o.get(k) or "" for k in FIELDS)
+
+
+def _key(o: Outcome) -> tuple[str, str]:
+    return folded(o.get("measure") or ""), folded(o.get("time_frame") or "")
+
+
+def _drop_same(old: list[Outcome], new: list[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
+    """Both lists without the outcomes they share (as a multiset: order never matters)."""
+    common = Counter(map(_id, old)) & Counter(map(_id, new))
+
+    def rest(items: list[Outcome]) -> list[Outcome]:
+        left = Counter(common)
+        kept = []
+        for o in items:
+            if left[_id(o)] > 0:
+                left[_id(o)] -= 1
+            else:
+                kept.append(o)
+        return kept
+
+    return rest(old), rest(new)
+
+
+def _pair(
+    old: list[Outcome], new: list[Outcome], score: Any, threshold: float
+) -> list[tuple[Outcome, Outcome]]:
+    """Pairs best-first by ``score(a, b)`` (None: never), removing them from both lists."""
+    scored = []
+    for i, a in enumerate(old):
+        for j, b in enumerate(new):
+            s = score(a, b)
+            if s is not None and s >= threshold:
+                scored.append((-s, i, j))
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    pairs = []
+    for _, i, j in sorted(scored):
+        if i not in used_i and j not in used_j:
+            used_i.add(i)
+            used_j.add(j)
+            pairs.append((old[i], new[j]))
+    old[:] = [a for i, a in enumerate(old) if i not in used_i]
+    new[:] = [b for j, b in enumerate(new) if j not in used_j]
+    return pairs
+
+
+def _same_outcome(a: Outcome, b: Outcome) -> float | None:
+    if same_meaning(_whole(a), _whole(b)) or _key(a) == _key(b):
+        return 1.0
+    return None
+
+
+def _same_measure(a: Outcome, b: Outcome) -> float | None:
+    if _key(a) == _key(b):
+        return 2.0
+    if _key(a)[0] == _key(b)[0]:
+        return 1.0 + similarity(_key(a)[1], _key(b)[1])
+    return None
+
+
+def _alike(a: Outcome, b: Outcome) -> float:
+    return similarity(folded(_whole(a)), folded(_whole(b)))
+
+
+def grade_outcome(before: Outcome, after: Outcome) -> tuple[str, str]:
+    """(grade, reason) for one outcome reworded."""
+    if all(same_meaning(before.get(k), after.get(k)) for k in FIELDS):
+        return grade_text(_whole(before), _whole(after), "outcome")
+    if Counter(tokens(_whole(before))) == Counter(tokens(_whole(after))):
+        return EDITORIAL, "outcome: the same text moved between its fields"
+    graded = []
+    for name in FIELDS:
+        a, b = before.get(name), after.get(name)
+        if a == b:
+            continue
+        grade, reason = grade_text(a, b, name.replace("_", " "))
+        if name == "description" and grade == MAJOR and not _exact_terms_changed(reason):
+            grade, reason = MINOR, "description reworded"
+        graded.append((grade, reason))
+    grade = max_grade(*(g for g, _ in graded))
+    return grade, next(r for g, r in graded if g == grade)
+
+
+def _exact_terms_changed(reason: str) -> bool:
+    return any(w in reason for w in ("number", "unit", "threshold", "negation"))
+
+
+def _edit(
+    op: str, before: Outcome | None, after: Outcome | None, grade: str, reason: str
+) -> dict[str, Any]:
+    return {"op": op, "before": before, "after": after, "grade": grade, "reason": reason}
+
+
+def compare_outcomes(
+    old_primary: list[Outcome],
+    old_secondary: list[Outcome],
+    new_primary: list[Outcome],
+    new_secondary: list[Outcome],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(edits for primary_outcome, edits for secondary_outcome)."""
+    op, np_ = _drop_same(old_primary, new_primary)
+    os_, ns = _drop_same(old_secondary, new_secondary)
+    primary: list[dict[str, Any]] = []
+    secondary: list[dict[str, Any]] = []
+
+    def moved(pairs: list[tuple[Outcome, Outcome]], way: str) -> None:
+        for a, b in pairs:
+            reason = (
+                "moved from secondary to primary"
+                if way == "promoted"
+                else "moved from primary to secondary"
+            )
+            if a != b:
+                reason += ", reworded"
+            primary.append(_edit(way, a, b, MAJOR, reason))
+
+    moved(_pair(os_, np_, _same_outcome, 1.0), "promoted")
+    moved(_pair(op, ns, _same_outcome, 1.0), "demoted")
+    for old, new, out in ((op, np_, primary), (os_, ns, secondary)):
+        pairs = _pair(old, new, _same_measure, 1.0)
+        pairs += _pair(old, new, _alike, DEFAULT_THRESHOLD)
+        for a, b in pairs:
+            out.append(_edit("changed", a, b, *grade_outcome(a, b)))
+    moved(_pair(os_, np_, _alike, MOVE_THRESHOLD), "promoted")
+    moved(_pair(op, ns, _alike, MOVE_THRESHOLD), "demoted")
+    for old, new, out, label in ((op, np_, primary, "primary"), (os_, ns, secondary, "secondary")):
+        out += [_edit("added", None, b, MAJOR, f"{label} outcome added") for b in new]
+        out += [_edit("removed", a, None, MAJOR, f"{label} outcome removed") for a in old]
+    return primary, secondary
