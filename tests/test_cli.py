@@ -48,6 +48,7 @@ def test_import_show_history_changes(run, tmp_path):
             "id",
             "nct_id",
             "kind",
+            "grade",
             "source",
             "from_version_id",
             "to_version_id",

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from trialwatch import parsers
 from trialwatch.pipeline import Pipeline
 from trialwatch.registry.db import transaction
-from trialwatch.registry.discrepancies import update_discrepancies
+from trialwatch.registry.discrepancies import grade_discrepancies, update_discrepancies
 from trialwatch.registry.models import Trial, utcnow
 from trialwatch.registry.rederive import rederive
 from trialwatch.registry.timeline import tips
@@ -25,6 +25,7 @@ class ReparseTally:
     moved: list[str] = field(default_factory=list)
     changes_added: int = 0
     changes_removed: int = 0
+    changes_rewritten: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -57,10 +58,13 @@ def reparse(
             )
             assert trial_id is not None
             update_discrepancies(session, trial, tips(session, trial_id), observed_at=utcnow())
+            # Discrepancy changes are not re-derived: grade those recorded before grades were.
+            regraded = grade_discrepancies(session, trial_id)
         tally.trials += 1
         tally.versions += found.versions
         tally.changes_added += found.changes_added
         tally.changes_removed += found.changes_removed
+        tally.changes_rewritten += found.changes_rewritten + regraded
         for line in found.moved + found.problems:
             pipeline.report(line)
         tally.moved += found.moved

@@ -101,3 +101,82 @@ def test_0004_merges_the_registry_lineages_into_one(db_url):
         ] == [("status", "NOT_YET_RECRUITING", "RECRUITING", 2, 1)]
     finally:
         engine.dispose()
+
+
+def test_0005_adds_grades_to_a_database_with_rows(db_url):
+    """A database from before 0005 with a change, a watch and a delivery: after the upgrade the
+    change has no grade (it counts as major until reparse), the old watch takes minor and up,
+    and the revision goes down and up again with the rows in place."""
+    from sqlalchemy import create_engine, text
+
+    from trialwatch.registry.db import transaction
+    from trialwatch.registry.queries import change_dict, list_changes
+
+    engine = create_engine(db_url)
+    cfg = alembic_config(db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+        seen = "2026-01-02 00:00:00"
+        conn.execute(
+            text(
+                "INSERT INTO trial (id, nct_id, record, record_source, first_seen_at, updated_at)"
+                " VALUES (1, 'NCT04280705', '{}', 'ctgov', :seen, :seen)"
+            ),
+            {"seen": seen},
+        )
+        for id_ in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO trial_version (id, trial_id, nct_id, source, format, "
+                    "record_hash, record, first_seen_at, last_seen_at) VALUES "
+                    "(:id, 1, 'NCT04280705', 'ctgov', 'ctgov', :hash, '{}', :seen, :seen)"
+                ),
+                {"id": id_, "hash": f"{id_:064d}", "seen": seen},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO change (id, trial_id, nct_id, source, kind, before, after, detail, "
+                "from_version_id, to_version_id, observed_at) VALUES (1, 1, 'NCT04280705', "
+                "'ctgov', 'status', '\"RECRUITING\"', '\"COMPLETED\"', '{}', 1, 2, :seen)"
+            ),
+            {"seen": seen},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO watch (id, email, kinds, digest, active, created_at) VALUES "
+                "(1, 'a@example.org', '[\"status\"]', 'immediate', :yes, :seen)"
+            ),
+            {"yes": True, "seen": seen},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO delivery (id, watch_id, change_id, created_at) VALUES (1, 1, 1, :seen)"
+            ),
+            {"seen": seen},
+        )
+    engine.dispose()
+
+    def stored() -> tuple[list[tuple], list[tuple]]:
+        with engine.connect() as conn:
+            grades = [tuple(r) for r in conn.execute(text("SELECT id, grade FROM change"))]
+            watches = [tuple(r) for r in conn.execute(text("SELECT id, min_grade FROM watch"))]
+        return grades, watches
+
+    engine = open_engine(db_url)  # upgrades to head
+    try:
+        assert stored() == ([(1, None)], [(1, "minor")])
+        with transaction(engine) as session:
+            [row] = list_changes(session, min_grade="major")  # NULL passes as major
+            assert change_dict(row)["grade"] == "major"
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        assert stored() == ([(1, None)], [(1, "minor")])
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM delivery")).scalar() == 1
+    finally:
+        engine.dispose()

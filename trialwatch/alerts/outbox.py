@@ -82,6 +82,7 @@ def compose(session: Session, *, now: datetime, domain: str) -> list[AlertMessag
                 detail=c.detail,
                 source=c.source,
                 observed_at=c.observed_at,
+                grade=c.grade,
             )
             for _, c in pairs
         ]

@@ -3,7 +3,8 @@
 Pure: the only I/O is loading the two templates. Both parts are rendered from one view model,
 so they say the same thing. The per-change lines are ``trialwatch.diffing.render``'s
 ``summary`` and ``details`` (the same words as ``trialwatch changes``); this module adds the
-headline, the grouping by trial, site lists, links and the footer.
+headline, each change's grade and reason, the grouping by trial, site lists, links and the
+footer.
 
 Everything that came from a scraped page (titles, criteria, sites, status words) is data:
 the HTML template is autoescaped and nothing here is marked safe.
@@ -22,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from trialwatch.diffing.changes import DATE_KINDS, Change
 from trialwatch.diffing.render import MINUS, details, summary
+from trialwatch.kinds import GRADES, grade_rank
 
 ARROW = "\u2192"
 ELLIPSIS = "\u2026"
@@ -86,6 +88,7 @@ class AlertItem:
     detail: dict[str, Any]
     source: str
     observed_at: datetime  # aware UTC (a naive value is taken as UTC)
+    grade: str | None = None  # kinds.GRADES; None (not graded yet) counts as major
 
 
 @dataclass(frozen=True)
@@ -273,9 +276,17 @@ def _change_view(item: AlertItem) -> dict[str, Any]:
     if item.kind == "locations":  # summary() expects all three lists
         for key in ("added", "removed", "status_changed"):
             detail[key] = detail.get(key) or []
-    change = Change(item.kind, item.before, item.after, detail)
+    grade = GRADES[grade_rank(item.grade)]
+    change = Change(item.kind, item.before, item.after, detail, grade=grade)
     lines = _site_lines(change.detail) if item.kind == "locations" else details(change)
-    return {"kind": item.kind, "summary": summary(change), "items": lines}
+    reason = detail.get("reason")
+    return {
+        "kind": item.kind,
+        "grade": grade,
+        "reason": one_line(str(reason)) if reason else "",
+        "summary": summary(change),
+        "items": lines,
+    }
 
 
 def _observed(items: list[AlertItem]) -> str:

@@ -1,5 +1,5 @@
-"""Watches: which trials (by NCT id, by search, or by source) and which change kinds matter to
-whom, and which stored changes each watch must hear about."""
+"""Watches: which trials (by NCT id, by search, or by source), which change kinds and from
+which grade up matter to whom, and which stored changes each watch must hear about."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from trialwatch.kinds import CHANGE_KINDS
+from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, GRADES, grade_rank
 from trialwatch.registry.models import Change, Delivery, QueryMember, Watch
 
 DEFAULT_KINDS: tuple[str, ...] = (
@@ -38,6 +38,7 @@ def add_watch(
     source: str | None = None,
     kinds: Sequence[str] = (),
     digest: str = "immediate",
+    min_grade: str = DEFAULT_MIN_GRADE,
 ) -> Watch:
     targets = sum(bool(x) for x in (nct_ids, query, source))
     if targets != 1:
@@ -47,6 +48,8 @@ def add_watch(
         raise ValueError(f"unknown change kind(s): {', '.join(unknown)}")
     if digest not in DIGESTS:
         raise ValueError(f"digest must be one of {', '.join(DIGESTS)}, not {digest!r}")
+    if min_grade not in GRADES:
+        raise ValueError(f"min grade must be one of {', '.join(GRADES)}, not {min_grade!r}")
     watch = Watch(
         email=email,
         nct_ids=sorted(set(nct_ids)) or None,
@@ -55,6 +58,7 @@ def add_watch(
         source=source,
         kinds=list(dict.fromkeys(kinds or DEFAULT_KINDS)),
         digest=digest,
+        min_grade=min_grade,
         created_at=created_at,
     )
     session.add(watch)
@@ -69,7 +73,8 @@ def describe(watch: Watch) -> str:
         what = "search " + " ".join(f"{k}={v}" for k, v in sorted(watch.query.items()))
     else:
         what = f"source {watch.source}"
-    return f"watch {watch.id}: {what} ({', '.join(watch.kinds)}; {watch.digest})"
+    grades = f"{watch.min_grade} and up" if grade_rank(watch.min_grade) else "every grade"
+    return f"watch {watch.id}: {what} ({', '.join(watch.kinds)}; {grades}; {watch.digest})"
 
 
 def note_query_member(session: Session, *, key: str, nct_id: str, seen_at: datetime) -> None:
@@ -81,8 +86,9 @@ def note_query_member(session: Session, *, key: str, nct_id: str, seen_at: datet
 
 
 def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime) -> int:
-    """Write a delivery for every active watch that asked for each change; in the caller's
-    transaction, so changes and their deliveries land together. Returns how many."""
+    """Write a delivery for every active watch that asked for each change (its kind, and a
+    grade at or above the watch's least grade); in the caller's transaction, so changes and
+    their deliveries land together. Returns how many."""
     if not changes:
         return 0
     watches = session.exec(select(Watch).where(col(Watch.active).is_(True))).all()
@@ -103,6 +109,8 @@ def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime
     for change in changes:
         for watch in watches:
             if change.kind not in watch.kinds:
+                continue
+            if grade_rank(change.grade) < grade_rank(watch.min_grade):
                 continue
             if watch.nct_ids and change.nct_id not in watch.nct_ids:
                 continue

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from trialwatch.alerts.watches import DEFAULT_KINDS, DIGESTS, add_watch, describe
 from trialwatch.cli.util import Context, check_nct, err, parse_query, print_json
-from trialwatch.kinds import CHANGE_KINDS
+from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, GRADES
 from trialwatch.registry.db import data_dir, transaction
 from trialwatch.registry.models import AlertMessage, Change, CrawlRun, Delivery, Watch, utcnow
 
@@ -40,6 +40,13 @@ def watch() -> None:
     help=f"A change kind that matters (repeatable). Default: {', '.join(DEFAULT_KINDS)}.",
 )
 @click.option("--digest", type=click.Choice(DIGESTS), default="immediate", show_default=True)
+@click.option(
+    "--min-grade",
+    type=click.Choice(GRADES),
+    default=DEFAULT_MIN_GRADE,
+    show_default=True,
+    help="Only changes of this grade or higher (editorial < minor < major).",
+)
 @click.pass_obj
 def watch_add(
     obj: Context,
@@ -49,11 +56,16 @@ def watch_add(
     source: str | None,
     kinds: tuple[str, ...],
     digest: str,
+    min_grade: str,
 ) -> None:
-    """Add a watch: --nct, --query or --source, and the kinds of change that matter.
+    """Add a watch: --nct, --query or --source, the kinds of change that matter, and the
+    least grade worth an email.
 
     A query watch follows the trials that `crawl ctgov --query` with the same parameters
-    returns, including those that enter the search later.
+    returns, including those that enter the search later. A grade is how much a change
+    matters: editorial (meaning kept: spelling, case, punctuation), minor (detail added or
+    clarified) or major (anything added, removed or with a number, date or status changed);
+    by default editorial edits are not emailed.
     """
     if "@" not in email or any(c in email for c in "\r\n ,;<>"):
         raise click.BadParameter(f"{email!r} is not one email address", param_hint="--email")
@@ -70,6 +82,7 @@ def watch_add(
                 source=source,
                 kinds=kinds,
                 digest=digest,
+                min_grade=min_grade,
             )
             label = describe(found)
     except ValueError as exc:
@@ -86,6 +99,7 @@ def _watch_dict(w: Watch) -> dict[str, Any]:
         "source": w.source,
         "kinds": w.kinds,
         "digest": w.digest,
+        "min_grade": w.min_grade,
         "created_at": w.created_at.isoformat(),
     }
 

@@ -20,9 +20,9 @@ from trialwatch.cli.util import Context, check_nct, err, print_json
 @click.pass_obj
 def reparse(obj: Context, ncts: tuple[str, ...], stale_only: bool, as_json: bool) -> None:
     """Re-read stored raw payloads with the current parsers and recompute each version's
-    content and the changes between versions. Nothing is alerted: a difference that comes
-    only from the parser is not a registry edit. Prints what moved; running it again (or on
-    an up-to-date database) changes nothing.
+    content and the changes between versions, with their grades. Nothing is alerted: a
+    difference that comes only from the parser (or a new grade) is not a registry edit.
+    Prints what moved; running it again (or on an up-to-date database) changes nothing.
 
     \b
     trialwatch reparse
@@ -38,6 +38,7 @@ def reparse(obj: Context, ncts: tuple[str, ...], stale_only: bool, as_json: bool
         "versions_moved": len(tally.moved),
         "changes_added": tally.changes_added,
         "changes_removed": tally.changes_removed,
+        "changes_rewritten": tally.changes_rewritten,
         "problems": len(tally.problems),
     }
     if as_json:
@@ -48,6 +49,7 @@ def reparse(obj: Context, ncts: tuple[str, ...], stale_only: bool, as_json: bool
     err(
         f"reparse: {tally.trials} trial(s), {tally.versions} version(s) re-read, "
         f"{len(tally.moved)} moved, {tally.changes_added} change(s) added, "
-        f"{tally.changes_removed} removed, {len(tally.problems)} problem(s)"
+        f"{tally.changes_removed} removed, {tally.changes_rewritten} regraded or rewritten, "
+        f"{len(tally.problems)} problem(s)"
     )
     sys.exit(1 if tally.problems else 0)

@@ -24,7 +24,7 @@ from trialwatch.diffing.changes import Change as FoundChange
 from trialwatch.diffing.render import details, summary
 from trialwatch.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
-from trialwatch.registry.queries import history, list_changes, record_as_of
+from trialwatch.registry.queries import grade_of, history, list_changes, record_as_of
 from trialwatch.snapshots import SnapshotStore
 
 DATA = Path(__file__).with_name("data")
@@ -158,9 +158,11 @@ def _backfill(root: Path, pipeline: Pipeline) -> None:
         then = record_as_of(session, HISTORY_TRIAL, date.fromisoformat(AS_OF)) or {}
     by_version: dict[int, list[str]] = {}
     for change in changes:
-        found = FoundChange(change.kind, change.before, change.after, change.detail)
+        found = FoundChange(
+            change.kind, change.before, change.after, change.detail, grade=grade_of(change.grade)
+        )
         lines = by_version.setdefault(change.to_version_id, [])
-        lines += [summary(found), *(f"    {line}" for line in details(found))]
+        lines += [f"[{found.grade}] {summary(found)}", *(f"    {line}" for line in details(found))]
     click.echo(f"\nThe registry's history of {HISTORY_TRIAL}, version by version:")
     for version in rows:
         numbers = ",".join(str(n) for n in version["registry_versions"]) or "-"
@@ -194,7 +196,7 @@ def _print_changes(engine: Any) -> None:
         if row.nct_id != current:
             current = row.nct_id
             click.echo(f"\n{row.nct_id}  {titles[row.nct_id]}")
-        found = FoundChange(row.kind, row.before, row.after, row.detail)
-        click.echo("  " + summary(found))
+        found = FoundChange(row.kind, row.before, row.after, row.detail, grade_of(row.grade))
+        click.echo(f"  [{found.grade}] {summary(found)}")
         for line in details(found):
             click.echo("      " + line)

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from .merge import registry_version
 from .models import Change, Discrepancy, Trial, TrialVersion
 from .timeline import REGISTRY_ORIGIN
 
 COMPARED: tuple[str, ...] = ("overall_status", "primary_completion_date", "completion_date")
+DISCREPANCY_GRADE = "major"  # a site disagreeing on status or an end date always matters
 
 
 def _agree(field: str, registry: Any, site: Any) -> bool:
@@ -80,7 +81,9 @@ def update_discrepancies(
                 "registry_value": ours,
                 "site_source": site_source,
                 "site_value": theirs,
+                "reason": f"{site_source} disagrees with the registry on {field}",
             },
+            grade=DISCREPANCY_GRADE,
             from_version_id=registry.id,
             to_version_id=site.id,
             observed_at=observed_at,
@@ -104,6 +107,20 @@ def update_discrepancies(
         )
         changes.append(change)
     return changes
+
+
+def grade_discrepancies(session: Session, trial_id: int) -> int:
+    """Give the trial's discrepancy changes stored before grades were kept their grade."""
+    stmt = (
+        update(Change)
+        .where(
+            col(Change.trial_id) == trial_id,
+            col(Change.kind) == "source_discrepancy",
+            col(Change.grade).is_(None),
+        )
+        .values(grade=DISCREPANCY_GRADE)
+    )
+    return session.exec(stmt).rowcount
 
 
 def open_discrepancies(session: Session) -> list[Discrepancy]:

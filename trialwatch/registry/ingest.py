@@ -198,7 +198,7 @@ def ingest_record(
     session.flush()
     assert version.id is not None
     _remember_ids(session, record)
-    rows, _ = relink(session, before, version)
+    rows = relink(session, before, version).inserted
     if after is not None:
         relink(session, version, after)
         rows = []  # older than what is already held: never alerted

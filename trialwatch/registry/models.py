@@ -13,6 +13,8 @@ from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from trialwatch.kinds import DEFAULT_MIN_GRADE
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, also on SQLite (which keeps no zone)."""
@@ -100,6 +102,8 @@ class Change(SQLModel, table=True):
     to_version_id: int = Field(foreign_key="trial_version.id", index=True)
     observed_at: datetime = _time(nullable=False, index=True)
     registry_date: str | None = Field(default=None, max_length=10)
+    # kinds.GRADES; None: written before grades were stored (counts as major until reparse)
+    grade: str | None = Field(default=None, max_length=16, index=True)
 
 
 class HistoryEntry(SQLModel, table=True):
@@ -163,7 +167,8 @@ class TrialAlias(SQLModel, table=True):
 
 
 class Watch(SQLModel, table=True):
-    """Who wants to hear about which trials (by id, by search, or by source) and which kinds."""
+    """Who wants to hear about which trials (by id, by search, or by source), which kinds,
+    and from which grade up."""
 
     __tablename__ = "watch"
 
@@ -175,6 +180,12 @@ class Watch(SQLModel, table=True):
     source: str | None = Field(default=None, max_length=64)
     kinds: list[str] = _json(nullable=False)
     digest: str = Field(default="immediate", max_length=16)
+    # the least grade this watch hears about (kinds.GRADES)
+    min_grade: str = Field(
+        default=DEFAULT_MIN_GRADE,
+        max_length=16,
+        sa_column_kwargs={"server_default": DEFAULT_MIN_GRADE},
+    )
     active: bool = True
     created_at: datetime = _time(nullable=False)
 

@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session, col, select
+
+from trialwatch.kinds import GRADES, grade_rank
 
 from .merge import DEFAULT_PRIORITY, merged_view
 from .models import Change, HistoryEntry, Trial, TrialAlias, TrialVersion
@@ -70,17 +73,20 @@ def record_as_of(
 
 def history(session: Session, nct_id: str) -> list[dict[str, Any]] | None:
     """Every stored version of the trial, each origin's timeline in order (the registry
-    first), with the registry version numbers it holds and the change kinds it brought."""
+    first), with the registry version numbers it holds, the change kinds it brought and
+    their grades."""
     trial = find_trial(session, nct_id)
     if trial is None or trial.id is None:
         return None
     versions = session.exec(select(TrialVersion).where(TrialVersion.trial_id == trial.id)).all()
     origins = sorted({v.source for v in versions}, key=lambda o: (o != REGISTRY_ORIGIN, o))
     kinds: dict[int, list[str]] = {}
+    grades: dict[int, list[str]] = {}
     for change in session.exec(
         select(Change).where(Change.trial_id == trial.id).order_by(col(Change.id))
     ):
         kinds.setdefault(change.to_version_id, []).append(change.kind)
+        grades.setdefault(change.to_version_id, []).append(grade_of(change.grade))
     numbers: dict[int, list[int]] = {}
     for entry in session.exec(
         select(HistoryEntry)
@@ -106,9 +112,26 @@ def history(session: Session, nct_id: str) -> list[dict[str, Any]] | None:
                     "snapshot": v.snapshot,
                     "parser_version": v.parser_version,
                     "changes": kinds.get(v.id or -1, []),
+                    "grades": grades.get(v.id or -1, []),  # the grade of each of "changes"
                 }
             )
     return rows
+
+
+def grade_of(grade: str | None) -> str:
+    """The grade a stored change counts as: one not graded yet (NULL) counts as major."""
+    return GRADES[grade_rank(grade)]
+
+
+def at_least(min_grade: str) -> ColumnElement[bool]:
+    """SQL: the change's grade ranks at or above ``min_grade``. A NULL or unknown grade ranks
+    as major (``kinds.grade_rank``), so it is never filtered out."""
+    if min_grade not in GRADES:
+        raise ValueError(f"grade must be one of {', '.join(GRADES)}, not {min_grade!r}")
+    below = list(GRADES[: grade_rank(min_grade)])
+    if not below:
+        return true()
+    return or_(col(Change.grade).is_(None), col(Change.grade).not_in(below))
 
 
 def change_dict(change: Change) -> dict[str, Any]:
@@ -116,6 +139,7 @@ def change_dict(change: Change) -> dict[str, Any]:
         "id": change.id,
         "nct_id": change.nct_id,
         "kind": change.kind,
+        "grade": grade_of(change.grade),
         "source": change.source,
         "from_version_id": change.from_version_id,
         "to_version_id": change.to_version_id,
@@ -133,8 +157,12 @@ def list_changes(
     nct_ids: Sequence[str] = (),
     kinds: Sequence[str] = (),
     since: datetime | None = None,
+    min_grade: str | None = None,
 ) -> list[Change]:
+    """Stored changes by trial, kind, observed time and least grade (None: every grade)."""
     stmt = select(Change)
+    if min_grade is not None:
+        stmt = stmt.where(at_least(min_grade))
     if nct_ids:
         stmt = stmt.where(col(Change.nct_id).in_(list(nct_ids)))
     if kinds:

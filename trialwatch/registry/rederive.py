@@ -33,6 +33,7 @@ class RederiveReport:
     moved: list[str] = field(default_factory=list)  # one line per version whose content moved
     changes_added: int = 0
     changes_removed: int = 0
+    changes_rewritten: int = 0  # the same change, graded or described anew
     problems: list[str] = field(default_factory=list)
 
 
@@ -84,9 +85,10 @@ def rederive(
     for origin in sorted({v.source for v in stale}):
         before: TrialVersion | None = None
         for version in timeline(session, trial.id, origin):
-            inserted, dropped = relink(session, before, version)
-            report.changes_added += len(inserted)
-            report.changes_removed += dropped
+            done = relink(session, before, version)
+            report.changes_added += len(done.inserted)
+            report.changes_removed += done.dropped
+            report.changes_rewritten += done.rewritten
             before = version
     refresh_trial(session, trial, tips(session, trial.id), priority=priority)
     return report

@@ -7,8 +7,9 @@ within a day; a version with no number is the latest of its day), else by when t
 seen, then by id. Never by file name or arrival order.
 
 Changes are derived: ``relink(a, b)`` makes the stored changes into ``b`` those that
-``compare(a, b)`` finds now, keeping the rows that still hold, so relinking twice changes
-nothing and a payload slotted into the middle of a timeline rewrites only its neighbours' links.
+``compare(a, b)`` finds now, keeping the rows that still hold (and regrading in place those
+graded differently now), so relinking twice changes nothing and a payload slotted into the
+middle of a timeline rewrites only its neighbours' links.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, delete, select
 
+from trialwatch.diffing.changes import Change as FoundChange
 from trialwatch.diffing.changes import compare
 from trialwatch.record import TrialRecord
 
@@ -99,8 +101,14 @@ def record_of(version: TrialVersion) -> TrialRecord:
     return TrialRecord.model_validate(version.record)
 
 
-def _fingerprint(kind: str, before: Any, after: Any, detail: Any) -> str:
-    return json.dumps([kind, before, after, detail], sort_keys=True, default=str)
+def _fingerprint(kind: str, before: Any, after: Any, detail: Any, grade: str | None) -> str:
+    return json.dumps([kind, before, after, detail, grade], sort_keys=True, default=str)
+
+
+def _identity(kind: str, before: Any, after: Any, detail: Any) -> str:
+    """Which change this is, however it is described: the detail (and the grade) follow from
+    the kind, the two values and, for kinds with one change per field, the field."""
+    return _fingerprint(kind, before, after, {"field": (detail or {}).get("field")}, None)
 
 
 def drop_changes(session: Session, ids: Sequence[int]) -> None:
@@ -112,43 +120,52 @@ def drop_changes(session: Session, ids: Sequence[int]) -> None:
     session.exec(delete(Change).where(col(Change.id).in_(list(ids))))
 
 
-def relink(
-    session: Session, before: TrialVersion | None, after: TrialVersion | None
-) -> tuple[list[Change], int]:
+class Relinked(NamedTuple):
+    inserted: list[Change]  # new change rows (the only ones an ingest may alert on)
+    dropped: int  # stale rows deleted
+    rewritten: int  # rows kept whose grade or detail was rewritten
+
+
+def relink(session: Session, before: TrialVersion | None, after: TrialVersion | None) -> Relinked:
     """Make the stored changes into ``after`` those from ``before`` (none when it is first).
 
-    Returns (the change rows inserted, how many stale rows were deleted). Rows that still
-    hold are kept (their ids, and the deliveries made for them, stay).
+    Rows that still hold are kept (their ids, and the deliveries made for them, stay). The same
+    change described anew (another grade, reason or detail, from a newer comparison) is
+    rewritten in place: it is not news, so it is never alerted, and past alerts stay on record.
     """
     if after is None:
-        return [], 0
+        return Relinked([], 0, 0)
     assert after.id is not None
-    existing = list(
-        session.exec(
-            select(Change).where(Change.to_version_id == after.id, Change.kind != DISCREPANCY)
-        ).all()
-    )
+    existing = session.exec(
+        select(Change)
+        .where(Change.to_version_id == after.id, Change.kind != DISCREPANCY)
+        .order_by(col(Change.id))
+    ).all()
     found = [] if before is None else compare(record_of(before), record_of(after))
-    kept: dict[str, list[Change]] = {}
+    exact: dict[str, list[Change]] = {}
     for row in existing:
-        kept.setdefault(_fingerprint(row.kind, row.before, row.after, row.detail), []).append(row)
-    seen = after.first_seen_at if before is None else max(before.first_seen_at, after.first_seen_at)
-    inserted: list[Change] = []
+        key = _fingerprint(row.kind, row.before, row.after, row.detail, row.grade)
+        exact.setdefault(key, []).append(row)
+    unmatched: list[FoundChange] = []
     for item in found:
-        rows = kept.get(_fingerprint(item.kind, item.before, item.after, item.detail))
+        rows = exact.get(_fingerprint(item.kind, item.before, item.after, item.detail, item.grade))
+        if rows:
+            _place(session, rows.pop(0), before, after)
+        else:
+            unmatched.append(item)
+    # Second pass, so an exact match is never taken by a change that was only described anew.
+    loose: dict[str, list[Change]] = {}
+    for row in (row for rows in exact.values() for row in rows):
+        loose.setdefault(_identity(row.kind, row.before, row.after, row.detail), []).append(row)
+    inserted: list[Change] = []
+    rewritten = 0
+    for item in unmatched:
+        rows = loose.get(_identity(item.kind, item.before, item.after, item.detail))
         if rows:
             row = rows.pop(0)
-            assert before is not None
-            if (row.from_version_id, row.registry_date, row.observed_at) != (
-                before.id,
-                after.registry_date,
-                seen,
-            ):
-                assert before.id is not None
-                row.from_version_id = before.id
-                row.registry_date = after.registry_date
-                row.observed_at = seen
-                session.add(row)
+            row.detail, row.grade = item.detail, item.grade
+            _place(session, row, before, after, changed=True)
+            rewritten += 1
             continue
         assert before is not None and before.id is not None
         row = Change(
@@ -159,15 +176,42 @@ def relink(
             before=item.before,
             after=item.after,
             detail=item.detail,
+            grade=item.grade,
             from_version_id=before.id,
             to_version_id=after.id,
-            observed_at=seen,
+            observed_at=_seen(before, after),
             registry_date=after.registry_date,
         )
         session.add(row)
         inserted.append(row)
-    stale = [row.id for rows in kept.values() for row in rows if row.id is not None]
+    stale = [row.id for rows in loose.values() for row in rows if row.id is not None]
     drop_changes(session, stale)
     if inserted:
         session.flush()  # ids for the outbox rows written in this same transaction
-    return inserted, len(stale)
+    return Relinked(inserted, len(stale), rewritten)
+
+
+def _seen(before: TrialVersion | None, after: TrialVersion) -> datetime:
+    return after.first_seen_at if before is None else max(before.first_seen_at, after.first_seen_at)
+
+
+def _place(
+    session: Session,
+    row: Change,
+    before: TrialVersion | None,
+    after: TrialVersion,
+    *,
+    changed: bool = False,
+) -> None:
+    """Point a kept row at its versions as they stand now."""
+    assert before is not None and before.id is not None
+    seen = _seen(before, after)
+    if changed or (row.from_version_id, row.registry_date, row.observed_at) != (
+        before.id,
+        after.registry_date,
+        seen,
+    ):
+        row.from_version_id = before.id
+        row.registry_date = after.registry_date
+        row.observed_at = seen
+        session.add(row)
