@@ -71,7 +71,11 @@ _FILLER = frozenset(
     "who whom which that this these those it its their they them he she his her has have had "
     "having do does any all each both such also".split()
 )
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:\^\d+)?|[<>]=?|=>|=<|[≥≤±=%&]|[^\W\d_]+", re.UNICODE)
+# A name with a number in it ("COVID-19", "IL-6", "CoV-2") is one word, not a number.
+_TOKEN = re.compile(
+    r"[^\W\d_]+-\d+[^\W\d_]*|\d+(?:[.,]\d+)*(?:\^\d+)?|[<>]=?|=>|=<|[≥≤±=%&]|[^\W\d_]+",
+    re.UNICODE,
+)
 _BRITISH = (
     (re.compile(r"our\b"), "or"),  # tumour, colour, behaviour
     (re.compile(r"is(e|ed|es|ing|ation)\b"), r"iz\1"),  # randomised
@@ -171,6 +175,8 @@ def grade_text(before: str | None, after: str | None, what: str = "text") -> tup
             return MAJOR, f"{what}: {label} changed ({_listed(removed)} \u2192 {_listed(added)})"
     if Counter(old) == Counter(new):
         return EDITORIAL, f"{what}: the same words in another order"
+    if "".join(old) == "".join(new):
+        return EDITORIAL, f"{what}: spacing only"
     return _word_edits(old, new, what)
 
 
@@ -215,10 +221,16 @@ def _initials(words: list[str]) -> str:
     return "".join(w[0] for w in words if w and not _is_number(w))
 
 
+def _initials_all(words: list[str]) -> set[str]:
+    """The initials of ``words`` with and without the small words ("NIAID": National
+    Institute of Allergy and Infectious Diseases)."""
+    return {_initials(words), _initials([w for w in words if w not in _FILLER and w != "and"])}
+
+
 def _spelled_out(lost: list[str], gained: list[str]) -> bool:
     """ "OS" -> "overall survival" (or back): the short form is the long form's initials."""
-    return (len(lost) == 1 and len(gained) > 1 and _initials(gained) == lost[0]) or (
-        len(gained) == 1 and len(lost) > 1 and _initials(lost) == gained[0]
+    return (len(lost) == 1 and len(gained) > 1 and lost[0] in _initials_all(gained)) or (
+        len(gained) == 1 and len(lost) > 1 and gained[0] in _initials_all(lost)
     )
 
 

@@ -107,6 +107,11 @@ def _same_measure(a: Outcome, b: Outcome) -> float | None:
 
 
 def _alike(a: Outcome, b: Outcome) -> float:
+    """How alike two outcomes read; a measure whose words all stay in the other's measure
+    ("Mortality" -> "Mortality (number of participants)") is the same outcome, detailed."""
+    words_a, words_b = set(tokens(a.get("measure"))), set(tokens(b.get("measure")))
+    if words_a and words_b and (words_a <= words_b or words_b <= words_a):
+        return max(0.9, similarity(folded(_whole(a)), folded(_whole(b))))
     return similarity(folded(_whole(a)), folded(_whole(b)))
 
 
