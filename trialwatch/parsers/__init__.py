@@ -30,7 +30,7 @@ __all__ = ["PARSER_VERSION", "SITE_HOSTS", "SITE_SOURCES", "ParseError", "parse_
 # Stored with every version; raise it whenever any parser's output changes, so stored
 # versions are re-read from their raw payloads (`trialwatch reparse`, or the next ingest of
 # the trial) before anything is compared with them.
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"  # 3: criteria as a tree (sections, groups, sub-items)
 
 # Slugs of the site-page parsers (parsers/<slug>.py).
 SITE_SOURCES = ("veeva", "centerwatch", "clinicaltrialexchange", "trialpage")

@@ -29,7 +29,7 @@ from trialwatch.parsers.clean import (
     study_type_word,
     yes_no,
 )
-from trialwatch.parsers.eligibility import split_criteria
+from trialwatch.parsers.eligibility import eligibility_from_text
 from trialwatch.record import (
     Eligibility,
     Enrollment,
@@ -274,11 +274,7 @@ def _parse_healthy_volunteers(ps: Section) -> bool | None:
 
 def _parse_eligibility(ps: Section) -> Eligibility | None:
     raw = _module(ps, "eligibilityModule").get("eligibilityCriteria")
-    text = raw.strip() if isinstance(raw, str) and raw.strip() else None
-    if text is None:
-        return None
-    inclusion, exclusion = split_criteria(text)
-    return Eligibility(text=text, inclusion=inclusion, exclusion=exclusion)
+    return eligibility_from_text(raw.strip() if isinstance(raw, str) else None)
 
 
 # --- outcomes and locations --------------------------------------------------

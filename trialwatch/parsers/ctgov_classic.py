@@ -30,7 +30,7 @@ from trialwatch.parsers.clean import (
     study_type_word,
     yes_no,
 )
-from trialwatch.parsers.eligibility import split_criteria
+from trialwatch.parsers.eligibility import eligibility_from_text
 from trialwatch.record import (
     Eligibility,
     Enrollment,
@@ -181,11 +181,8 @@ def _textblock(element: Element | None) -> str | None:
 
 
 def _parse_eligibility(root: Element) -> Eligibility | None:
-    text = _textblock(root.find("eligibility/criteria/textblock"))
-    if text is None:
-        return None
-    inclusion, exclusion = split_criteria(text)
-    return Eligibility(text=text, inclusion=inclusion, exclusion=exclusion)
+    # The textblock is plain text: read it so, even where it looks like markdown.
+    return eligibility_from_text(_textblock(root.find("eligibility/criteria/textblock")), "plain")
 
 
 def _parse_outcomes(root: Element, tag: str) -> list[Outcome] | None:

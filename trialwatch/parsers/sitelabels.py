@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from trialwatch.parsers import ParseError
 from trialwatch.parsers.clean import clean_text
-from trialwatch.parsers.eligibility import split_criteria
+from trialwatch.parsers.eligibility import eligibility_from_text
 from trialwatch.parsers.sitepage import Line, Page
 from trialwatch.record import NCT_RE, Eligibility, TrialRecord
 
@@ -218,10 +218,9 @@ def eligibility_from_lines(lines: list[Line]) -> Eligibility | None:
                 marked.append(piece)
     if not shown:
         return None
-    inclusion, exclusion = split_criteria("\n".join(marked))
-    if inclusion is None and exclusion is None:
-        return None
-    return Eligibility(text="\n".join(shown), inclusion=inclusion, exclusion=exclusion)
+    # The re-marked lines are plain text: a page's "> 18 years" is no markdown quote.
+    eligibility = eligibility_from_text("\n".join(marked), "plain", shown="\n".join(shown))
+    return eligibility if eligibility is not None and eligibility.criteria else None
 
 
 def _unglue(text: str) -> list[str]:

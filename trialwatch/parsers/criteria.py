@@ -1,0 +1,391 @@
+"""Eligibility criteria text -> a tree of criteria, as a flat list in source order.
+
+Every rendering of one text (API v2 markdown, record-history HTML, classic plain text)
+is first read into the same outline of items and paragraphs (criteria_read.py); this
+module walks that outline:
+
+- Sections: "Inclusion Criteria:", "Exclusion Criteria:" and their variants ("Key ...",
+  "Criteria for inclusion", French "non-inclusion" = exclusion) switch the section; items
+  before any heading are inclusion. A neutral heading ("Eligibility Criteria:") is
+  dropped. A heading is a line that is only a heading: "Exclusion criteria of the parent
+  study do not apply" is an item.
+- A heading's qualifier opens a group: "Inclusion Criteria for Cohort A:", "Inclusion
+  Criteria (MCI patients):", "Exclusion criteria - Part 2:", "Donor Inclusion Criteria:".
+  A qualified "X Inclusion/Exclusion:" heading starts a group that, like the start of the
+  text, is inclusion until an exclusion heading.
+- A non-bulleted paragraph ending with ":" that introduces items is a group label, not an
+  item ("Donor:", "Part A:", "At least one of the following:"). A short noun-phrase label
+  ("Cohort 1:") holds until the next label; a longer one ("... the following criteria:")
+  holds for the list right after it; one of several sentences is also an item. A label
+  directly followed by another label, or in capitals, is an outer group.
+- A bulleted item with sub-items stays an item; its sub-items carry its text in their path.
+  A paragraph right after an item's text (a second paragraph of the item) joins it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+from trialwatch.parsers.criteria_read import (
+    CLOSES,
+    HEADING,
+    MD,
+    OPENS,
+    STRONG,
+    Node,
+    Rendering,
+    clean,
+    html_nodes,
+    markdown_nodes,
+    plain_lines,
+    powers,
+    read_lines,
+)
+from trialwatch.record import Criterion
+
+Section = Literal["inclusion", "exclusion"]
+
+__all__ = ["Heading", "heading", "parse_criteria", "read_outline"]
+
+
+@dataclass(frozen=True)
+class Heading:
+    kind: Literal["inclusion", "exclusion", "neutral"]
+    groups: tuple[str, ...]  # qualifiers: ("Cohort A",)
+    rest: str | None  # text after the heading's colon: an item
+    scope: bool = False  # "Eligibility criteria for X": X holds over the sections after it
+    strong: bool = False  # plainly a heading even inside a paragraph: no name before it
+
+
+# --- headings ------------------------------------------------------------------------
+
+_HEAD = re.compile(
+    r"^(?P<pre>(?:[^\s:]+\s+){0,4}?)"
+    r"(?:(?P<both>(?:inclusion\s*(?:and|&|/|or)\s*exclusion|eligibility|selection)"
+    r"(?P<bcrit>\s+criteri(?:a|on))?)"
+    r"|(?P<neg>non[-\s]?)?(?P<kind>inclusion|exclusion)s?(?P<crit>\s+criteri(?:a|on))?"
+    r"|(?P<bare>criteria))"
+    r"(?=$|[\s:(\-–—])\s*(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_CRITERIA_FOR = re.compile(r"^criteria\s+(?:for|of)\s+(inclusion|exclusion)\b", re.IGNORECASE)
+# Words before "inclusion criteria" that name no group.
+_PLAIN_PRE = frozenset(
+    "key main major general principal other additional specific study detailed basic"
+    " important select selected summary".split()
+)
+# Words that make the text before or after "inclusion criteria" a sentence, not a name.
+_SENTENCE = frozenset(
+    "is are was were be been do does did will may must should can could would not no"
+    " might shall apply applies have has meet meets meeting met who which that if listed".split()
+)
+_PRE_STOP = _SENTENCE | frozenset(
+    "the of following any all these those with for in to by and or below above".split()
+)
+# Qualifiers that name no group: "Inclusion criteria include:", "... are as follows:".
+_NO_GROUP = re.compile(
+    r"^(?:include[sd]?|including|are|is|are as follows|is as follows|as follows|"
+    r"the following|listed below|below)$",
+    re.IGNORECASE,
+)
+_GROUP_WORD = re.compile(
+    r"^(?:group|cohort|part|arm|stage|phase|step|period|sub-?study|panel|population|"
+    r"segment|module|cohorts|parts|arms)\s+[\w.-]{1,6}(?:\s*(?:and|&|/|,)\s*[\w.-]{1,6})*$",
+    re.IGNORECASE,
+)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'-]+", text.lower())
+
+
+def _qualifier(text: str, colon: bool) -> str | None | Literal[False]:
+    """A heading's qualifier text -> the group name, None (names no group), or False (the
+    text is a sentence, so the line is no heading)."""
+    q = re.sub(r"^[-–—]\s*", "", text.strip().rstrip(":").strip())
+    if q.startswith("(") and q.endswith(")"):
+        q = q[1:-1].strip()
+    q = re.sub(r"^(?:for|in)\s+", "", q, flags=re.IGNORECASE).strip()
+    if not q or _NO_GROUP.match(q):
+        return None
+    words = _words(q)
+    if any(w in _SENTENCE for w in words) or q.endswith((".", ";")):
+        return False
+    if colon:
+        return q if len(q) <= 100 and len(words) <= 15 else False
+    # Without a colon only a short name: "Stage 1", "(MCI patients)", "for Part A".
+    named = _GROUP_WORD.match(q) or text.lstrip()[:1] in "(-–—" or q[:1].isupper()
+    named = named or q[:1].isdigit() or bool(re.match(r"(?i)for\s", text.lstrip()))
+    return q if named and len(words) <= 5 else False
+
+
+_TAIL = re.compile(
+    r"^(?P<head>.+?)\s+(?P<tail>(?:non[-\s]?)?(?:inclusion|exclusion)s?\s+criteri(?:a|on))\s*:?$",
+    re.IGNORECASE | re.DOTALL,
+)
+_FOR_GROUP = re.compile(
+    r"^(?:eligibility|inclusion\s*(?:and|&|/)\s*exclusion)\s+criteria\s+for\s+(?P<q>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def heading(text: str) -> Heading | None:
+    """The heading a (cleaned) line is, or None for any other line."""
+    text = _CRITERIA_FOR.sub(r"\1 criteria", text.strip())
+    # "Eligibility criteria for the secondary randomisation ... Inclusion criteria"
+    if (tail := _TAIL.match(text)) and (scoped := _FOR_GROUP.match(tail["head"])):
+        name = _qualifier(scoped["q"], True)
+        inner = heading(tail["tail"])
+        if name and inner is not None:
+            return Heading(inner.kind, (name,), None, scope=True)
+    m = _HEAD.match(text)
+    if m is None:
+        return None
+    pre = m["pre"].strip().rstrip("-–—:").strip()
+    pre_words = _words(pre)
+    if any(w in _PRE_STOP for w in pre_words) or (m["bare"] and pre_words):
+        return None
+    group = pre if pre and not all(w in _PLAIN_PRE for w in pre_words) else None
+    kind: Literal["inclusion", "exclusion", "neutral"] = "neutral"
+    if m["kind"]:
+        # French-style "non-inclusion criteria" are exclusion criteria.
+        kind = "inclusion" if m["kind"].lower() == "inclusion" and not m["neg"] else "exclusion"
+    has_crit = bool(m["crit"] or m["bcrit"] or m["bare"])
+    rest = m["rest"].strip()
+    if not has_crit and rest[:1] not in ("", ":"):
+        return None  # "Inclusion of minors ...", "Laboratory Inclusion Values:"
+    if not rest and not has_crit and not m["both"]:
+        return None
+    after: str | None = None
+    named: str | None | Literal[False] = None
+    if rest.startswith(":"):
+        after = rest[1:].strip() or None
+    elif (
+        rest[:1] in ("-", "–", "—") and ":" not in rest and not _GROUP_WORD.match(rest[1:].strip())
+    ):
+        after = rest[1:].strip() or None  # "Inclusion criteria - adults with asthma"
+    elif ":" in rest:
+        before, _, behind = rest.partition(":")
+        named, after = _qualifier(before, True), behind.strip() or None
+    elif rest:
+        named = _qualifier(rest, False)
+    if named is False:
+        return None
+    groups = tuple(g for g in (group, named) if g)
+    # Only a section heading with no name before it breaks a paragraph (see criteria_read):
+    # a wrapped "... based on 1 of the following\n criteria:" stays one item.
+    strong = kind != "neutral" and group is None
+    strong = strong and (not named or rest.endswith(":") or after is not None)
+    return Heading(kind, groups, after, scope=kind == "neutral" and bool(groups), strong=strong)
+
+
+def heading_test(line: str) -> int:
+    """For the line reader: HEADING | STRONG (breaks a paragraph) | CLOSES (nothing after)
+    | OPENS ("Eligibility criteria for X" that a section heading on the next line ends)."""
+    line = line.strip()
+    scoped = _FOR_GROUP.match(line)
+    opens = bool(scoped and not line.endswith(":") and _qualifier(scoped["q"], True))
+    h = heading(line)
+    if h is None:
+        return OPENS if opens else 0
+    # A named heading without a colon may go on on the next line, a wrap: "Eligibility
+    # criteria for the secondary randomisation\n to once vs twice daily ... Inclusion criteria".
+    closes = h.rest is None and (h.strong or not h.groups or line.endswith(":"))
+    flags = HEADING | (STRONG if h.strong else 0) | (CLOSES if closes else 0)
+    return flags | (OPENS if opens and not closes else 0)
+
+
+# --- group labels --------------------------------------------------------------------
+
+_OUTER, _GROUP, _INTRO = 0, 1, 2
+# Words of an introduction ("At least one of the following:"), not of a group's name.
+_INTRO_WORDS = re.compile(
+    r"\b(?:following|one of|any of|all of|either|both|at least|at most|as follows|"
+    r"such as|defined|include[sd]?|including|must|should|will|are|is|have|has|meet)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_BREAK = re.compile(r"[.;!?]\s+[A-Z(\[]")
+
+
+def _name(text: str) -> str:
+    """A parent's or label's text as a path element: without its trailing colon."""
+    return text.rstrip().rstrip(":").rstrip()
+
+
+def _labelish(text: str) -> bool:
+    return text.rstrip().endswith(":") or bool(_GROUP_WORD.match(text.strip()))
+
+
+def _label(node: Node, following: Node | None) -> tuple[int, str, bool] | None:
+    """(level, name, also an item) when a paragraph is a group label, else None."""
+    text = node.text
+    if following is None or not _labelish(text) or heading(following.text) is not None:
+        return None
+    name = _name(text)
+    if not name:
+        return None
+    if _SENTENCE_BREAK.search(name):
+        return (_INTRO, name, True) if following.item else None
+    category = bool(_GROUP_WORD.match(name)) or (
+        len(name.split()) <= 6 and not _INTRO_WORDS.search(name)
+    )
+    if category:
+        outer = name.isupper() or (not following.item and _labelish(following.text))
+        return _OUTER if outer else _GROUP, name, False
+    return (_INTRO, name, False) if following.item else None
+
+
+def _pop_out(node: Node) -> bool:
+    """A short label closing an item's text ("Cohort 2:" after item 3's sub-list) names the
+    group of the items after that item."""
+    name = _name(node.text)
+    return _labelish(node.text) and 0 < len(name.split()) <= 6 and not _INTRO_WORDS.search(name)
+
+
+# --- the tree ------------------------------------------------------------------------
+
+_MAX_DEPTH = 40  # deeper nesting is read flat: no real text nests this far
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.section: Section = "inclusion"
+        self.scope: list[str] = []  # groups of "Eligibility criteria for X" headings
+        self.base: list[str] = []  # the heading's groups
+        self.epoch = 0  # counts headings: each one ends every open label
+        self.out: list[Criterion] = []
+
+    def emit(self, path: list[str], text: str) -> None:
+        if text:
+            self.out.append(
+                Criterion(section=self.section, path=[*self.scope, *self.base, *path], text=text)
+            )
+
+    def heading(self, h: Heading) -> None:
+        if h.kind == "neutral" and not h.groups:
+            return  # "Eligibility Criteria:" names neither section nor group
+        # A qualified neutral heading starts its group the way a text starts: inclusion.
+        self.section = "inclusion" if h.kind == "neutral" else h.kind
+        if h.scope:
+            self.scope, self.base = list(h.groups), []
+        else:
+            self.base = list(h.groups)
+        self.epoch += 1
+
+    def walk(self, nodes: list[Node], prefix: list[str], depth: int = 0) -> str | None:
+        """Emit the criteria of one level; returns a label that closes the level."""
+        labels: list[tuple[int, str]] = []
+        epoch = self.epoch
+        for i, node in enumerate(nodes):
+            if self.epoch != epoch:
+                labels, epoch = [], self.epoch
+            following = nodes[i + 1] if i + 1 < len(nodes) else None
+            if not node.item:
+                labels = [lb for lb in labels if lb[0] < _INTRO]  # an introduced list ended
+            h = heading(node.text)
+            if h is not None and (not node.item or h.rest is None):
+                self.heading(h)
+                labels, epoch = [], self.epoch
+                if h.rest:
+                    self.emit(prefix, h.rest)
+                self.walk(node.children, prefix, depth + 1)
+                continue
+            path = prefix + [name for _, name in labels]
+            if not node.item:
+                label = _label(node, following)
+                if label is not None:
+                    level, name, also_item = label
+                    if also_item:
+                        self.emit(path, node.text)
+                    labels = [lb for lb in labels if lb[0] < level] + [(level, name)]
+                elif following is None and depth > 0 and _pop_out(node):
+                    return _name(node.text)
+                else:
+                    self.emit(path, node.text)
+                continue
+            text, children = _join_paragraphs(node)
+            if text:
+                self.emit(path, text)
+                path = path + [_name(text)]
+            if depth >= _MAX_DEPTH:
+                children = _flatten(children)
+            closing = self.walk(children, path, depth + 1) if children else None
+            if closing is not None:
+                labels = [lb for lb in labels if lb[0] < _GROUP] + [(_GROUP, closing)]
+        return None
+
+
+def _join_paragraphs(node: Node) -> tuple[str, list[Node]]:
+    """An item's text with the plain paragraphs right after it (its second paragraph)."""
+    text, rest = node.text, list(node.children)
+    while (
+        rest and not rest[0].item and not _labelish(rest[0].text) and heading(rest[0].text) is None
+    ):
+        text = clean(f"{text} {rest.pop(0).text}")
+    return text, rest
+
+
+def _flatten(nodes: list[Node]) -> list[Node]:
+    out: list[Node] = []
+    stack = list(reversed(nodes))
+    while stack:
+        node = stack.pop()
+        out.append(Node(node.text, node.item))
+        stack.extend(reversed(node.children))
+    return out
+
+
+# --- which rendering ---------------------------------------------------------------
+
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_HTML_HINT = re.compile(r"<\s*/?\s*(?:p|li|ul|ol|br|div|table|tr|td|h[1-6])\b[^>]*>", re.I)
+_MD_ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~]")
+_MD_BULLET = re.compile(r"^[ \t]*\*[ \t]+\S", re.MULTILINE)
+
+
+def markdown_source(text: str) -> str:
+    """Markdown with its NFKC forms resolved before parsing ("１８." is a list marker, as
+    in plain text); a form that becomes punctuation ("＞") stays text: it is escaped."""
+    text = powers(text)
+    out = []
+    for char in text:
+        if ord(char) > 127 and (form := unicodedata.normalize("NFKC", char)) != char:
+            char = f"\\{form}" if len(form) == 1 and form in _ASCII_PUNCTUATION else char
+        out.append(char)
+    return unicodedata.normalize("NFKC", "".join(out)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_outline(text: str, rendering: Rendering = "auto") -> list[Node]:
+    """The outline of a criteria text. "auto": HTML when it has block tags; markdown when
+    it has Markdown escapes or "* " bullets (API v2) and no indented code blocks, which
+    would mean deep plain-text indentation; otherwise plain text (the classic layout)."""
+    if rendering == "html" or (rendering == "auto" and _HTML_HINT.search(text)):
+        return html_nodes(text, heading_test)
+    if rendering in ("auto", "markdown"):
+        source = markdown_source(text)
+        tokens = MD.parse(source)
+        looks = bool(_MD_ESCAPE.search(text) or _MD_BULLET.search(text))
+        code = any(t.type in ("code_block", "fence") for t in tokens)
+        if rendering == "markdown" or (looks and not code):
+            return markdown_nodes(source, heading_test, tokens)
+    return read_lines(plain_lines(text), heading_test)
+
+
+def parse_criteria(text: str | None, rendering: Rendering = "auto") -> list[Criterion]:
+    """The criteria tree of a text, as a flat list in source order, each with its path.
+
+    `rendering` forces a reader ("markdown", "html", "plain"); "auto" tells them apart.
+    Any text gives a list, possibly empty.
+    """
+    if text is None or not text.strip():
+        return []
+    try:
+        outline = read_outline(text, rendering)
+    except RecursionError:  # absurdly deep HTML: read its words as plain text
+        outline = read_outline(re.sub(r"<[^>]*>", "\n", text), "plain")
+    builder = _Builder()
+    builder.walk(outline, [])
+    return builder.out

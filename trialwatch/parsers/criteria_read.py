@@ -1,0 +1,416 @@
+"""Criteria text in any of its renderings -> one outline of list items and paragraphs.
+
+The same criteria reach us as API v2 markdown, as record-history HTML and as the classic
+XML plain text. Each reader turns its rendering into the same `Node` outline, so what is
+layout (bullets, numbering, wrapping, indentation, entities, escapes) never reaches the
+tree built from it (criteria.py):
+
+- markdown: markdown-it gives the list structure; a paragraph's own lines go through the
+  line reader, which finds what markdown does not know ("a)", "(iv)", "•" items);
+- HTML: lxml gives the structure (`<ul>`, `<ol>`, `<li>`, `<p>`, `<br>`); `<sup>` keeps its
+  meaning ("10<sup>9</sup>" -> "10^9"), `<sub>` is joined ("HbA<sub>1c</sub>" -> "HbA1c");
+- plain text: the line reader, with indentation giving nesting.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import lxml.html
+from lxml import etree
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from trialwatch.text import norm_text
+
+Rendering = Literal["auto", "markdown", "html", "plain"]
+# How a line bears on block boundaries, as flags: a heading starts a block after a blank
+# line; a STRONG one ("Exclusion Criteria:") also inside a paragraph, so a wrapped line
+# "... criteria for the appropriate subprotocols" does not; one that CLOSES has no text.
+HeadingTest = Callable[[str], int]
+HEADING, STRONG, CLOSES, OPENS = 1, 2, 4, 8  # OPENS: "Eligibility criteria for X" goes on
+
+
+@dataclass
+class Node:
+    """A list item (bullet, number, `<li>`) or a paragraph; only items have children."""
+
+    text: str
+    item: bool = False
+    children: list[Node] = field(default_factory=list)
+
+
+# --- text ----------------------------------------------------------------------------
+
+_SUP_CHARS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
+_SUP_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
+_SUP_TAG = re.compile(r"<\s*sup\s*>(.*?)<\s*/\s*sup\s*>", re.IGNORECASE | re.DOTALL)
+_SUB_TAG = re.compile(r"<\s*/?\s*sub\s*>", re.IGNORECASE)
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_POWER = re.compile(r"[-+−]?\d+(?:\.\d+)?")
+
+
+def sup(content: str) -> str:
+    """A superscript as text: a power keeps its caret ("mm^3"); "th", "®" just join."""
+    content = content.strip()
+    return f"^{content}" if _POWER.fullmatch(content) else content
+
+
+def powers(text: str) -> str:
+    r"""NFKC would read "10⁹" as "109": keep the power as "10^9", like <sup> and "10\^9"."""
+    return _SUP_RUN.sub(lambda m: "^" + m[0].translate(_SUP_CHARS), text)
+
+
+def prep(line: str) -> str:
+    """Entities, inline sup/sub tags, superscript digits and NFKC resolved; spacing kept."""
+    for _ in range(3):  # double-escaped entities ("&amp;gt;") need more than one pass
+        unescaped = html.unescape(line)
+        if unescaped == line:
+            break
+        line = unescaped
+    line = _SUB_TAG.sub("", _SUP_TAG.sub(lambda m: sup(m[1]), line))
+    line = powers(line)
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", line))
+
+
+def clean(text: str) -> str:
+    """Item text: whitespace collapsed, Markdown escapes dropped (see text.norm_text)."""
+    return norm_text(text) or ""
+
+
+# --- list markers --------------------------------------------------------------------
+
+_ROMAN = re.compile(r"(?=[xvi])x{0,3}(?:ix|iv|v?i{0,3})")  # up to xxxix
+_MARKER = re.compile(
+    r"""(?:
+        (?P<sym>[•·‣◦▪▫●○■□►▸➢➤✓✔⁃∙])\s*
+      | (?P<dash>[-*+–—])(?:\s+|$)
+      | (?P<o>o)\s+(?=\S)
+      | \((?P<paren>\d{1,3}|[A-Za-z]{1,6})\)\s*(?=\S)
+      | (?P<ord>\d{1,3}|[A-Za-z]{1,6})(?P<punct>[.)])\s+(?=\S)
+    )""",
+    re.VERBOSE,
+)
+Readings = tuple[tuple[str, int], ...]  # (scheme, ordinal): "b)" is ("a", 2), "-" is ("b-", 0)
+
+
+@dataclass(frozen=True)
+class Marker:
+    width: int  # characters up to the item's text
+    readings: Readings  # a bullet has one reading, ordinal 0
+    weak: bool  # "A." "iv." "o": an item only next to a sibling of the same scheme
+    bullet: bool
+
+
+def _roman(word: str) -> int | None:
+    lower = word.lower()
+    if not _ROMAN.fullmatch(lower) or word not in (lower, word.upper()):
+        return None
+    values = {"i": 1, "v": 5, "x": 10}
+    pairs = zip(lower, lower[1:] + " ", strict=True)
+    return sum(-values[a] if values.get(b, 0) > values[a] else values[a] for a, b in pairs)
+
+
+def marker(text: str) -> Marker | None:
+    """The list marker opening a (stripped) line, if it has one."""
+    m = _MARKER.match(text)
+    if m is None:
+        return None
+    if m["sym"] or m["dash"]:
+        return Marker(m.end(), ((f"b{m['sym'] or m['dash']}", 0),), False, True)
+    if m["o"]:
+        return Marker(m.end(), (("bo", 0),), True, True)
+    # A scheme is the kind of number; "1)" then "2." is one list in two styles.
+    word = m["paren"] or m["ord"]
+    case = "a" if word.islower() else "A"
+    readings = [("1", int(word))] if word.isdigit() else []
+    if len(word) == 1 and word.isalpha():
+        readings.append((case, ord(word.lower()) - 96))
+    if (roman := _roman(word)) is not None:
+        readings.append((f"{case}i", roman))
+    # "E. coli", "H. pylori": a letter or numeral with "." is text unless a sibling agrees.
+    weak = m["punct"] == "." and not word.isdigit()
+    return Marker(m.end(), tuple(readings), weak, False) if readings else None
+
+
+def _follows(prev: Readings, new: Readings) -> bool:
+    """True when `new` is the next marker after `prev` in one scheme ("3." after "2.")."""
+    return any(s == p_s and (n == p + 1 or n == p == 0) for s, n in new for p_s, p in prev)
+
+
+# --- the line reader -----------------------------------------------------------------
+
+Line = tuple[int, str] | None  # (indent, prepped text without it); None is a blank line
+
+
+@dataclass
+class _Open:
+    node: Node
+    indent: int  # column of its marker
+    text_col: int
+    readings: Readings
+
+
+class _LineReader:
+    """Lines -> outline. Indentation gives nesting; a blank line ends a block."""
+
+    def __init__(self, lines: Sequence[Line], heading: HeadingTest) -> None:
+        self.lines, self.heading = lines, heading
+        self.markers = [marker(ln[1]) if ln is not None else None for ln in lines]
+        marked = [i for i, m in enumerate(self.markers) if m is not None]
+        after_blank = sum(1 for i in marked if i == 0 or lines[i - 1] is None)
+        # Classic layout puts a blank line before every item, so there a marker inside an
+        # item's text column is a hard wrap ("... 18\n   - 65 years"), not a sub-item.
+        self.loose = after_blank >= 2 and after_blank > 2 * (len(marked) - after_blank)
+        self.weak_ok = self._neighbours()
+        self.roots: list[Node] = []
+        self.stack: list[_Open] = []
+        self.block: Node | None = None
+        self.block_col = 0  # where the open block's text starts
+        self.parts: list[str] = []
+
+    def _neighbours(self) -> set[int]:
+        """Lines whose weak marker has a sibling of the same scheme (a./b., i./ii., o/o)."""
+        seen = [
+            (i, ln[0], m)
+            for i, (ln, m) in enumerate(zip(self.lines, self.markers, strict=True))
+            if ln is not None and m is not None and m.weak
+        ]
+        ok: set[int] = set()
+        for a, (i, indent, m) in enumerate(seen):
+            for j, other_indent, other in seen[a + 1 : a + 50]:  # siblings are near
+                if other_indent == indent and _follows(m.readings, other.readings):
+                    ok.update((i, j))
+                    break
+        return ok
+
+    def _open(self, node: Node, text: str, col: int) -> None:
+        if self.block is not None:
+            self.block.text = clean(" ".join(self.parts))
+        (self.stack[-1].node.children if self.stack else self.roots).append(node)
+        self.block, self.parts, self.block_col = node, [text], col
+
+    def _sibling(self, m: Marker, indent: int) -> int | None:
+        """The open item whose numbering this marker continues (it and its sub-items end)."""
+        for k, o in reversed(list(enumerate(self.stack))):
+            same = o.indent == indent or o.text_col == indent + m.width  # right-aligned "10."
+            if same and _follows(o.readings, m.readings):
+                return k
+        return None
+
+    def _starts_item(self, i: int, m: Marker, indent: int, start: bool) -> bool:
+        if not start and self.loose and indent >= self.block_col:
+            return False  # a hard wrap in the block's text column
+        if m.weak:
+            return i in self.weak_ok
+        if start:
+            return True
+        # A line that is not after a blank line: a hard wrap unless it plainly starts an item.
+        # A "1." right after a paragraph or an item's text opens a (sub-)list; a later
+        # number that continues no list is a wrapped line ("... at least\n2. ").
+        first = any(n == 1 for _, n in m.readings)
+        return m.bullet or first or self._sibling(m, indent) is not None
+
+    def _item(self, m: Marker, indent: int, body: str, start: bool) -> None:
+        sibling = self._sibling(m, indent)
+        readings, width = m.readings, m.width
+        inner = marker(body)
+        if inner is not None and not inner.weak and not (inner.bullet and m.bullet):
+            # "* a) Cohort 1", "-  1. ...": the inner enumerator is the numbering
+            readings, width, body = inner.readings, width + inner.width, body[inner.width :]
+        top = self.stack[-1] if self.stack else None
+        # A list restarting at "1." right under an item's text is its sub-list (but
+        # "1. a\n1. b" numbers every item "1.": those are siblings).
+        nested = top is not None and not start and self.block is top.node
+        nested = nested and any(n == 1 and s[0] != "b" for s, n in readings)
+        nested = nested and top is not None and not set(top.readings) & set(readings)
+        if sibling is not None:
+            del self.stack[sibling:]
+        while self.stack and (
+            self.stack[-1].indent > indent or (self.stack[-1].indent == indent and not nested)
+        ):
+            self.stack.pop()
+        node = Node("", item=True)
+        self._open(node, body, indent + width)
+        self.stack.append(_Open(node, indent, indent + width, readings))
+
+    def read(self) -> list[Node]:
+        start = True  # the next line starts a block
+        for i, line in enumerate(self.lines):
+            if line is None:
+                start = True
+                continue
+            indent, text = line
+            m = self.markers[i]
+            if m is not None:
+                kind = self.heading(clean(text[m.width :]))
+                if self._starts_item(i, m, indent, start or bool(kind & STRONG)):
+                    self._item(m, indent, text[m.width :], start)
+                    start = bool(kind & CLOSES)
+                    continue
+            kind = self.heading(clean(text))
+            if kind & STRONG and not start and self.block is not None and not self.block.item:
+                # "Eligibility criteria for X\nInclusion criteria" is one heading.
+                if self.heading(clean(" ".join(self.parts))) & OPENS:
+                    kind = 0
+            if start or kind & STRONG or self.block is None:
+                while self.stack and self.stack[-1].indent >= indent:
+                    self.stack.pop()
+                self._open(Node(""), text, indent)
+                start = bool(kind & CLOSES)
+            else:
+                self.parts.append(text)
+        if self.block is not None:
+            self.block.text = clean(" ".join(self.parts))
+        return self.roots
+
+
+def read_lines(lines: Sequence[Line], heading: HeadingTest) -> list[Node]:
+    return _LineReader(lines, heading).read()
+
+
+def plain_lines(text: str) -> list[Line]:
+    out: list[Line] = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = prep(raw.expandtabs(4))
+        out.append((len(line) - len(line.lstrip()), line.strip()) if line.strip() else None)
+    return out
+
+
+def list_item(content: list[Node]) -> list[Node]:
+    """A list item's content -> the item. An item that opens with a list or an enumerated
+    line ("* 1. x", "* a) x") is that list: its items stand in its place."""
+    if content and not content[0].item:
+        return [Node(content[0].text, item=True, children=content[1:])]
+    out: list[Node] = []
+    for node in content:  # a paragraph after such an item is that item's
+        if node.item or not out:
+            out.append(node)
+        else:
+            out[-1].children.append(node)
+    return out
+
+
+# --- markdown ------------------------------------------------------------------------
+
+MD = MarkdownIt("commonmark")
+_MD_LIST_MARK = re.compile(r"\s*(?:>\s*)*(?:(?:[*+-]|\d{1,9}[.)])(?:[ \t]+|$))*")
+
+
+def _inline_lines(token: Token) -> list[str]:
+    lines = [""]
+    for child in token.children or []:
+        tag = child.content.lower().replace(" ", "") if child.type == "html_inline" else ""
+        if child.type in ("softbreak", "hardbreak") or tag.startswith("<br"):
+            lines.append("")
+        elif child.type in ("text", "code_inline", "image"):
+            lines[-1] += child.content
+        elif tag in ("<sup>", "</sup>", "<sub>", "</sub>"):
+            lines[-1] += child.content  # prep() reads them
+    return lines
+
+
+def _paragraph(token: Token, source: list[str], heading: HeadingTest) -> list[Node]:
+    texts = [prep(t) for t in _inline_lines(token)]
+    start, end = token.map or (0, 0)
+    raw = source[start:end]
+    indents = [0] * len(texts)
+    if len(raw) == len(texts):
+        indents = [len(s) - len(s.lstrip()) for s in raw]
+        # The first line's text starts after any list markers on it ("  * a) ...").
+        indents[0] = m.end() if (m := _MD_LIST_MARK.match(raw[0])) else 0
+    lines: list[Line] = [(n, t.strip()) for n, t in zip(indents, texts, strict=True) if t.strip()]
+    return read_lines(lines, heading)
+
+
+def markdown_nodes(text: str, heading: HeadingTest, tokens: list[Token]) -> list[Node]:
+    source = [line.expandtabs(4) for line in text.split("\n")]  # markdown_source() lines
+    containers: list[list[Node]] = [[]]
+    lists: list[int] = []  # the open lists, innermost last
+    items: list[tuple[int, int]] = []  # (marker column, list) of the open items
+    placed: dict[int, tuple[int, int]] = {}  # id(item node) -> (marker column, list)
+    for n, token in enumerate(tokens):
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            lists.append(n)
+        elif token.type in ("bullet_list_close", "ordered_list_close") and lists:
+            lists.pop()
+        elif token.type == "list_item_open":
+            line = source[token.map[0]] if token.map and token.map[0] < len(source) else ""
+            items.append((len(line) - len(line.lstrip()), lists[-1] if lists else -1))
+            containers.append([])
+        elif token.type == "list_item_close" and len(containers) > 1 and items:
+            column, in_list = items.pop()
+            nodes = list_item(containers.pop())
+            target = containers[-1]
+            prev = placed.get(id(target[-1])) if target and target[-1].item else None
+            # "1. x\n\n  - y": a new list set in from the item just before it is that item's
+            # sub-list, as the line reader nests it (CommonMark wants the content column).
+            if prev is not None and prev[1] != in_list and prev[0] < column:
+                target = target[-1].children
+            placed.update((id(node), (column, in_list)) for node in nodes)
+            target.extend(nodes)
+        elif token.type == "inline":
+            containers[-1].extend(_paragraph(token, source, heading))
+        elif token.type in ("code_block", "fence"):
+            containers[-1].extend(read_lines(plain_lines(token.content), heading))
+        elif token.type == "html_block":
+            containers[-1].extend(html_nodes(token.content, heading))
+    return containers[0]  # markdown-it closes every item it opens
+
+
+# --- HTML ----------------------------------------------------------------------------
+
+_HTML_BLOCK = frozenset(
+    "p div blockquote pre table tbody thead tfoot tr td th section article dl dt dd body"
+    " h1 h2 h3 h4 h5 h6 center caption figure header footer main hr li ul ol".split()
+)
+_HTML_DROP = frozenset("script style head title template".split())
+
+
+def _tag(element: etree._Element) -> str:
+    return element.tag.lower() if isinstance(element.tag, str) else ""
+
+
+def _inline(element: etree._Element) -> str:
+    tag = _tag(element)
+    if tag == "br" or tag in _HTML_DROP or not tag:
+        return "\n" if tag == "br" else ""
+    inner = (element.text or "") + "".join(_inline(c) + (c.tail or "") for c in element)
+    if tag == "sup":
+        return sup(inner)
+    return f"\n{inner}\n" if tag in _HTML_BLOCK else inner
+
+
+def _html_block(element: etree._Element, heading: HeadingTest) -> list[Node]:
+    out: list[Node] = []
+    text = [element.text or ""]
+
+    def flush() -> None:
+        lines = [prep(raw).strip() for raw in "".join(text).split("\n")]
+        out.extend(read_lines([(0, line) for line in lines if line], heading))
+        text.clear()
+
+    for child in element:
+        tag = _tag(child)
+        if tag in _HTML_BLOCK:  # a list's <li> become items one level down
+            flush()
+            content = _html_block(child, heading)
+            out.extend(list_item(content) if tag == "li" else content)
+        else:
+            text.append(_inline(child))
+        text.append(child.tail or "")
+    flush()
+    return out
+
+
+def html_nodes(text: str, heading: HeadingTest) -> list[Node]:
+    try:
+        root = lxml.html.fragment_fromstring(text, create_parent="div")
+    except (etree.LxmlError, ValueError):
+        return read_lines(plain_lines(text), heading)
+    return _html_block(root, heading)
