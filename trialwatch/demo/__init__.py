@@ -115,7 +115,9 @@ def run_demo(keep: Path | None = None) -> int:
             _say(f"demo: edit for the second crawl, {_nct(edit['file'])}: {edit['says']}")
         first, second, ids = build_rounds(root)
         engine = open_engine(url)
-        pipeline = Pipeline(engine, SnapshotStore(root / "data" / "snapshots"), report=_say)
+        # Raw payloads beside the database, where every command looks (registry.db.data_dir).
+        store = SnapshotStore(root / "trialwatch-data" / "snapshots")
+        pipeline = Pipeline(engine, store, report=_say)
         for number, folder in ((1, first), (2, second)):
             with ReplayServer(folder) as server:
                 _say(f"demo: crawl {number} of 2 from {server.base_url} ({len(ids)} NCT ids)")
