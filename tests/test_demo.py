@@ -39,3 +39,18 @@ def test_demo_runs_and_shows_a_backfilled_history(tmp_path: Path) -> None:
     assert [v["registry_versions"] for v in versions] == [[0], [1], [2], [3, 4], [5]]
     dates = [v["registry_date"] for v in versions]
     assert dates == sorted(dates)
+    assert [v["grades"] for v in versions][1:3] == [["major", "major"], ["major"]]
+    # The grades are shown, and an editorial confirmation is told apart from what matters.
+    assert "[editorial] completion_date: 2025-10-30 (ESTIMATED) → 2025-10-30 (ACTUAL)" in out
+    assert "~ inclusion: Life expectancy ≥ 3 months → Life expectancy ≥ 6 months [major]" in out
+
+    # Every command finds the demo's raw payloads from --db alone: reparse re-reads them all.
+    again = subprocess.run(
+        [sys.executable, "-m", "trialwatch.cli", "--db", db, "reparse"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "0 problem(s)" in again.stderr and "not in" not in again.stderr
