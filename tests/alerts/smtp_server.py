@@ -11,7 +11,24 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from trialwatch.alerts.smtp import SmtpSettings
+
 HOST = "127.0.0.1"
+
+
+def plain_settings(port: int) -> SmtpSettings:
+    """Settings for the loopback server below: no TLS, no login."""
+    return SmtpSettings(
+        host=HOST,
+        port=port,
+        user=None,
+        password=None,
+        sender="alerts@trialwatch.test",
+        security="none",
+        timeout=5,
+    )
+
+
 USER, PASSWORD = "alerts@example.org", "pa55-w0rd-that-must-not-leak"
 MESSAGE_ID = "<alert-42.7f3c@trialwatch.example>"
 

@@ -19,7 +19,6 @@ from sqlmodel import col, select
 from tests.conftest import fixture_file
 from trialwatch.alerts.outbox import send_pending
 from trialwatch.alerts.render import AlertItem, render_message
-from trialwatch.alerts.smtp import SmtpSettings
 from trialwatch.alerts.watches import enqueue
 from trialwatch.cli import cli
 from trialwatch.pipeline import Pipeline, Tally
@@ -27,7 +26,7 @@ from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import Change, Delivery, TrialVersion, Watch
 from trialwatch.snapshots import SnapshotStore
 
-from .smtp_server import HOST, Recorder, smtp_server
+from .smtp_server import Recorder, plain_settings, smtp_server
 
 T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 NCT = "NCT03934567"
@@ -81,22 +80,10 @@ def _title_change(engine, grade: str | None, after: str, reason: str | None) -> 
         return row.id
 
 
-def _settings(port: int) -> SmtpSettings:
-    return SmtpSettings(
-        host=HOST,
-        port=port,
-        user=None,
-        password=None,
-        sender="alerts@trialwatch.test",
-        security="none",
-        timeout=5,
-    )
-
-
 def _send(engine, when: datetime) -> dict[str, email.message.EmailMessage]:
     handler = Recorder()
     with smtp_server(handler) as port:
-        send_pending(engine, _settings(port), now=lambda: when)
+        send_pending(engine, plain_settings(port), now=lambda: when)
     received = {}
     for got in handler.received:
         message = email.message_from_bytes(got["content"], policy=email.policy.default)

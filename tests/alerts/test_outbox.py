@@ -12,14 +12,14 @@ from sqlmodel import select
 
 from tests.conftest import fixture_file
 from trialwatch.alerts.outbox import compose, send_pending
-from trialwatch.alerts.smtp import SmtpSettings, build_email, send_email
+from trialwatch.alerts.smtp import build_email, send_email
 from trialwatch.alerts.watches import add_watch, query_key
 from trialwatch.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import AlertMessage, Delivery, Watch
 from trialwatch.snapshots import SnapshotStore
 
-from .smtp_server import HOST, Recorder, free_port, smtp_server
+from .smtp_server import Recorder, free_port, plain_settings, smtp_server
 
 T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 NCT = "NCT03934567"
@@ -35,18 +35,6 @@ def _body(mutate=None) -> bytes:
 
 def _completed(data):
     data["protocolSection"]["statusModule"]["overallStatus"] = "COMPLETED"
-
-
-def _settings(port: int) -> SmtpSettings:
-    return SmtpSettings(
-        host=HOST,
-        port=port,
-        user=None,
-        password=None,
-        sender="alerts@trialwatch.test",
-        security="none",
-        timeout=5,
-    )
 
 
 class Clock:
@@ -110,9 +98,9 @@ def test_a_status_change_reaches_exactly_the_watches_that_asked(world):
 
     handler = Recorder()
     with smtp_server(handler) as port:
-        first = send_pending(engine, _settings(port), now=Clock(T0 + timedelta(days=1)))
+        first = send_pending(engine, plain_settings(port), now=Clock(T0 + timedelta(days=1)))
         assert (first.composed, first.sent) == (3, 3)
-        second = send_pending(engine, _settings(port), now=Clock(T0 + timedelta(days=2)))
+        second = send_pending(engine, plain_settings(port), now=Clock(T0 + timedelta(days=2)))
         assert (second.composed, second.sent) == (0, 0)
     assert _recipients(handler) == ["a@x.test", "d@x.test", "f@x.test"]
     for message in _parsed(handler):
@@ -128,7 +116,7 @@ def test_smtp_down_stays_pending_then_is_delivered_once(world):
     clock = Clock(T0 + timedelta(hours=1))
     port = free_port()  # nothing listens there yet
 
-    down = send_pending(engine, _settings(port), now=clock)
+    down = send_pending(engine, plain_settings(port), now=clock)
     assert (down.composed, down.sent, down.retrying) == (1, 0, 1)
     with transaction(engine) as session:
         [message] = session.exec(select(AlertMessage)).all()
@@ -138,11 +126,11 @@ def test_smtp_down_stays_pending_then_is_delivered_once(world):
     handler = Recorder()
     with smtp_server(handler) as up_port:
         # the retry waits for its backoff, then goes once
-        assert send_pending(engine, _settings(up_port), now=clock).sent == 0
+        assert send_pending(engine, plain_settings(up_port), now=clock).sent == 0
         clock.now += timedelta(minutes=5)
-        assert send_pending(engine, _settings(up_port), now=clock).sent == 1
+        assert send_pending(engine, plain_settings(up_port), now=clock).sent == 1
         clock.now += timedelta(hours=1)
-        assert send_pending(engine, _settings(up_port), now=clock).sent == 0
+        assert send_pending(engine, plain_settings(up_port), now=clock).sent == 0
     assert len(handler.received) == 1
     assert _parsed(handler)[0]["Message-ID"] == message.message_id
 
@@ -154,7 +142,7 @@ def test_a_run_that_died_after_sending_resends_with_the_same_message_id(world):
     _ingest(pipeline, _body(_completed), T0 + timedelta(hours=1))
     handler = Recorder()
     with smtp_server(handler) as port:
-        settings = _settings(port)
+        settings = plain_settings(port)
         with transaction(engine) as session:
             [message] = compose(session, now=T0, domain="trialwatch.test")
         # the server accepts it, then the process dies before marking it sent
@@ -190,7 +178,9 @@ def test_markup_in_a_criterion_arrives_as_text(world):
     _ingest(pipeline, _body(scripted), T0 + timedelta(hours=1))
     handler = Recorder()
     with smtp_server(handler) as port:
-        assert send_pending(engine, _settings(port), now=Clock(T0 + timedelta(hours=1))).sent == 1
+        assert (
+            send_pending(engine, plain_settings(port), now=Clock(T0 + timedelta(hours=1))).sent == 1
+        )
     [message] = _parsed(handler)
     html = message.get_body(("html",)).get_content()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html
@@ -222,7 +212,7 @@ def test_a_daily_digest_gathers_a_day_of_changes_into_one_message(world):
     _ingest(pipeline, _body(), T0)
     handler = Recorder()
     with smtp_server(handler) as port:
-        settings = _settings(port)
+        settings = plain_settings(port)
         _ingest(pipeline, _body(_completed), T0 + timedelta(hours=1))
         assert send_pending(engine, settings, now=Clock(T0 + timedelta(hours=1))).sent == 1
         _ingest(pipeline, _body(), T0 + timedelta(hours=2))  # back, then done again
