@@ -36,12 +36,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    from trialwatch.cli.alerts import alerts, runs, schedule, watch
+    from trialwatch.cli.alerts import alerts, watch
     from trialwatch.cli.backfill import backfill
     from trialwatch.cli.demo import demo
     from trialwatch.cli.ingest import capture, crawl, import_
     from trialwatch.cli.records import changes, discrepancies, history_, show
     from trialwatch.cli.reparse import reparse
+    from trialwatch.cli.schedule import runs, schedule
 
     for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
         cli.add_command(command)

@@ -1,9 +1,8 @@
-"""Commands for being told: watches, the alert outbox, scheduled crawls and their runs."""
+"""Commands for being told: watches and the alert outbox."""
 
 from __future__ import annotations
 
 import sys
-from datetime import date
 from typing import Any
 
 import click
@@ -12,8 +11,8 @@ from sqlmodel import col, select
 from trialwatch.alerts.watches import DEFAULT_KINDS, DIGESTS, add_watch, describe
 from trialwatch.cli.util import Context, check_nct, err, parse_query, print_json
 from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, GRADES
-from trialwatch.registry.db import data_dir, transaction
-from trialwatch.registry.models import AlertMessage, Change, CrawlRun, Delivery, Watch, utcnow
+from trialwatch.registry.db import transaction
+from trialwatch.registry.models import AlertMessage, Change, Delivery, Watch, utcnow
 
 
 @click.group()
@@ -187,144 +186,3 @@ def alerts_list(obj: Context, pending: bool, as_json: bool) -> None:
         click.echo(
             f"{d['id']:>5}  watch {d['watch_id']:<4} {d['nct_id']}  {d['kind']:<24} {d['status']}"
         )
-
-
-@click.group()
-def schedule() -> None:
-    """Crawls on a schedule (kept in the database; run them with `schedule run`)."""
-
-
-@schedule.command(
-    "add", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
-)
-@click.option("--every", metavar="DURATION", help="30s, 15m, 6h, 1d ...")
-@click.option("--cron", metavar="EXPR", help='A crontab line in UTC, e.g. "0 6 * * 1-5".')
-@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
-@click.pass_context
-def schedule_add(
-    ctx: click.Context, every: str | None, cron: str | None, command: tuple[str, ...]
-) -> None:
-    """Schedule a crawl: `schedule add --every 6h crawl ctgov --nct NCT03934567`."""
-    from trialwatch.cli.util import crawl_options
-    from trialwatch.scheduler import add_crawl_job
-    from trialwatch.spiders.runner import build_job
-
-    if not command or command[0] != "crawl":
-        raise click.UsageError("only a crawl can be scheduled: ... crawl SOURCE [crawl options]")
-    crawl = ctx.find_root().command.get_command(ctx, "crawl")  # type: ignore[attr-defined]
-    assert crawl is not None
-    with crawl.make_context("crawl", list(command[1:]), parent=ctx) as sub:
-        p = sub.params
-        options = crawl_options(
-            p["slug"],
-            p["ncts"],
-            p["nct_file"],
-            p["urls"],
-            p["queries"],
-            p["updated_since"],
-            p["base_url"],
-            p["delay"],
-        )
-    try:
-        build_job(
-            options["slug"],
-            data_dir=data_dir(ctx.obj.url),
-            base_url=options["base_url"],
-            nct_ids=options["nct_ids"],
-            urls=options["urls"],
-            query=options["query"],
-            updated_since=date.fromisoformat(since)
-            if (since := options["updated_since"])
-            else None,
-        )  # checked now, not at the first run
-        job = add_crawl_job(ctx.obj.url, options=options, every=every, cron=cron)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"{job['id']}  {job['name']}  ({job['trigger']}; next {job['next_run_time']})")
-
-
-@schedule.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def schedule_list(obj: Context, as_json: bool) -> None:
-    """List scheduled jobs."""
-    from trialwatch.scheduler import list_jobs
-
-    jobs = list_jobs(obj.url)
-    if as_json:
-        print_json(jobs)
-        return
-    for job in jobs:
-        click.echo(f"{job['id']}  {job['name']}  ({job['trigger']}; next {job['next_run_time']})")
-
-
-@schedule.command("remove")
-@click.argument("job_id")
-@click.pass_obj
-def schedule_remove(obj: Context, job_id: str) -> None:
-    """Remove a scheduled job."""
-    from trialwatch.scheduler import remove_job
-
-    if not remove_job(obj.url, job_id):
-        err(f"job {job_id}: no such job")
-        sys.exit(1)
-    err(f"job {job_id}: removed")
-
-
-@schedule.command("run")
-@click.pass_obj
-def schedule_run(obj: Context) -> None:
-    """Run the scheduled jobs in the foreground until Ctrl-C or SIGTERM."""
-    import logging
-
-    from trialwatch.scheduler import SchedulerBusy, run_forever
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    for noisy in ("apscheduler", "trialwatch.spiders"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    obj.engine  # noqa: B018  (migrate before the job store touches the database)
-    try:
-        run_forever(obj.url, lock_path=data_dir(obj.url) / "scheduler.lock", report=err)
-    except SchedulerBusy as exc:
-        err(str(exc))
-        sys.exit(1)
-
-
-@click.command()
-@click.option("--limit", type=int, default=50, show_default=True, help="How many, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def runs(obj: Context, limit: int, as_json: bool) -> None:
-    """List crawl runs: when, what, counts and errors."""
-    with transaction(obj.engine) as session:
-        rows = session.exec(select(CrawlRun).order_by(col(CrawlRun.id).desc()).limit(limit)).all()
-        data: list[dict[str, Any]] = [
-            {
-                "id": r.id,
-                "source": r.source,
-                "job_id": r.job_id,
-                "args": r.args,
-                "status": r.status,
-                "started_at": r.started_at.isoformat(),
-                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-                "fetched": r.fetched,
-                "new_versions": r.new_versions,
-                "unchanged": r.unchanged,
-                "not_found": r.not_found,
-                "rejected": r.rejected,
-                "errors": r.errors,
-            }
-            for r in rows
-        ]
-    if as_json:
-        print_json(data)
-        return
-    for d in data:
-        click.echo(
-            f"{d['id']:>5}  {d['started_at'][:19]}  {d['source']:<8} {d['status']:<8} "
-            f"fetched {d['fetched']}, new {d['new_versions']}, unchanged {d['unchanged']}, "
-            f"not found {d['not_found']}, rejected {d['rejected']}"
-            + (f"  (job {d['job_id']})" if d["job_id"] else "")
-        )
-        if d["status"] == "failed" and d["errors"]:  # why it failed, without needing --json
-            click.echo(f"       {d['errors'][-1]}")
