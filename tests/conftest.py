@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.reliability import Recorder, write
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get(
     "TRIALWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -64,3 +66,25 @@ def fixture_file(name: str) -> Path:
     if not found:
         raise FileNotFoundError(f"no fixture named {name} under {FIXTURES}")
     return found[0]
+
+
+@pytest.fixture
+def reliability(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """Say what a fault or attack test tried (see tests/reliability.py); written only when
+    the test passed."""
+    database = ""
+    if "db_url" in request.fixturenames:
+        database = str(request.getfixturevalue("db_url")).split(":", 1)[0].split("+")[0]
+    recorder = Recorder(request.node.nodeid, database)
+    yield recorder
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.passed:
+        write(recorder.trials)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
