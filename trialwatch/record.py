@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-NCT_RE = re.compile(r"^NCT\d{8}$")
+# ASCII only: "NCT" and 8 ASCII digits ("\d" would also take Arabic-Indic and other digits).
+NCT_RE = re.compile(r"^NCT[0-9]{8}$", re.ASCII)
 
 STATUSES = frozenset(
     {

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from trialwatch.spiders.components import fetch_item, network_failure_item, one_line
 
-NCT_RE = re.compile(r"NCT\d{8}")
+NCT_RE = re.compile(r"NCT[0-9]{8}", re.ASCII)
 PAGE_SIZE = 1000  # the API's maximum: fewest requests for a search
 USER_AGENT = "trialwatch/0.1 (+https://github.com/trialwatch/trialwatch)"
 
