@@ -20,10 +20,10 @@ from trialwatch.parsers.ctgov_history import HistoryEntry, parse_version_list, w
 from trialwatch.pipeline import HistoryPayload, Pipeline, Report, Tally
 from trialwatch.registry.db import transaction
 from trialwatch.registry.models import CrawlRun, utcnow
-from trialwatch.spiders.components import one_line
+from trialwatch.spiders.components import NOTICE, STOP, one_line
 from trialwatch.spiders.ctgov import validate_nct_id
 from trialwatch.spiders.ctgov_history import LIST, RECHECK, VERSION
-from trialwatch.spiders.runner import Fetched, build_job, run_job
+from trialwatch.spiders.runner import CrawlError, Fetched, build_job, run_job
 
 SOURCE = "ctgov_history"
 
@@ -126,6 +126,7 @@ class _Backfill:
         self.report = report
         self.ingested = Tally()  # what the pipeline did, over all trials
         self.answered = 0  # fetches that got an answer (ok or not found)
+        self.stopped: str | None = None  # why the crawl was cut short (its deadline)
         self.passes = {
             nct: _Pass(counts=tally.trials[nct], have=set(have.get(nct, ())))
             for nct in tally.trials
@@ -146,6 +147,13 @@ class _Backfill:
             self.report(line)
 
     def on_fetch(self, row: Fetched) -> None:
+        if row.kind == NOTICE:
+            self.report(row.reason or "")
+            return
+        if row.kind == STOP:
+            self.stopped = row.reason or "crawl stopped"
+            self.problem(f"backfill stopped: {self.stopped}")
+            return
         self.answered += row.outcome in ("ok", "not_found")
         p = self.passes.get(row.requested_nct or "")
         if p is None or p.counts.outcome != "pending":
@@ -283,8 +291,17 @@ def run_backfill(
     work = _Backfill(pipeline, tally, have, spec["modules"], report)
     status = "ok"
     try:
-        run_job(SOURCE, job, work.on_fetch)
+        try:
+            run_job(SOURCE, job, work.on_fetch)
+        except CrawlError:
+            if work.stopped is None:  # a child cut short by its deadline exits non-zero
+                raise
+        if work.stopped is not None:
+            status = "failed"
+            work.finish(f"not finished ({work.stopped})")
         work.finish("the crawl ended before this trial's fetches were done")
+        if work.answered == 0 and tally.failed:
+            status = "failed"  # not one answer: the server is down or unreachable
     except BaseException as exc:  # the crawl died or was interrupted: settle, record, re-raise
         status = "failed"
         work.finish(f"not finished ({one_line(exc) or type(exc).__name__})")

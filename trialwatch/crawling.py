@@ -1,9 +1,17 @@
 """A crawl: run a spider in a child process and ingest each payload as it arrives, recorded
-as a crawl_run."""
+as a crawl_run.
+
+A run is `failed` when the crawl was cut short (a pageToken loop, the page cap, the deadline:
+the spider says why in a STOP line) or when the server never answered at all (every fetch
+timed out or was refused); what was fetched before is ingested all the same. It is `partial`
+when some fetches or records were set aside, else `ok`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -25,12 +33,16 @@ def run_crawl(
     updated_since: date | None = None,
     settings: Mapping[str, Any] | None = None,
     job_id: str | None = None,
+    progress: Callable[[int, Tally], None] | None = None,
 ) -> tuple[CrawlRun, Tally]:
     """Run one crawl, ingesting each payload as it arrives; recorded as a crawl_run.
 
-    Bad arguments raise ValueError before anything is fetched or recorded.
+    Bad arguments raise ValueError before anything is fetched or recorded. `progress` is
+    called after each fetch with the number of fetches so far and the tally.
     """
-    from trialwatch.spiders.runner import Fetched, build_job, run_job
+    from trialwatch.spiders.components import NOTICE, STOP
+    from trialwatch.spiders.ctgov import check_base_url
+    from trialwatch.spiders.runner import CrawlError, Fetched, build_job, run_job
 
     job = build_job(
         slug,
@@ -42,6 +54,13 @@ def run_crawl(
         updated_since=updated_since,
         settings=settings,
     )
+    given = json.loads(job).get("base_url")
+    if given is not None:
+        try:
+            check_base_url(given)
+        except ValueError as exc:
+            env = f"TRIALWATCH_{slug.upper()}_URL"
+            raise ValueError(f"{exc}" if base_url else f"{exc} (from ${env})") from None
     args = {
         "nct_ids": list(nct_ids),
         "urls": list(urls),
@@ -54,8 +73,24 @@ def run_crawl(
         session.add(run)
     tally = Tally()
     search = query_key(query) if query else None
+    stops: list[str] = []  # why the crawl was cut short, from its STOP lines
+    counts = {"fetches": 0, "answered": 0}
 
     def on_fetch(fetched: Fetched) -> None:
+        if fetched.kind == NOTICE:
+            pipeline.report(fetched.reason or "")
+            return
+        if fetched.kind == STOP:
+            stops.append(fetched.reason or "crawl stopped")
+            pipeline.report(f"crawl {slug} stopped: {stops[-1]}")
+            return
+        counts["fetches"] += 1
+        counts["answered"] += fetched.status != 0
+        _ingest(fetched)
+        if progress is not None:
+            progress(counts["fetches"], tally)
+
+    def _ingest(fetched: Fetched) -> None:
         if fetched.outcome == "not_found":
             tally.not_found += 1
             pipeline.report(f"{fetched.requested_url}: not found ({fetched.status})")
@@ -93,17 +128,31 @@ def run_crawl(
                     observed_at=fetched.fetched_at,
                 )
 
+    def crawl_job() -> str:
+        try:
+            run_job(slug, job, on_fetch)
+        except CrawlError:
+            if not stops:  # a child cut short by its deadline exits non-zero: expected
+                raise
+        tally.problems.extend(stops)  # last, so the run's last error says why it stopped
+        nothing_answered = counts["fetches"] > 0 and counts["answered"] == 0
+        return "failed" if stops or nothing_answered else "ok"
+
     status = "ok"
     try:
-        run_job(slug, job, on_fetch)
+        status = crawl_job()
     except Exception as exc:  # the crawl process died: record it, then re-raise
         status = "failed"
         tally.problems.append(f"crawl {slug}: {exc}")
         raise
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, a scheduler stopping now
+        status = "interrupted"
+        tally.problems.append(f"interrupted: {str(exc) or 'Ctrl-C'}")
+        raise
     finally:
         with transaction(pipeline.engine) as session:
             run.finished_at = utcnow()
-            run.status = status if not tally.rejected or status == "failed" else "partial"
+            run.status = "partial" if tally.rejected and status == "ok" else status
             run.fetched = tally.payloads + tally.not_found
             run.new_versions = tally.first + tally.new_versions + tally.inserted
             run.unchanged = tally.unchanged
@@ -112,3 +161,21 @@ def run_crawl(
             run.errors = list(tally.problems)
             session.add(run)
     return run, tally
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(s|m|min|h|d)?", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, *, maximum: float) -> float:
+    """Seconds from "90", "90s", "15m", "6h" or "1d": more than 0, at most `maximum`;
+    else ValueError saying what is wrong with `text`."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration: give seconds, or e.g. 90s, 15m, 6h, 1d")
+    seconds = float(match[1]) * _UNIT_SECONDS[(match[2] or "").lower()]
+    if seconds <= 0:
+        raise ValueError(f"{text!r}: must be more than 0")
+    if seconds > maximum:
+        raise ValueError(f"{text!r}: at most {maximum:g} seconds")
+    return seconds

@@ -21,19 +21,32 @@ from trialwatch.snapshots import SnapshotStore
 Report = Callable[[str], None]
 
 
-def crawl_settings(delay: float | None) -> dict[str, Any]:
-    """Scrapy settings for a delay between requests; 0 (a local mirror) turns AutoThrottle off.
+def crawl_settings(
+    delay: float | None,
+    *,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_pages: int | None = None,
+) -> dict[str, Any]:
+    """Scrapy settings for a crawl's options: the delay between requests (0, for a local
+    mirror, also turns AutoThrottle off), the seconds to wait for one answer, the seconds
+    the whole crawl may take, and the most search pages it may fetch.
 
-    None keeps each spider's own polite default (about 1 s for ctgov, 3-5 s for the sites).
+    None keeps each spider's own default (a delay of about 1 s for ctgov, 3-5 s for the
+    sites; a 30 s timeout, a 6 h deadline, 20,000 pages: see spiders.components).
     """
-    if delay is None:
-        return {}
-    settings: dict[str, Any] = {
-        "DOWNLOAD_DELAY": delay,
-        "AUTOTHROTTLE_START_DELAY": max(delay, 0.1),
-    }
-    if delay == 0:
-        settings["AUTOTHROTTLE_ENABLED"] = False
+    settings: dict[str, Any] = {}
+    if delay is not None:
+        settings["DOWNLOAD_DELAY"] = delay
+        settings["AUTOTHROTTLE_START_DELAY"] = max(delay, 0.1)
+        if delay == 0:
+            settings["AUTOTHROTTLE_ENABLED"] = False
+    if timeout is not None:
+        settings["DOWNLOAD_TIMEOUT"] = timeout
+    if deadline is not None:
+        settings["CLOSESPIDER_TIMEOUT"] = deadline
+    if max_pages is not None:
+        settings["TRIALWATCH_MAX_PAGES"] = max_pages
     return settings
 
 
@@ -62,8 +75,15 @@ def smtp_settings() -> SmtpSettings | None:
 
 
 def send_alerts(
-    engine: Engine, *, report: Report, ssl_context: ssl.SSLContext | None = None
+    engine: Engine,
+    *,
+    report: Report,
+    ssl_context: ssl.SSLContext | None = None,
+    ignore_backoff: bool = False,
+    only: Sequence[int] | None = None,
 ) -> SendTally | None:
+    """Send what is due (``ignore_backoff``: all that is pending; ``only``: just those
+    messages). Any number of these may run at once: each message goes once."""
     try:
         settings = smtp_settings()
     except ValueError as exc:  # a bad config file or SMTP setting: one line, nothing sent
@@ -72,11 +92,32 @@ def send_alerts(
     if settings is None:
         report("alerts: no SMTP server set (TRIALWATCH_SMTP_HOST); alerts stay in the outbox")
         return None
-    tally = send_pending(engine, settings, now=utcnow, ssl_context=ssl_context, report=report)
+    tally = send_pending(
+        engine,
+        settings,
+        now=utcnow,
+        ssl_context=ssl_context,
+        report=report,
+        ignore_backoff=ignore_backoff,
+        only=only,
+    )
+    held = f", {tally.held} held" + (f" ({tally.untried} untried)" if tally.untried else "")
     report(
         f"alerts: {tally.composed} message(s) composed, {tally.sent} sent, "
-        f"{tally.retrying} to retry, {tally.failed} failed"
+        f"{tally.retrying} to retry{held}"
+        + (f", {tally.taken} sent by another sender" if tally.taken else "")
     )
+    if tally.still_held:
+        report(
+            f"alerts: {len(tally.still_held)} message(s) held since these SMTP settings failed "
+            f"({tally.still_held[-1].last_error}); they go again once the settings change, "
+            "or with `trialwatch alerts retry --all`"
+        )
+    if tally.waiting and not ignore_backoff:
+        report(
+            f"alerts: {tally.waiting} message(s) wait out their retry backoff; "
+            "`trialwatch alerts send --now` sends them now"
+        )
     return tally
 
 
@@ -90,6 +131,9 @@ def crawl_and_alert(
     updated_since: date | None = None,
     base_url: str | None = None,
     delay: float | None = None,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_pages: int | None = None,
     job_id: str | None = None,
     report: Report,
 ) -> tuple[CrawlRun, Tally]:
@@ -103,7 +147,7 @@ def crawl_and_alert(
             urls=urls,
             query=query,
             updated_since=updated_since,
-            settings=crawl_settings(delay),
+            settings=crawl_settings(delay, timeout=timeout, deadline=deadline, max_pages=max_pages),
             job_id=job_id,
         )
         report(f"crawl run {run.id} ({run.status}): {tally_line(tally)}")

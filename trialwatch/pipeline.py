@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from sqlmodel import Session, col, select
 
 from trialwatch import parsers
@@ -29,6 +31,37 @@ from trialwatch.registry.timeline import REGISTRY_FORMATS, origin_of
 from trialwatch.snapshots import SnapshotStore
 
 Report = Callable[[str], None]
+
+# A NUL character or a lone surrogate cannot be stored (PostgreSQL text, UTF-8): a reason or
+# address that quotes one keeps it as an escape.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text with each NUL character and lone surrogate written as its escape."""
+    return _UNSTORABLE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def refused_by_database(exc: DataError) -> str:
+    """What the database said about one payload's values, in one line (never the statement,
+    which quotes the payload)."""
+    said = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    return f"the database refused it: {said[0] if said else type(exc).__name__}"
+
+
+def parse_guarded(
+    body: bytes, *, url: str | None, source: str | None, problems: list[str] | None = None
+) -> list[TrialRecord]:
+    """parse_payload for a payload about to become versions: whole registry records only,
+    and a parser that fails in a way it should not (a bug met by this input) is a ParseError
+    naming it, so one payload never stops a batch."""
+    try:
+        return parse_payload(body, url=url, source=source, problems=problems, complete=True)
+    except ParseError:
+        raise
+    except Exception as exc:  # reported with its type; the payload is kept
+        said = " ".join(str(exc).split())[:200]
+        raise ParseError(f"the parser failed on it ({type(exc).__name__}: {said})") from None
 
 
 @dataclass
@@ -89,7 +122,7 @@ class Pipeline:
         digest = self.store.put(body)
         problems: list[str] = []
         try:
-            records = parse_payload(body, url=url, source=source, problems=problems)
+            records = parse_guarded(body, url=url, source=source, problems=problems)
         except ParseError as exc:
             records, problems = [], [str(exc)]
         for problem in problems:
@@ -151,11 +184,13 @@ class Pipeline:
                 )
                 if alerts:
                     tally.deliveries += enqueue(unit, result.changes, created_at=observed_at)
-        except IngestRefused as exc:
-            tally.reject(f"{name}: {exc}")
+        except (IngestRefused, DataError) as exc:
+            # The unit was rolled back whole; what follows is stored as before.
+            reason = refused_by_database(exc) if isinstance(exc, DataError) else str(exc)
+            tally.reject(f"{name}: {reason}")
             self.report(tally.problems[-1])
             self.set_aside(
-                str(exc),
+                reason,
                 session=session,
                 source=record.source,
                 url=url,
@@ -209,10 +244,12 @@ class Pipeline:
         if records is None:
             source = None if version.format in REGISTRY_FORMATS else version.format
             try:
-                records = parse_payload(
-                    self.store.get(version.snapshot), url=version.source_url, source=source
-                )
-            except (ParseError, OSError) as exc:
+                body = self.store.get(version.snapshot)
+            except OSError as exc:
+                raise RereadError(str(exc) or type(exc).__name__) from None
+            try:
+                records = parse_guarded(body, url=version.source_url, source=source)
+            except ParseError as exc:
                 raise RereadError(f"no longer parses: {exc}") from None
             if len(self._parsed) >= 8:  # a search page holds many trials: keep a few pages
                 self._parsed.pop(next(iter(self._parsed)))
@@ -255,7 +292,7 @@ class Pipeline:
             tally.payloads += 1
             name = f"{nct_id} v{payload.version}"
             try:
-                record = ctgov_history.parse(payload.body, payload.url)
+                record = ctgov_history.parse(payload.body, payload.url, complete=True)
                 if record.nct_id != nct_id:
                     raise ParseError(f"the payload is the record of {record.nct_id}")
             except ParseError as exc:
@@ -307,8 +344,11 @@ class Pipeline:
     def set_aside(self, reason: str, *, session: Session | None = None, **where: Any) -> None:
         """Keep a payload that gave no record, with its reason (the raw bytes stay stored);
         in the caller's unit of work when given (a second writer would wait on it)."""
+        kept: dict[str, Any] = {
+            k: storable(v) if isinstance(v, str) else v for k, v in where.items()
+        }
         with self._unit(session) as unit:
-            unit.add(ParseFailure(reason=reason, **where))
+            unit.add(ParseFailure(reason=storable(reason), **kept))
 
     def crawl(self, slug: str, **options: Any) -> tuple[CrawlRun, Tally]:
         """Run one crawl (see ``trialwatch.crawling.run_crawl`` for the options)."""

@@ -3,27 +3,27 @@
 A job is crawl → ingest → diff → outbox → email, through the same library functions the CLI
 uses. Jobs survive restarts (they live in the database), never run twice at once
 (max_instances=1, and one `schedule run` per database), and missed runs coalesce into one.
+A stored job holds the crawl's options only: the scheduler that runs it passes its own
+database (``serving``), so no URL or password is ever written into the job store.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import re
-import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
 
 if TYPE_CHECKING:
     from trialwatch.registry.models import CrawlRun
@@ -34,26 +34,32 @@ JOB_TABLE = "apscheduler_jobs"
 JOB_FUNC = "trialwatch.scheduler:crawl_job"
 # coalesce: missed runs become one; misfire_grace_time None: a late run still runs.
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-_EVERY = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-Report = Callable[[str], None]
-
-
-class SchedulerBusy(RuntimeError):
-    """Another `schedule run` already serves this database."""
+_EVERY = re.compile(r"^\s*(\d{1,12})\s*([smhd])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+LONGEST = timedelta(days=366)  # rarer than yearly is a --cron line, not an interval
+# Keys that jobs stored by older versions carried and that are never used now.
+STALE_KWARGS = ("db_url",)
 
 
 def parse_every(text: str) -> timedelta:
-    """ "30s", "15m", "6h", "1d" → a timedelta."""
+    """ "30s", "15m", "6h", "1d" → a timedelta, from 1 s to 366 days."""
     match = _EVERY.match(text)
-    if match is None or int(match[1]) == 0:
+    if match is None:
         raise ValueError(f"{text!r} is not a duration like 30s, 15m, 6h or 1d")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    seconds = int(match[1]) * _SECONDS[match[2]]
+    if seconds == 0:
+        raise ValueError(f"{text!r}: a duration must be at least 1s")
+    if seconds > LONGEST.total_seconds():
+        raise ValueError(f"{text!r}: a duration must be at most {LONGEST.days}d (or use --cron)")
+    return timedelta(seconds=seconds)
 
 
-def make_scheduler(url: str) -> BackgroundScheduler:
-    store = SQLAlchemyJobStore(url=url, tablename=JOB_TABLE)
+def make_scheduler(db: str | Engine) -> BackgroundScheduler:
+    """A scheduler on the job store in ``db`` (a URL, or an engine to share)."""
+    if isinstance(db, str):
+        store = SQLAlchemyJobStore(url=db, tablename=JOB_TABLE)
+    else:
+        store = SQLAlchemyJobStore(engine=db, tablename=JOB_TABLE)
     return BackgroundScheduler(
         jobstores={"default": store}, job_defaults=JOB_DEFAULTS, timezone=UTC
     )
@@ -62,7 +68,10 @@ def make_scheduler(url: str) -> BackgroundScheduler:
 @contextmanager
 def _paused(url: str) -> Iterator[BackgroundScheduler]:
     """A scheduler that reads and writes the job store but runs nothing."""
-    scheduler = make_scheduler(url)
+    from trialwatch.registry.db import open_engine
+
+    # trialwatch's own engine: on SQLite it waits for a running scheduler's writes
+    scheduler = make_scheduler(open_engine(url, migrate=False))
     scheduler.start(paused=True)
     try:
         yield scheduler
@@ -77,24 +86,35 @@ def add_crawl_job(
     if (every is None) == (cron is None):
         raise ValueError("give exactly one of --every and --cron")
     if every is not None:
-        trigger: Any = IntervalTrigger(seconds=parse_every(every).total_seconds(), timezone=UTC)
+        try:
+            trigger: Any = IntervalTrigger(seconds=parse_every(every).total_seconds(), timezone=UTC)
+        except ValueError as exc:
+            raise ValueError(f"--every {exc}") from None
     else:
         try:
-            trigger = CronTrigger.from_crontab(cron, timezone=UTC)
-        except ValueError as exc:
-            raise ValueError(f"--cron {cron!r}: {exc}") from None
+            trigger = CronTrigger.from_crontab(str(cron), timezone=UTC)
+        except Exception as exc:  # APScheduler refuses a line in its own words
+            said = str(exc).strip().splitlines() or [type(exc).__name__]
+            raise ValueError(f"--cron {cron!r}: {said[0]}") from None
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+            raise ValueError(f"--cron {cron!r}: that date never comes (e.g. 31 February)")
     job_id = uuid.uuid4().hex[:12]
     name = f"crawl {options['slug']} " + " ".join(_describe(options))
     with _paused(url) as scheduler:
         job = scheduler.add_job(
             JOB_FUNC,
             trigger,
-            kwargs={"db_url": url, "job_id": job_id, **options},
+            kwargs={"job_id": job_id, **_plain(options)},
             id=job_id,
             name=name.strip(),
             replace_existing=False,
         )
         return _job_dict(job)
+
+
+def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The crawl's options as stored: plain values, and never a database URL."""
+    return {k: v for k, v in options.items() if k not in STALE_KWARGS}
 
 
 def _describe(options: Mapping[str, Any]) -> list[str]:
@@ -129,9 +149,51 @@ def remove_job(url: str, job_id: str) -> bool:
         return True
 
 
+def scrub_stored_urls(scheduler: BackgroundScheduler) -> list[str]:
+    """Rewrite jobs stored by older versions with a database URL in their arguments (a copy
+    of the database would write into the original); returns their ids."""
+    scrubbed = []
+    for job in scheduler.get_jobs():
+        if any(key in job.kwargs for key in STALE_KWARGS):
+            scheduler.modify_job(job.id, kwargs=_plain(job.kwargs))
+            scrubbed.append(job.id)
+    return scrubbed
+
+
+# -- running a job ----------------------------------------------------------------------------
+
+_serving_url: str | None = None
+_before_job: Callable[[], None] | None = None
+_active_lock = threading.Condition()
+_active: dict[str, datetime] = {}  # job id -> when its run under way began
+
+
+@contextmanager
+def serving(url: str, *, before_job: Callable[[], None] | None = None) -> Iterator[None]:
+    """Stored jobs run against ``url`` while this lasts (the database `schedule run` serves).
+    ``before_job`` runs first each time; if it raises, the job is not run this time."""
+    global _serving_url, _before_job
+    _serving_url, _before_job = url, before_job
+    try:
+        yield
+    finally:
+        _serving_url, _before_job = None, None
+
+
+def active_jobs() -> dict[str, datetime]:
+    """The jobs under way in this process, and when each began."""
+    with _active_lock:
+        return dict(_active)
+
+
+def wait_for_jobs(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the jobs under way to end; True when none is left."""
+    with _active_lock:
+        return _active_lock.wait_for(lambda: not _active, timeout=timeout)
+
+
 def crawl_job(
     *,
-    db_url: str,
     job_id: str,
     slug: str,
     nct_ids: list[str] | None = None,
@@ -140,22 +202,77 @@ def crawl_job(
     updated_since: str | None = None,
     base_url: str | None = None,
     delay: float | None = None,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_pages: int | None = None,
+    db_url: str | None = None,  # stored by older versions; never used (see ``serving``)
+) -> None:
+    """A stored job, run by APScheduler: the crawl's options only, on the served database."""
+    url, before = _serving_url, _before_job
+    if url is None:
+        raise RuntimeError("a stored job runs only under 'trialwatch schedule run'")
+    if before is not None:
+        try:
+            before()
+        except Exception as exc:
+            log.error("job %s not run: %s", job_id, failure_line(exc))
+            return
+    run_crawl_job(
+        url,
+        job_id=job_id,
+        slug=slug,
+        nct_ids=nct_ids,
+        urls=urls,
+        query=query,
+        updated_since=updated_since,
+        base_url=base_url,
+        delay=delay,
+        timeout=timeout,
+        deadline=deadline,
+        max_pages=max_pages,
+    )
+
+
+def run_crawl_job(
+    url: str,
+    *,
+    job_id: str,
+    slug: str,
+    nct_ids: list[str] | None = None,
+    urls: list[str] | None = None,
+    query: dict[str, str] | None = None,
+    updated_since: str | None = None,
+    base_url: str | None = None,
+    delay: float | None = None,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_pages: int | None = None,
 ) -> None:
     """One scheduled run: crawl and ingest (changes and outbox rows together), then send.
 
     Nothing is raised to APScheduler, which would only log it: a run that fails for any
-    reason is on record as a failed crawl_run with its reason (`trialwatch runs`).
+    reason is on record as a failed crawl_run with its reason (`trialwatch runs`), and one
+    stopped on purpose as an interrupted one.
     """
     from datetime import date
 
     from trialwatch.registry.models import utcnow
 
     started = utcnow()
+    args = {
+        "nct_ids": nct_ids or [],
+        "urls": urls or [],
+        "query": query or {},
+        "updated_since": updated_since,
+        "base_url": base_url,
+    }
+    with _active_lock:
+        _active[job_id] = started
     try:
         from trialwatch.jobs import crawl_and_alert
 
         crawl_and_alert(
-            db_url,
+            url,
             slug=slug,
             nct_ids=nct_ids or [],
             urls=urls or [],
@@ -163,26 +280,49 @@ def crawl_job(
             updated_since=date.fromisoformat(updated_since) if updated_since else None,
             base_url=base_url,
             delay=delay,
+            timeout=timeout,
+            deadline=deadline,
+            max_pages=max_pages,
             job_id=job_id,
             report=lambda line: log.info("job %s: %s", job_id, line),
         )
+    except KeyboardInterrupt as exc:  # stopped now: the crawl's child is already killed
+        line = f"interrupted: {str(exc) or 'stopped'}"
+        log.warning("job %s %s", job_id, line)
+        _record_end(url, job_id, slug, args, started, line, status="interrupted")
     except Exception as exc:
         line = failure_line(exc)
         log.error("job %s failed: %s", job_id, line)
         log.debug("job %s failed", job_id, exc_info=True)
-        args = {
-            "nct_ids": nct_ids or [],
-            "urls": urls or [],
-            "query": query or {},
-            "updated_since": updated_since,
-            "base_url": base_url,
-        }
-        try:
-            record_failed_run(
-                db_url, job_id=job_id, source=slug, args=args, started_at=started, line=line
-            )
-        except Exception as again:  # e.g. the database itself is unreachable
-            log.error("job %s: its failure could not be recorded: %s", job_id, failure_line(again))
+        _record_end(url, job_id, slug, args, started, line, status="failed")
+    finally:
+        with _active_lock:
+            _active.pop(job_id, None)
+            _active_lock.notify_all()
+
+
+def _record_end(
+    url: str,
+    job_id: str,
+    source: str,
+    args: Mapping[str, Any],
+    started: datetime,
+    line: str,
+    *,
+    status: str,
+) -> None:
+    try:
+        record_failed_run(
+            url,
+            job_id=job_id,
+            source=source,
+            args=args,
+            started_at=started,
+            line=line,
+            status=status,
+        )
+    except Exception as again:  # e.g. the database itself is unreachable
+        log.error("job %s: its end could not be recorded: %s", job_id, failure_line(again))
 
 
 def failure_line(exc: BaseException) -> str:
@@ -200,10 +340,12 @@ def record_failed_run(
     args: Mapping[str, Any],
     started_at: datetime,
     line: str,
+    status: str = "failed",
 ) -> CrawlRun:
-    """Make sure the job's run begun at ``started_at`` is on record as failed, ``line`` its
-    reason; returns that CrawlRun. A row the crawl already wrote for the run is kept: one
-    marked failed is left as it is, any other is marked failed with ``line`` added."""
+    """Make sure the job's run begun at ``started_at`` is on record as ``status`` (failed or
+    interrupted), ``line`` its reason; returns that CrawlRun. A row the crawl already wrote
+    for the run is kept: one already so marked is left as it is, any other is marked with
+    ``line`` added."""
     from sqlmodel import col, select
 
     from trialwatch.registry.db import open_engine, transaction
@@ -225,57 +367,15 @@ def record_failed_run(
                     args=plain,
                     started_at=started_at,
                     finished_at=utcnow(),
-                    status="failed",
+                    status=status,
                     errors=[line],
                     job_id=job_id,
                 )
-            elif run.status != "failed":
-                run.status = "failed"
+            elif run.status != status:
+                run.status = status
                 run.finished_at = run.finished_at or utcnow()
                 run.errors = [*run.errors, line]
             session.add(run)
         return run
     finally:
         engine.dispose()
-
-
-@contextmanager
-def _single_runner(lock_path: Path) -> Iterator[None]:
-    """One `schedule run` per database: a second one would run every job twice."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SchedulerBusy(
-                f"another 'trialwatch schedule run' holds {lock_path}; one per database"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def run_forever(
-    url: str, *, lock_path: Path, report: Report, stop: threading.Event | None = None
-) -> None:
-    """Run the stored jobs until SIGINT/SIGTERM (or ``stop``); the job under way finishes
-    first, and every write it makes is its own transaction, so nothing is left half-done."""
-    stop = stop or threading.Event()
-    with _single_runner(lock_path):
-        scheduler = make_scheduler(url)
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
-        scheduler.start()
-        jobs = scheduler.get_jobs()
-        report(f"scheduler: running {len(jobs)} job(s); stop with Ctrl-C or SIGTERM")
-        try:
-            stop.wait()
-            report("scheduler: stopping after the job under way, if any")
-        finally:
-            scheduler.shutdown(wait=True)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        report("scheduler: stopped")

@@ -76,8 +76,9 @@ def check_login(
 
 
 @contextmanager
-def smtp_server(handler: Recorder, **smtp_options: Any) -> Iterator[int]:
-    controller = Controller(handler, hostname=HOST, port=free_port(), **smtp_options)
+def smtp_server(handler: Recorder, port: int | None = None, **smtp_options: Any) -> Iterator[int]:
+    """The server on ``port`` (default: a free one) until the block ends; yields the port."""
+    controller = Controller(handler, hostname=HOST, port=port or free_port(), **smtp_options)
     controller.start()
     try:
         yield controller.port

@@ -84,7 +84,7 @@ def test_a_status_change_reaches_exactly_the_watches_that_asked(world):
     }
     _watch(engine, email="b@x.test", nct_ids=[NCT], kinds=["enrollment"])
     _watch(engine, email="c@x.test", nct_ids=["NCT06171568"], kinds=["status"])
-    _watch(engine, email="e@x.test", source="ctgov_classic")
+    _watch(engine, email="e@x.test", source="veeva")
     _watch(engine, email="g@x.test", query={"query.cond": "something else"})
     removed = _watch(engine, email="h@x.test", nct_ids=[NCT], kinds=["status"])
     with transaction(engine) as session:

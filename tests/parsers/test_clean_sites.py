@@ -8,6 +8,7 @@ from trialwatch.parsers import ParseError
 from trialwatch.parsers.clean import parse_date, phases, status_word
 from trialwatch.parsers.site_words import (
     age_range,
+    chrome_kind,
     count_in,
     date_type_in,
     healthy_volunteers_word,
@@ -133,3 +134,41 @@ def test_strip_marker() -> None:
     assert strip_marker("‣Repeated") == (True, "Repeated")
     assert strip_marker("-5 degrees") == (False, "-5 degrees")
     assert strip_marker("1. Age") == (False, "1. Age")
+
+
+def test_a_lone_dash_is_a_marker() -> None:
+    assert strip_marker("-") == (True, "")
+    assert strip_marker("–") == (True, "")
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Cookie settings", "end"),
+        ("Privacy policy | Cookie settings | Terms of use", "end"),
+        ("© 2026 Some Site. All rights reserved.", "end"),
+        ("Copyright 2026 Veeva Systems", "end"),
+        ("Share this trial", "skip"),
+        ("Subscribe to our newsletter", "skip"),
+        ("Subscribe", "skip"),
+        ("We use cookies to improve your experience. Accept all cookies", "skip"),
+        ("Back to top", "skip"),
+        ("Recruiting", None),
+        ("Cookie allergy", None),
+        ("Share of patients with a response", None),
+        ("Privacy of the participant will be protected", None),
+        ("Sign up as volunteer", None),
+        ("Terms apply to patients", None),
+    ],
+)
+def test_chrome_lines(line: str, kind: str | None) -> None:
+    assert chrome_kind(line) == kind
+
+
+def test_chrome_check_is_fast_on_long_lines() -> None:
+    import time
+
+    started = time.perf_counter()
+    for text in ("share " * 50 + "x", "Cookie settings | " * 16 + "x", " - " * 99 + "x"):
+        assert chrome_kind(text) is None
+    assert time.perf_counter() - started < 0.5

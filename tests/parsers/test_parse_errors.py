@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from trialwatch.parsers import ParseError, ctgov, ctgov_classic, ctgov_history, parse_payload
+from trialwatch.parsers import (
+    ParseError,
+    ctgov,
+    ctgov_classic,
+    ctgov_history,
+    parse_payload,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -161,3 +168,169 @@ def test_every_saved_file_cut_short_raises_parse_error(path: Path) -> None:
         with pytest.raises(ParseError) as info:
             parse_payload(body[:cut])
         assert "\n" not in str(info.value)
+
+
+# --- wrong types are named, never coerced ------------------------------------------------
+
+
+COUNT = "designModule.enrollmentInfo.count"
+RANGE = "is not a count from 0 to 1,000,000,000"
+
+
+# Each message is the field's path and what is wrong with its value.
+@pytest.mark.parametrize(
+    ("path", "value", "said"),
+    [
+        ("identificationModule.briefTitle", {"x": 1}, " is an object, not text"),
+        ("identificationModule.officialTitle", 42, " is a number, not text"),
+        ("identificationModule.acronym", ["A"], " is an array, not text"),
+        ("identificationModule.nctId", 184067, " is a number, not text"),
+        ("statusModule.overallStatus", True, " is a boolean, not text"),
+        (COUNT, 1.5, " is a number (1.5), not a whole number"),
+        (COUNT, -5, f" -5 {RANGE}"),
+        (COUNT, 10**12, f" 1000000000000 {RANGE}"),
+        (COUNT, True, " is a boolean (True), not a whole number"),
+        (COUNT, "12", None),  # digits as text: the same count
+        ("designModule.phases", ["PHASE2", 3], "[1] is a number, not text"),
+        ("conditionsModule.conditions", [{"name": "x"}], "[0] is an object, not text"),
+        ("statusModule.startDateStruct.date", "2019-02-30", ": date '2019-02-30' is not a date"),
+        ("statusModule.startDateStruct.date", 2019, " is a number, not text"),
+        ("statusModule.startDateStruct", "2019-01", " is a string, not an object"),
+        (
+            "statusModule.lastUpdatePostDateStruct.date",
+            "2019-01",
+            ": date '2019-01' is not a full date",
+        ),
+        ("eligibilityModule.healthyVolunteers", "Yes", " is a string, not true or false"),
+        ("eligibilityModule.eligibilityCriteria", {"text": "x"}, " is an object, not text"),
+        ("sponsorCollaboratorsModule.leadSponsor", "Duke", " is a string, not an object"),
+        ("outcomesModule.primaryOutcomes", [["x"]], "[0] is an array, not an object"),
+        ("contactsLocationsModule.locations", ["Los Angeles"], "[0] is a string, not an object"),
+    ],
+)
+def test_a_value_of_the_wrong_type_names_its_field(
+    path: str, value: object, said: str | None
+) -> None:
+    study = json.loads(STUDY)
+    *parents, last = ["protocolSection", *path.split(".")]
+    node = study
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    body = json.dumps(study).encode()
+    if said is None:
+        [record] = parse_payload(body)
+        assert record.enrollment is not None and record.enrollment.count == 12
+        return
+    message = path + said
+    assert _raises(body, ".") == message
+    page = json.dumps({"studies": [json.loads(STUDY), study]}).encode()
+    problems: list[str] = []
+    [kept] = parse_payload(page, problems=problems)
+    assert kept.nct_id == "NCT00184067" and problems == [f"studies[1]: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1.5", "enrollment '1.5' is not a whole number"),
+        ("-5", "enrollment '-5' is not a whole number"),
+        ("1e30", "enrollment '1e30' is not a whole number"),
+        ("\u0663", "enrollment '\u0663' is not a whole number"),  # an Arabic-Indic 3
+        ("9" * 30, "enrollment '99999999999999999999...' is not a whole number"),
+        ("2000000000", "enrollment 2000000000 is not a count from 0 to 1,000,000,000"),
+    ],
+)
+def test_classic_enrollment_must_be_a_count(text: str, message: str) -> None:
+    body = re.sub(
+        rb"<enrollment([^>]*)>[^<]*<", f"<enrollment\\1>{text}<".encode(), CLASSIC, count=1
+    )
+    assert _raises(body, ".") == message
+    with pytest.raises(ParseError):
+        ctgov_classic.parse(body)
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["NCT\u0660\u0660\u0661\u0668\u0664\u0660\u0666\u0667", "NCT0018406\uff17"]
+)
+def test_an_nct_id_is_ascii_digits_only(bad_id: str) -> None:
+    study = json.loads(STUDY)
+    study["protocolSection"]["identificationModule"]["nctId"] = bad_id
+    with pytest.raises(ParseError, match="is not of the form NCT"):
+        parse_payload(json.dumps(study).encode())
+
+
+@pytest.mark.parametrize("version", ["\u0663", "1" * 7, -1, 1.0, True, 10**19])
+def test_a_history_version_number_is_a_small_whole_number(version: object) -> None:
+    data = json.loads(HISTORY)
+    data["studyVersion"] = version
+    with pytest.raises(ParseError, match="^studyVersion .* is not a version number$"):
+        parse_payload(json.dumps(data).encode())
+
+
+# --- a registry record that lost its content is not a whole record ---------------------
+
+
+def _only(*modules: str) -> dict[str, object]:
+    study = json.loads(STUDY)
+    ps = study["protocolSection"]
+    study["protocolSection"] = {k: v for k, v in ps.items() if k in modules}
+    return study
+
+
+def test_a_record_with_only_its_identification_is_refused_when_complete() -> None:
+    body = json.dumps(_only("identificationModule")).encode()
+    assert parse_payload(body)  # read as it is: the parser alone does not judge
+    with pytest.raises(ParseError) as info:
+        parse_payload(body, complete=True)
+    assert str(info.value) == (
+        "not a whole registry record: statusModule.overallStatus missing "
+        "(it holds only identificationModule)"
+    )
+
+
+def test_a_withheld_record_showing_little_else_is_whole() -> None:
+    """The real WITHHELD record: identification, sponsor, status and study type only."""
+    body = _file("ctgov_classic", "NCT03182660")
+    [record] = parse_payload(body, complete=True)
+    assert record.overall_status == "WITHHELD"
+    study = _only("identificationModule", "statusModule")
+    assert parse_payload(json.dumps(study).encode(), complete=True)
+
+
+@pytest.mark.parametrize(
+    ("drop", "missing"),
+    [
+        ("brief_title", "<brief_title>"),
+        ("overall_status", "<overall_status>"),
+    ],
+)
+def test_a_classic_record_without_title_or_status_is_refused_when_complete(
+    drop: str, missing: str
+) -> None:
+    body = re.sub(rf"<{drop}>[^<]*</{drop}>".encode(), b"", CLASSIC, count=1)
+    assert parse_payload(body)
+    with pytest.raises(ParseError, match=f"^not a whole registry record: {missing} missing$"):
+        parse_payload(body, complete=True)
+
+
+def test_a_history_version_that_lost_its_status_is_refused_when_complete() -> None:
+    data = json.loads(HISTORY)
+    del data["study"]["protocolSection"]["statusModule"]
+    with pytest.raises(ParseError, match="statusModule.overallStatus missing"):
+        ctgov_history.parse(json.dumps(data).encode(), complete=True)
+
+
+ALL_WHOLE = [p for p in ALL_SAVED if "not_" not in p.parent.name]
+TRIMMED = {"NCT00465816", "NCT03453554"}  # hand-trimmed test stubs (tests/fixtures/SOURCES.md)
+
+
+@pytest.mark.parametrize("path", ALL_WHOLE, ids=lambda p: p.parent.name)
+def test_every_real_record_is_whole(path: Path) -> None:
+    if path.parent.name in TRIMMED:
+        with pytest.raises(ParseError, match="not a whole registry record"):
+            parse_payload(path.read_bytes(), complete=True)
+        return
+    problems: list[str] = []
+    assert parse_payload(path.read_bytes(), problems=problems, complete=True)
+    assert problems == []

@@ -21,7 +21,7 @@ from trialwatch.cli import cli
 from trialwatch.demo.replay import ReplayServer
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun
-from trialwatch.scheduler import add_crawl_job, crawl_job, make_scheduler, parse_every
+from trialwatch.scheduler import add_crawl_job, make_scheduler, parse_every, run_crawl_job, serving
 
 
 def test_durations():
@@ -29,7 +29,8 @@ def test_durations():
     assert parse_every("15m") == timedelta(minutes=15)
     assert parse_every("6h") == timedelta(hours=6)
     assert parse_every("1d") == timedelta(days=1)
-    for bad in ("", "0s", "5w", "1.5h", "h", "-1m"):
+    assert parse_every("366d") == timedelta(days=366)
+    for bad in ("", "0s", "5w", "1.5h", "h", "-1m", "367d", "999999999999d", "9" * 40 + "s"):
         with pytest.raises(ValueError, match="duration"):
             parse_every(bad)
 
@@ -206,8 +207,8 @@ def _listed(db: str) -> list[dict]:
 
 def test_a_job_that_cannot_start_is_a_failed_run_with_its_reason(env, db_url, caplog):
     db = db_url
-    crawl_job(db_url=db, job_id="gone", **RETIRED)  # nothing raised to the scheduler
-    crawl_job(db_url=db, job_id="odd", slug="ctgov", nct_ids=[NCT], delay="fast")
+    run_crawl_job(db, job_id="gone", **RETIRED)  # nothing raised to the scheduler
+    run_crawl_job(db, job_id="odd", slug="ctgov", nct_ids=[NCT], delay="fast")
     gone, odd = _runs(db)
     assert (gone.job_id, gone.source, gone.status) == ("gone", "retired", "failed")
     assert gone.errors == [
@@ -229,7 +230,7 @@ def test_a_job_that_cannot_start_is_a_failed_run_with_its_reason(env, db_url, ca
 def test_a_crawl_that_dies_is_recorded_once(env, db_url):
     db = db_url
     # Accepted when stored, refused by the spider in the crawl's child process.
-    crawl_job(db_url=db, job_id="mirror", slug="ctgov", nct_ids=[NCT], base_url="ftp://mirror")
+    run_crawl_job(db, job_id="mirror", slug="ctgov", nct_ids=[NCT], base_url="ftp://mirror")
     [run] = _runs(db)
     assert (run.job_id, run.status) == ("mirror", "failed") and run.finished_at is not None
     assert any("invalid base_url 'ftp://mirror'" in e for e in run.errors), run.errors
@@ -270,9 +271,44 @@ def test_a_job_scheduled_without_delay_runs_with_the_spiders_default(env):
         finally:
             scheduler.shutdown(wait=False)
         assert job.kwargs["delay"] is None
-        job.func(*job.args, **job.kwargs)  # the stored job, run once as the scheduler would
+        assert "db_url" not in job.kwargs  # the scheduler passes its own database
+        with serving(db):  # the stored job, run once as the scheduler would
+            job.func(*job.args, **job.kwargs)
         assert len(server.requests_to(f"/api/v2/studies/{NCT}")) == 1
     [run] = _runs(db)
     assert (run.job_id, run.status, run.new_versions, run.errors) == (job_id, "ok", 1, [])
     [listed] = _listed(db)
     assert (listed["job_id"], listed["status"]) == (job_id, "ok")
+
+
+@pytest.mark.reliability
+def test_an_absurd_or_malformed_schedule_is_one_line_and_a_usage_error(env, reliability):
+    db = env["db"]
+    bad = [
+        ("--every", "999999999999d"),
+        ("--every", "99999999999999999999999999s"),
+        ("--every", "367d"),
+        ("--every", "0s"),
+        ("--every", "-1h"),
+        ("--every", "1.5h"),
+        ("--every", ""),
+        ("--cron", "0 0 31 2 *"),  # a date that never comes
+        ("--cron", "*/0 * * * *"),
+        ("--cron", "61 * * * *"),
+        ("--cron", "* * * *"),
+        ("--cron", ""),
+    ]
+    for option, value in bad:
+        result = CliRunner().invoke(
+            cli, ["--db", db, "schedule", "add", option, value, "crawl", "ctgov", "--nct", NCT]
+        )
+        assert result.exit_code == 2, (value, result.output)
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"schedule add: {option} {value!r}"), line
+    assert json.loads(_cli(db, "schedule", "list", "--json").stdout) == []
+    reliability.tried(
+        "input",
+        "`schedule add` with absurd or malformed --every and --cron values",
+        len(bad),
+        "each one line naming the value, exit 2, nothing stored",
+    )

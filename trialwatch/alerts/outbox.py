@@ -1,39 +1,58 @@
 """The outbox: compose pending deliveries into one message per watch, send, mark sent.
 
-Exactly once in normal operation: a message row (with its Message-ID) is committed before
-it is sent and marked sent only after the SMTP server accepted it. A run that dies in
-between sends the same message again with the same Message-ID, so mail systems can drop
-the copy; a refused or failed send stays pending and is retried with backoff.
+Exactly once, however many senders run at once: a watch's deliveries are composed into a
+message by one sender only (see compose.py), and a message is claimed before it is sent (see
+claims.py), so each goes out once with one Message-ID. A
+message is marked sent only after the SMTP server accepted it; a sender that dies in between
+leaves a claim that is taken over, and the message goes again with the same Message-ID, so
+mail systems can drop the copy.
+
+A temporary failure (server down, 4xx) leaves the message pending, retried with backoff. A
+permanent one holds it for a person, with the reason: when the SMTP settings were at fault
+(TLS or login mismatch, login refused, sender or relaying refused), the other due messages
+are held with it untried, and all go again once the settings change; `alerts retry` sends any
+held message again.
 """
 
 from __future__ import annotations
 
 import ssl
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
 
-from trialwatch.alerts.render import AlertItem, render_message
+from trialwatch.alerts import claims
+from trialwatch.alerts.claims import CLAIM_TIMEOUT, Claimant
+from trialwatch.alerts.compose import compose, compose_each
 from trialwatch.alerts.smtp import SendError, SmtpSettings, build_email, send_email
-from trialwatch.alerts.watches import describe
 from trialwatch.registry.db import transaction
-from trialwatch.registry.models import AlertMessage, Change, Delivery, Trial, Watch
+from trialwatch.registry.models import AlertMessage
 
-DIGEST_EVERY = timedelta(days=1)
+__all__ = ["SendTally", "backoff", "compose", "send_pending"]
+
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
+HELD_HINT = "held: fix the SMTP settings, or run `trialwatch alerts retry`"
+HELD_ALONE_HINT = "held: refused for this message or its recipient; `trialwatch alerts retry`"
+Report = Callable[[str], None]
 
 
 @dataclass
 class SendTally:
     composed: int = 0
+    released: int = 0  # held by settings that have changed since: back to pending
     sent: int = 0
     retrying: int = 0
-    failed: int = 0
+    held: int = 0  # held in this run
+    untried: int = 0  # of those, held without trying: the settings had just failed
+    taken: int = 0  # claimed by another sender first
+    waiting: int = 0  # pending, waiting out their backoff
+    still_held: list[AlertMessage] = field(default_factory=list)  # by the current settings
     problems: list[str] = field(default_factory=list)
 
 
@@ -42,75 +61,34 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
-def _due_for_digest(session: Session, watch: Watch, now: datetime) -> bool:
-    if watch.digest != "daily":
-        return True
-    last = session.exec(
-        select(AlertMessage.created_at)
-        .where(AlertMessage.watch_id == watch.id)
-        .order_by(col(AlertMessage.created_at).desc())
-        .limit(1)
-    ).first()
-    return last is None or now - last >= DIGEST_EVERY
-
-
-def compose(session: Session, *, now: datetime, domain: str) -> list[AlertMessage]:
-    """Gather each active watch's unassigned deliveries into one new message (digests at most
-    once a day). The caller commits, before anything is sent."""
-    rows = session.exec(
-        select(Delivery, Change, Watch)
-        .join(Change, col(Change.id) == Delivery.change_id)
-        .join(Watch, col(Watch.id) == Delivery.watch_id)
-        .where(col(Delivery.message_pk).is_(None), col(Watch.active).is_(True))
-        .order_by(col(Delivery.watch_id), col(Change.observed_at), col(Change.id))
-    ).all()
-    grouped: dict[int, tuple[Watch, list[tuple[Delivery, Change]]]] = {}
-    for delivery, change, watch in rows:
-        grouped.setdefault(delivery.watch_id, (watch, []))[1].append((delivery, change))
-    titles = _titles(session, {c.nct_id for _, c, _ in rows})
-    messages = []
-    for watch, pairs in grouped.values():
-        if not _due_for_digest(session, watch, now):
-            continue
-        items = [
-            AlertItem(
-                nct_id=c.nct_id,
-                title=titles.get(c.nct_id),
-                kind=c.kind,
-                before=c.before,
-                after=c.after,
-                detail=c.detail,
-                source=c.source,
-                observed_at=c.observed_at,
-                grade=c.grade,
-            )
-            for _, c in pairs
-        ]
-        rendered = render_message(items, recipient=watch.email, watch_label=describe(watch))
-        message = AlertMessage(
-            watch_id=watch.id or 0,
-            message_id=f"<{uuid.uuid4().hex}.w{watch.id}@{domain}>",
-            recipient=watch.email,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(message)
-        session.flush()
-        for delivery, _ in pairs:
-            delivery.message_pk = message.id
-            session.add(delivery)
-        messages.append(message)
-    return messages
-
-
-def _titles(session: Session, nct_ids: set[str]) -> dict[str, str | None]:
-    if not nct_ids:
-        return {}
-    rows = session.exec(select(Trial).where(col(Trial.nct_id).in_(nct_ids)))
-    return {t.nct_id: t.brief_title for t in rows}
+def _candidates(
+    engine: Engine,
+    *,
+    me: Claimant,
+    now: datetime,
+    due_by: datetime | None,
+    only: Collection[int] | None,
+    claim_timeout: timedelta,
+    tally: SendTally,
+) -> list[tuple[int, str | None]]:
+    """Messages to claim, in order: (id, None) for a pending one that is due, (id, the claim)
+    for one whose sender's claim is stale."""
+    with transaction(engine) as session:
+        stmt = select(AlertMessage).where(col(AlertMessage.status).in_(("pending", "sending")))
+        if only is not None:
+            stmt = stmt.where(col(AlertMessage.id).in_(only))
+        rows = session.exec(stmt.order_by(col(AlertMessage.id))).all()
+    found: list[tuple[int, str | None]] = []
+    for m in rows:
+        assert m.id is not None
+        if m.status == "pending":
+            if due_by is None or m.next_attempt_at <= due_by:
+                found.append((m.id, None))
+            else:
+                tally.waiting += 1
+        elif claims.is_stale(m, me=me, now=now, timeout=claim_timeout):
+            found.append((m.id, m.claimed_by))
+    return found
 
 
 def send_pending(
@@ -119,21 +97,133 @@ def send_pending(
     *,
     now: Callable[[], datetime],
     ssl_context: ssl.SSLContext | None = None,
-    report: Callable[[str], None] = lambda _line: None,
+    report: Report = lambda _line: None,
+    ignore_backoff: bool = False,
+    only: Collection[int] | None = None,
+    claim_timeout: timedelta = CLAIM_TIMEOUT,
 ) -> SendTally:
-    """Compose what is pending, then send every message that is due."""
+    """Release messages held by settings that have changed, compose what is pending, then
+    claim and send every message that is due (``ignore_backoff``: every pending one). With
+    ``only``, send just those messages (nothing released or composed)."""
     tally = SendTally()
+    me = Claimant.here()
+    if ssl_context is None and settings.security != "none":
+        ssl_context = ssl.create_default_context()  # one for the run: it reads the system's CAs
     domain = settings.sender.rpartition("@")[2] or "trialwatch.invalid"
-    with transaction(engine) as session:
-        tally.composed = len(compose(session, now=now(), domain=domain))
-    with transaction(engine) as session:
-        due = session.exec(
-            select(AlertMessage)
-            .where(AlertMessage.status == "pending", AlertMessage.next_attempt_at <= now())
-            .order_by(col(AlertMessage.id))
-        ).all()
-    for message in due:
-        email = build_email(
+    try:
+        if only is None:
+            tally.released, tally.still_held = claims.release_changed_settings(
+                engine, settings.fingerprint, now()
+            )
+            if tally.released:
+                report(
+                    f"alerts: {tally.released} held message(s) go again: the SMTP settings changed"
+                )
+            tally.composed = compose_each(engine, now=now, domain=domain, report=report)
+        due_by = None if ignore_backoff else now()
+        due = _candidates(
+            engine,
+            me=me,
+            now=now(),
+            due_by=due_by,
+            only=only,
+            claim_timeout=claim_timeout,
+            tally=tally,
+        )
+        # These very settings already failed: new messages are held untried, as a wrong
+        # password tried on every run could lock the account.
+        known = tally.still_held[-1] if tally.still_held else None
+        broken = (
+            SendError(known.last_error or "the SMTP settings failed", temporary=False)
+            if known
+            else None
+        )
+        _send_each(
+            engine,
+            settings,
+            due,
+            me=me,
+            now=now,
+            due_by=due_by,
+            broken=broken,
+            fingerprint=known.held_settings or "" if known else "",
+            ssl_context=ssl_context,
+            tally=tally,
+            report=report,
+        )
+    except OperationalError as exc:  # e.g. SQLite busy past its timeout, a lost connection
+        reason = " ".join(str(exc.orig or exc).split())
+        tally.problems.append(f"alerts: database error ({reason}); the rest waits for the next run")
+        report(tally.problems[-1])
+    return tally
+
+
+def _send_each(
+    engine: Engine,
+    settings: SmtpSettings,
+    due: list[tuple[int, str | None]],
+    *,
+    me: Claimant,
+    now: Callable[[], datetime],
+    due_by: datetime | None,
+    broken: SendError | None,
+    fingerprint: str,
+    ssl_context: ssl.SSLContext | None,
+    tally: SendTally,
+    report: Report,
+) -> None:
+    """Claim and send each message; once ``broken`` (the settings failed, with the
+    ``fingerprint`` of those settings), hold the rest untried."""
+    for pk, stale_claim in due:
+        at = now()
+        message = claims.claim(engine, pk, me, at, due_by=due_by, stale_claim=stale_claim)
+        if message is None:
+            tally.taken += 1
+            continue
+        if broken is not None:
+            claims.settle(
+                engine,
+                message,
+                me,
+                status="held",
+                last_error=str(broken),
+                held_settings=fingerprint,
+            )
+            tally.held += 1
+            tally.untried += 1
+            continue
+        try:
+            send_email(settings, _email(settings, message), ssl_context=ssl_context)
+        except SendError as exc:
+            if exc.settings and not exc.temporary:
+                broken, fingerprint = exc, settings.fingerprint()
+            _record_failure(engine, message, me, exc, now(), fingerprint if broken else None, tally)
+            report(tally.problems[-1])
+            continue
+        done = claims.settle(
+            engine,
+            message,
+            me,
+            status="sent",
+            sent_at=now(),
+            attempts=message.attempts + 1,
+            last_error=None,
+            held_settings=None,
+        )
+        if done:
+            tally.sent += 1
+            report(f"sent {message.message_id} to {message.recipient}: {message.subject}")
+        else:
+            tally.problems.append(
+                f"message {pk} to {message.recipient}: sent, but another sender took it over "
+                f"meanwhile (its claim had expired); it may arrive twice, with one Message-ID"
+            )
+            report(tally.problems[-1])
+
+
+def _email(settings: SmtpSettings, message: AlertMessage) -> EmailMessage:
+    try:
+        return build_email(
             settings,
             to=message.recipient,
             subject=message.subject,
@@ -141,35 +231,28 @@ def send_pending(
             html=message.html,
             message_id=message.message_id,
         )
-        try:
-            send_email(settings, email, ssl_context=ssl_context)
-        except SendError as exc:
-            _record_failure(engine, message, exc, now(), tally)
-            report(tally.problems[-1])
-            continue
-        with transaction(engine) as session:
-            message.status, message.sent_at = "sent", now()
-            message.attempts += 1
-            message.last_error = None
-            session.add(message)
-        tally.sent += 1
-        report(f"sent {message.message_id} to {message.recipient}: {message.subject}")
-    return tally
+    except ValueError as exc:  # a stored row that cannot make an email: a person must look
+        raise SendError(str(exc), temporary=False) from None
 
 
 def _record_failure(
-    engine: Engine, message: AlertMessage, exc: SendError, when: datetime, tally: SendTally
+    engine: Engine,
+    message: AlertMessage,
+    me: Claimant,
+    exc: SendError,
+    when: datetime,
+    fingerprint: str | None,
+    tally: SendTally,
 ) -> None:
-    with transaction(engine) as session:
-        message.attempts += 1
-        message.last_error = str(exc)
-        if exc.temporary:
-            message.next_attempt_at = when + backoff(message.attempts)
-            tally.retrying += 1
-            verdict = f"will retry after {message.next_attempt_at.isoformat(timespec='seconds')}"
-        else:
-            message.status = "failed"
-            tally.failed += 1
-            verdict = "given up"
-        session.add(message)
+    attempts = message.attempts + 1
+    if exc.temporary:
+        retry_at = when + backoff(attempts)
+        values: dict[str, object] = {"status": "pending", "next_attempt_at": retry_at}
+        tally.retrying += 1
+        verdict = f"will retry after {retry_at.isoformat(timespec='seconds')}"
+    else:
+        values = {"status": "held", "held_settings": fingerprint}
+        tally.held += 1
+        verdict = HELD_HINT if fingerprint else HELD_ALONE_HINT
+    claims.settle(engine, message, me, attempts=attempts, last_error=str(exc), **values)
     tally.problems.append(f"message {message.id} to {message.recipient}: {exc} ({verdict})")

@@ -59,7 +59,7 @@ STATUS_WORDS: dict[str, str] = {
     "WITHHELD": "Withheld",
 }
 
-_NCT_ID = re.compile(r"NCT\d{8}")
+_NCT_ID = re.compile(r"NCT[0-9]{8}", re.ASCII)
 # C0/C1 controls and the Unicode line and paragraph separators: none belongs in one line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WATCH_ID = re.compile(r"(?:\bwatch\s*#?\s*|\bid\s*#?\s*|#)(\d+)\b", re.IGNORECASE)

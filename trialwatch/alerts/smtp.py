@@ -4,7 +4,8 @@ Settings come from ``TRIALWATCH_SMTP_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``
 ``_SECURITY``; each one set (and not empty) wins over the same key (host, port, user,
 password, from, security) of a config mapping such as the ``[smtp]`` table of a TOML file.
 ``SmtpSettings.load`` validates them and raises ``SmtpConfigError`` (a ValueError) naming the
-variable; ``send_email`` raises ``SendError`` and says whether trying again later may help.
+variable; ``send_email`` raises ``SendError`` and says whether trying again later may help and
+whether the settings (rather than the message) are what a person must fix.
 
 A password is never sent over an unencrypted connection, whatever the security mode, and it
 never appears in a repr, an exception message or a log line.
@@ -12,7 +13,9 @@ never appears in a repr, an exception message or a log line.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -42,11 +45,15 @@ class SmtpConfigError(ValueError):
 
 class SendError(Exception):
     """A message was not sent. ``temporary``: True when trying again later may succeed
-    (connection refused, timeout, a 4xx reply); False for 5xx replies and setting errors."""
+    (connection refused, timeout, a 4xx reply); False for 5xx replies and setting errors.
+    ``settings``: the SMTP settings or the server's set-up are at fault (TLS or login
+    mismatch, login refused, the sender or relaying refused), so every message would fail
+    the same way; False when only this message or its recipient was refused."""
 
-    def __init__(self, message: str, *, temporary: bool) -> None:
+    def __init__(self, message: str, *, temporary: bool, settings: bool = False) -> None:
         super().__init__(message)
         self.temporary = temporary
+        self.settings = settings
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,17 @@ class SmtpSettings:
             sender=sender,
             security=security,
         )
+
+    def fingerprint(self, salt: str | None = None) -> str:
+        """``salt$hash`` of every setting, the password too: equal for the same settings and
+        salt, and slow to guess a password from (PBKDF2). A new salt when none is given."""
+        salt = salt or secrets.token_hex(8)
+        material = "\n".join(
+            (self.host, str(self.port), self.user or "", self.password or "", self.sender)
+        )
+        material += "\n" + self.security
+        digest = hashlib.pbkdf2_hmac("sha256", material.encode(), salt.encode(), 100_000)
+        return f"{salt}${digest.hex()[:40]}"
 
     def __repr__(self) -> str:
         password = None if self.password is None else "'***'"
@@ -180,32 +198,41 @@ def send_email(
     """Send ``message`` to its To address through the server in ``settings``.
 
     ``ssl_context`` replaces the default verifying context (``ssl.create_default_context()``),
-    for a server with a private certificate. Raises SendError.
+    for a server with a private certificate; a sender of many messages passes one context to
+    all (making one reads the system's certificates). Raises SendError.
     """
     where = f"SMTP {settings.host}:{settings.port}"
     if not settings.host:
-        raise SendError(f"SMTP host is not set ({ENV_PREFIX}HOST)", temporary=False)
+        raise SendError(f"SMTP host is not set ({ENV_PREFIX}HOST)", temporary=False, settings=True)
     if not settings.sender:
-        raise SendError(f"SMTP sender is not set ({ENV_PREFIX}FROM)", temporary=False)
+        raise SendError(
+            f"SMTP sender is not set ({ENV_PREFIX}FROM)", temporary=False, settings=True
+        )
     if settings.security not in SECURITY_MODES:
-        raise SendError(f"{where}: unknown security mode {settings.security!r}", temporary=False)
+        raise SendError(
+            f"{where}: unknown security mode {settings.security!r}", temporary=False, settings=True
+        )
     if settings.security == "none" and settings.user is not None:
         raise _refuse_plain(where, settings.security)
+    if ssl_context is None and settings.security != "none":
+        ssl_context = ssl.create_default_context()
     try:
-        _send(settings, message, ssl_context or ssl.create_default_context(), where)
+        _send(settings, message, ssl_context, where)
     except SendError:
         raise
     except Exception as exc:
         error = _classify(exc, where)
         password = settings.password or ""
         leaks = bool(password) and password in repr(exc)
-        raise SendError(_scrub(str(error), settings.password), temporary=error.temporary) from (
-            None if leaks else exc
-        )
+        raise SendError(
+            _scrub(str(error), settings.password),
+            temporary=error.temporary,
+            settings=error.settings,
+        ) from (None if leaks else exc)
 
 
 def _send(
-    settings: SmtpSettings, message: EmailMessage, context: ssl.SSLContext, where: str
+    settings: SmtpSettings, message: EmailMessage, context: ssl.SSLContext | None, where: str
 ) -> None:
     client: smtplib.SMTP
     if settings.security == "tls":
@@ -227,6 +254,7 @@ def _send(
                     f"{where}: the server does not offer STARTTLS "
                     f"({ENV_PREFIX}SECURITY=starttls requires it)",
                     temporary=False,
+                    settings=True,
                 )
         if settings.user is not None:
             if not encrypted:
@@ -242,6 +270,7 @@ def _refuse_plain(where: str, security: str) -> SendError:
         f"{where}: refusing to send the SMTP password over an unencrypted connection "
         f"(security={security}; use starttls or tls)",
         temporary=False,
+        settings=True,
     )
 
 
@@ -250,10 +279,20 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {' '.join(words.split())}".strip()
 
 
+def _policy(code: int, text: bytes | str) -> bool:
+    """A reply that refuses the client rather than the mailbox: authentication required,
+    relaying denied, any 5.7.x (security or policy) status."""
+    words = _reply(code, text).lower()
+    return code in (530, 535) or " 5.7." in words or "relay" in words or "authenticat" in words
+
+
 def _recipients_error(refused: Mapping[str, tuple[int, bytes]], where: str) -> SendError:
     replies = "; ".join(f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items())
     temporary = all(400 <= code < 500 for code, _ in refused.values())
-    return SendError(f"{where}: recipient refused: {replies}", temporary=temporary)
+    settings = any(_policy(code, text) for code, text in refused.values())
+    return SendError(
+        f"{where}: recipient refused: {replies}", temporary=temporary, settings=settings
+    )
 
 
 def _classify(exc: Exception, where: str) -> SendError:
@@ -262,14 +301,30 @@ def _classify(exc: Exception, where: str) -> SendError:
         return _recipients_error(exc.recipients, where)
     if isinstance(exc, smtplib.SMTPResponseException):
         temporary = 400 <= exc.smtp_code < 500
-        return SendError(f"{where}: {_reply(exc.smtp_code, exc.smtp_error)}", temporary=temporary)
+        # Refused at DATA: this message's content. Anywhere else (greeting, EHLO, STARTTLS,
+        # AUTH, MAIL FROM): the settings or the server's set-up.
+        settings = not isinstance(exc, smtplib.SMTPDataError) or _policy(
+            exc.smtp_code, exc.smtp_error
+        )
+        return SendError(
+            f"{where}: {_reply(exc.smtp_code, exc.smtp_error)}",
+            temporary=temporary,
+            settings=settings,
+        )
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return SendError(f"{where}: server disconnected: {exc}", temporary=True)
     if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH offered: a setting to fix
-        return SendError(f"{where}: {exc}", temporary=False)
+        return SendError(f"{where}: {exc}", temporary=False, settings=True)
     if isinstance(exc, ssl.SSLCertVerificationError):
         # A certificate that does not verify needs a person, not a retry.
-        return SendError(f"{where}: TLS certificate not trusted: {exc}", temporary=False)
+        return SendError(
+            f"{where}: TLS certificate not trusted: {exc}", temporary=False, settings=True
+        )
+    if isinstance(exc, ssl.SSLError) and not isinstance(
+        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError
+    ):
+        # e.g. security=tls against a plain port: the handshake cannot succeed as set.
+        return SendError(f"{where}: TLS failed: {exc}", temporary=False, settings=True)
     if isinstance(exc, TimeoutError):
         return SendError(f"{where}: timed out", temporary=True)
     if isinstance(exc, OSError):  # refused, unreachable, reset, TLS handshake cut short

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.utils import parseaddr
 
 from sqlmodel import Session, col, select
 
 from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, GRADES, grade_rank
+from trialwatch.parsers import REGISTRY_SOURCES, SITE_SOURCES
 from trialwatch.registry.models import Change, Delivery, QueryMember, Watch
 
 DEFAULT_KINDS: tuple[str, ...] = (
@@ -20,6 +25,51 @@ DEFAULT_KINDS: tuple[str, ...] = (
     "eligibility_criteria",
 )
 DIGESTS = ("immediate", "daily")
+# The origins a change can come from: the registry (whatever its payload format) and each site.
+WATCH_SOURCES: tuple[str, ...] = ("ctgov", *SITE_SOURCES)
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_email(value: str) -> str:
+    """``value`` (its host name in ASCII) if it is exactly one addressable mailbox
+    (``local@host.name``), else a ValueError saying what is wrong: no display name, comment,
+    list or line break."""
+    address = value.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in address):
+        raise ValueError(
+            f"{value!r} is not an email address: it holds a line break or a control character"
+        )
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, IndexError, MessageError):
+        raise ValueError(
+            f"{value!r} is not one email address (expected the form name@example.org, "
+            "without a display name, comment or second address)"
+        ) from None
+    if parseaddr(address) != ("", address) or parsed.addr_spec != address:
+        raise ValueError(f"{value!r} is not one bare email address (name@example.org)")
+    if not parsed.username or len(address) > 254 or len(parsed.username) > 64:
+        raise ValueError(f"{value!r} is not an email address: empty or too long")
+    try:
+        host = parsed.domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = ""
+    if not host or not all(_LABEL.match(label) for label in host.split(".")):
+        raise ValueError(f"{value!r} is not an email address: {parsed.domain!r} is not a host name")
+    return Address(username=parsed.username, domain=host).addr_spec  # host in ASCII (IDNA)
+
+
+def check_source(value: str) -> str:
+    """A source a watch can follow: ``ctgov`` or a site's slug (one line otherwise)."""
+    slug = value.strip().lower()
+    if slug in WATCH_SOURCES:
+        return slug
+    if slug in REGISTRY_SOURCES:
+        raise ValueError(
+            f"{value!r} is a payload format of the registry, whose changes all come from "
+            "source 'ctgov' (watch --source ctgov)"
+        )
+    raise ValueError(f"unknown source {value!r} (expected one of {', '.join(WATCH_SOURCES)})")
 
 
 def query_key(query: Mapping[str, str]) -> str:
@@ -50,6 +100,8 @@ def add_watch(
         raise ValueError(f"digest must be one of {', '.join(DIGESTS)}, not {digest!r}")
     if min_grade not in GRADES:
         raise ValueError(f"min grade must be one of {', '.join(GRADES)}, not {min_grade!r}")
+    email = check_email(email)
+    source = check_source(source) if source else None
     watch = Watch(
         email=email,
         nct_ids=sorted(set(nct_ids)) or None,

@@ -15,14 +15,30 @@ from trialwatch.cli.util import Context
     metavar="URL",
     help="Database URL or SQLite file. Default: $TRIALWATCH_DATABASE_URL, else ./trialwatch.db.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    callback=lambda _ctx, _param, on: _show_log() if on else None,
+    help="Show the log on stderr: migrations, the scheduler, each crawl's own output.",
+)
 @click.version_option(package_name="trialwatch")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
     """Keep a versioned history of clinical trial records and say what changed.
 
     Raw payloads are kept under $TRIALWATCH_DATA_DIR (default: a folder beside the database).
     """
     ctx.obj = Context(db)
+
+
+def _show_log() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for name in ("alembic", "trialwatch"):  # a level set here is one nothing quietens
+        logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("trialwatch.spiders").setLevel(logging.DEBUG)
 
 
 def main() -> None:
@@ -38,6 +54,7 @@ def main() -> None:
 def _register() -> None:
     from trialwatch.cli.alerts import alerts, watch
     from trialwatch.cli.backfill import backfill
+    from trialwatch.cli.check import check
     from trialwatch.cli.demo import demo
     from trialwatch.cli.ingest import capture, crawl, import_
     from trialwatch.cli.records import changes, discrepancies, history_, show
@@ -46,7 +63,7 @@ def _register() -> None:
 
     for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
         cli.add_command(command)
-    for command in (reparse, backfill, watch, alerts, schedule, runs):
+    for command in (reparse, backfill, watch, alerts, schedule, runs, check):
         cli.add_command(command)
 
 

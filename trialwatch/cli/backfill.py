@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from trialwatch.cli.util import Context, check_nct, err, read_nct_file
+from trialwatch.crawling import parse_duration
 from trialwatch.jobs import crawl_settings
+from trialwatch.spiders.components import (
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    TIMEOUT_RETRIES,
+    seconds_text,
+)
+from trialwatch.spiders.ctgov import check_base_url
 
 DEFAULT_BASE_URL = "https://clinicaltrials.gov"
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return check_base_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).removeprefix("invalid base_url ")) from None
+
+
+def _duration(most: float) -> Callable[[click.Context, click.Parameter, str | None], float | None]:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+        try:
+            return None if value is None else parse_duration(value, maximum=most)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return convert
 
 
 def _modules(value: str | None) -> list[str] | None:
@@ -35,7 +61,8 @@ def _modules(value: str | None) -> list[str] | None:
     envvar="TRIALWATCH_CTGOV_URL",
     default=DEFAULT_BASE_URL,
     show_default=f"$TRIALWATCH_CTGOV_URL, else {DEFAULT_BASE_URL}",
-    help="The registry, or a mirror of it.",
+    callback=_base_url,
+    help="The registry, or a mirror of it (http or https).",
 )
 @click.option(
     "--modules",
@@ -49,6 +76,21 @@ def _modules(value: str | None) -> list[str] | None:
     help="Seconds between requests (default: about 1, adapting to the server); "
     "0 also turns AutoThrottle off.",
 )
+@click.option(
+    "--timeout",
+    metavar="DURATION",
+    callback=_duration(3600),
+    help=f"How long to wait for an answer to one request (default: "
+    f"{seconds_text(DEFAULT_TIMEOUT)}): 20, 20s, 2m. A request that times out is tried "
+    f"{TIMEOUT_RETRIES + 1} times in all, then counted as failed.",
+)
+@click.option(
+    "--deadline",
+    metavar="DURATION",
+    callback=_duration(30 * 86400),
+    help=f"How long the whole backfill may take (default: {seconds_text(DEFAULT_DEADLINE)}): "
+    "90s, 30m, 6h. Then it stops, stores the trials it finished, and the run is failed.",
+)
 @click.pass_obj
 def backfill(
     obj: Context,
@@ -57,6 +99,8 @@ def backfill(
     base_url: str,
     modules: str | None,
     delay: float | None,
+    timeout: float | None,
+    deadline: float | None,
 ) -> None:
     """Fetch each trial's whole registry history (every version the registry keeps) and
     store each version in its place in the trial's timeline. No alerts are queued: a
@@ -67,8 +111,9 @@ def backfill(
     trialwatch backfill NCT04280705
     trialwatch backfill --nct-file trials.txt --modules Eligibility
 
-    Exit status 1 if a trial or a version failed, or a trial's version list moved while it
-    was fetched (run it again); a trial with no history is reported but is not a failure.
+    Exit status 1 if a trial or a version failed, a trial's version list moved while it
+    was fetched (run it again), or the deadline cut the backfill short; a trial with no
+    history is reported but is not a failure.
     """
     from trialwatch.backfill import run_backfill
     from trialwatch.spiders.runner import CrawlError
@@ -84,7 +129,7 @@ def backfill(
             ids,
             base_url=base_url,
             modules=labels,
-            settings=crawl_settings(delay),
+            settings=crawl_settings(delay, timeout=timeout, deadline=deadline),
             report=err,
         )
     except ValueError as exc:
@@ -94,4 +139,4 @@ def backfill(
         sys.exit(1)
     err(f"crawl run {tally.run_id}: {tally.status}")
     err(f"backfill: {tally.line()}")
-    sys.exit(1 if tally.failed or tally.moved else 0)
+    sys.exit(1 if tally.failed or tally.moved or tally.status == "failed" else 0)

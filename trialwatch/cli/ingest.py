@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -14,10 +15,19 @@ from trialwatch.cli.util import (
     err,
     parse_time,
 )
+from trialwatch.crawling import parse_duration
 from trialwatch.inputs import InputRefused, count_inputs, iter_inputs
 from trialwatch.jobs import crawl_settings, tally_line
+from trialwatch.parsers import KNOWN_SOURCES
 from trialwatch.pipeline import Tally
 from trialwatch.registry.models import utcnow
+from trialwatch.spiders.components import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_PAGES,
+    DEFAULT_TIMEOUT,
+    TIMEOUT_RETRIES,
+    seconds_text,
+)
 
 
 def _summarise(tally: Tally) -> None:
@@ -29,7 +39,13 @@ def _summarise(tally: Tally) -> None:
 @click.option(
     "--observed-at", metavar="ISO8601", help="When these payloads were fetched (default: now)."
 )
-@click.option("--source", metavar="SLUG", help="Source slug to file the records under.")
+@click.option(
+    "--source",
+    metavar="SLUG",
+    help="Source slug to file the records under: "
+    + ", ".join(KNOWN_SOURCES)
+    + " (a site page needs its site's slug).",
+)
 @click.option("--url", metavar="URL", help="The URL the payload came from.")
 @click.pass_obj
 def import_(
@@ -48,8 +64,16 @@ def import_(
     read one at a time and never extracted; a .zip inside a folder is read too, a ZIP inside
     a ZIP is not. Entries with absolute or '..' paths, links, encryption or data larger than
     declared, and archives that would expand past 64 MiB and over 100 times their size, are
-    refused with one line each, and the rest goes on. Progress goes to stderr. Exit status 1
-    if any input was refused or rejected."""
+    refused with one line each, and the rest goes on. So is any payload that is not a whole
+    record (a registry record without its identification and status), that holds a value of
+    the wrong type (a title that is an object, an enrollment of 1.5, -5 or 10^30), or that
+    holds what no database can store (NaN, Infinity, a number of more than 20 digits, a lone
+    surrogate or a NUL character in a string): each is kept as a parse failure with its
+    reason. Progress goes to stderr. Exit status 1 if any input was refused or rejected, 2 for
+    an unknown --source."""
+    if source is not None and source not in KNOWN_SOURCES:
+        err(f"--source {source!r}: not a known source (known: {', '.join(KNOWN_SOURCES)})")
+        sys.exit(2)
     moment = parse_time(observed_at) if observed_at else utcnow()
     pipeline = obj.pipeline()
     tally = Tally()
@@ -102,6 +126,48 @@ def _sources() -> list[str]:
     return sorted(SPIDERS)
 
 
+def _duration(most: float) -> Callable[[click.Context, click.Parameter, str | None], float | None]:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+        try:
+            return None if value is None else parse_duration(value, maximum=most)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return convert
+
+
+class _Progress:
+    """On a terminal, one line (fetches, records, failures) rewritten in place after each
+    fetch, with other lines written above it; elsewhere (a log, CI) only those lines."""
+
+    def __init__(self) -> None:
+        self.live = sys.stderr.isatty()
+        self.text = ""
+
+    def _put(self, text: str) -> None:
+        sys.stderr.write("\r\x1b[K" + text)
+        sys.stderr.flush()
+
+    def say(self, line: str) -> None:
+        if self.text:
+            self._put("")
+        err(line)
+        if self.text:
+            self._put(self.text)
+
+    def update(self, fetches: int, tally: Tally) -> None:
+        if self.live:
+            self.text = (
+                f"{fetches} page(s) fetched, {tally.records} record(s), {tally.rejected} failure(s)"
+            )
+            self._put(self.text)
+
+    def done(self) -> None:
+        if self.text:
+            self._put("")
+            self.text = ""
+
+
 @click.command()
 @click.argument("slug", type=click.Choice(_sources()))
 @click.option("--nct", "ncts", multiple=True, metavar="NCT", help="An NCT id (repeatable).")
@@ -130,6 +196,29 @@ def _sources() -> list[str]:
     help="Seconds between requests to one site (default: 1 for ctgov, 3-5 for the sites); "
     "0 also turns AutoThrottle off.",
 )
+@click.option(
+    "--timeout",
+    metavar="DURATION",
+    callback=_duration(3600),
+    help=f"How long to wait for an answer to one request (default: "
+    f"{seconds_text(DEFAULT_TIMEOUT)}): 20, 20s, 2m. A request that times out is tried "
+    f"{TIMEOUT_RETRIES + 1} times in all, then counted as a failure.",
+)
+@click.option(
+    "--deadline",
+    metavar="DURATION",
+    callback=_duration(30 * 86400),
+    help=f"How long the whole crawl may take (default: {seconds_text(DEFAULT_DEADLINE)}): "
+    "90s, 30m, 6h. Then it stops, keeps what it fetched, and the run is failed.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help=f"ctgov search: the most result pages to fetch (default: {DEFAULT_MAX_PAGES:,}; the "
+    "whole registry is about 600). Reaching it, or a page token seen before, stops the "
+    "search and the run is failed.",
+)
 @click.pass_obj
 def crawl(
     obj: Context,
@@ -141,6 +230,9 @@ def crawl(
     updated_since: str | None,
     base_url: str | None,
     delay: float | None,
+    timeout: float | None,
+    deadline: float | None,
+    max_pages: int | None,
 ) -> None:
     """Fetch records from a source and store each new version.
 
@@ -149,26 +241,55 @@ def crawl(
     trialwatch crawl ctgov --query query.cond=lymphoma --query filter.overallStatus=RECRUITING
     trialwatch crawl ctgov --updated-since 2026-11-01
     trialwatch crawl veeva --url https://ctv.veeva.com/study/...
+
+    On a terminal a progress line (pages, records, failures) is rewritten in place. The run
+    is failed (exit status 1) when the crawl was cut short (deadline, page cap, a page token
+    seen before) or the server never answered; what was fetched before is kept.
     """
-    options = crawl_options(slug, ncts, nct_file, urls, queries, updated_since, base_url, delay)
+    from trialwatch.spiders.runner import CrawlError
+
+    options = crawl_options(
+        slug,
+        ncts,
+        nct_file,
+        urls,
+        queries,
+        updated_since,
+        base_url,
+        delay,
+        timeout=timeout,
+        deadline=deadline,
+        max_pages=max_pages,
+    )
     err(f"crawling {slug} ...")
+    pipeline = obj.pipeline()
+    progress = _Progress()
+    pipeline.report = progress.say
     try:
-        run, tally = obj.pipeline().crawl(
+        run, tally = pipeline.crawl(
             slug,
-            base_url=base_url,
+            base_url=options["base_url"],
             nct_ids=options["nct_ids"],
             urls=options["urls"],
             query=options["query"],
             updated_since=parse_time(updated_since).date() if updated_since else None,
-            settings=crawl_settings(delay),
+            settings=crawl_settings(delay, timeout=timeout, deadline=deadline, max_pages=max_pages),
+            progress=progress.update,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    err(f"crawl run {run.id}: {run.status}")
+    except CrawlError as exc:  # the crawl's process died; the run is on record as failed
+        progress.done()
+        err(str(exc))
+        sys.exit(1)
+    finally:
+        progress.done()
+    why = f" ({run.errors[-1]})" if run.status == "failed" and run.errors else ""
+    err(f"crawl run {run.id}: {run.status}{why}")
     _summarise(tally)
     if tally.rejected:
         err(f"{tally.rejected} page(s) or record(s) set aside (not understood or refused)")
-    sys.exit(1 if tally.rejected else 0)
+    sys.exit(1 if tally.rejected or run.status == "failed" else 0)
 
 
 @click.command()

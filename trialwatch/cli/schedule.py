@@ -22,14 +22,18 @@ def schedule() -> None:
 @schedule.command(
     "add", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
 )
-@click.option("--every", metavar="DURATION", help="30s, 15m, 6h, 1d ...")
+@click.option("--every", metavar="DURATION", help="30s, 15m, 6h, 1d ... (from 1s to 366d).")
 @click.option("--cron", metavar="EXPR", help='A crontab line in UTC, e.g. "0 6 * * 1-5".')
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @click.pass_context
 def schedule_add(
     ctx: click.Context, every: str | None, cron: str | None, command: tuple[str, ...]
 ) -> None:
-    """Schedule a crawl: `schedule add --every 6h crawl ctgov --nct NCT03934567`."""
+    """Schedule a crawl: `schedule add --every 6h crawl ctgov --nct NCT03934567`.
+
+    The job keeps the crawl's options only; whichever database `schedule run` serves is the
+    one it writes to (no database URL or password is stored with it).
+    """
     from trialwatch.cli.util import crawl_options
     from trialwatch.scheduler import add_crawl_job
     from trialwatch.spiders.runner import build_job
@@ -63,8 +67,9 @@ def schedule_add(
             else None,
         )  # checked now, not at the first run
         job = add_crawl_job(ctx.obj.url, options=options, every=every, cron=cron)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    except ValueError as exc:  # a usage error, said in one line
+        err(f"schedule add: {exc}")
+        sys.exit(2)
     click.echo(f"{job['id']}  {job['name']}  ({job['trigger']}; next {job['next_run_time']})")
 
 
@@ -97,22 +102,57 @@ def schedule_remove(obj: Context, job_id: str) -> None:
 
 
 @schedule.command("run")
-@click.pass_obj
-def schedule_run(obj: Context) -> None:
-    """Run the scheduled jobs in the foreground until Ctrl-C or SIGTERM."""
+@click.option(
+    "--lease-timeout",
+    type=click.FloatRange(min=0.5, max=3600),
+    default=60,
+    show_default=True,
+    envvar="TRIALWATCH_LEASE_TIMEOUT",
+    metavar="SECONDS",
+    help="A scheduler silent this long is taken for dead and taken over "
+    "(its heartbeat is every few seconds). Env: TRIALWATCH_LEASE_TIMEOUT.",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If another scheduler serves this database, wait and take over when it is gone "
+    "(a standby) instead of exiting 1.",
+)
+@click.pass_context
+def schedule_run(ctx: click.Context, lease_timeout: float, wait: bool) -> None:
+    """Run the scheduled jobs in the foreground.
+
+    \b
+    One scheduler per database, whichever folder or machine it runs from: a second one
+    says who serves it (since when) and exits 1, unless --wait.
+    Ctrl-C or SIGTERM: the job under way finishes, then the scheduler stops (exit 0).
+    A second Ctrl-C or SIGTERM stops now: the crawl is killed and its run recorded as
+    interrupted (exit 128 + the signal's number). Runs left running by a scheduler that
+    was killed are marked interrupted when the next one starts.
+    """
     import logging
 
-    from trialwatch.scheduler import SchedulerBusy, run_forever
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from trialwatch.scheduler import failure_line
+    from trialwatch.scheduler_run import SchedulerBusy, run_forever
+
+    obj: Context = ctx.obj
+    verbose = bool(ctx.find_root().params.get("verbose"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    for noisy in ("apscheduler", "trialwatch.spiders"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    obj.engine  # noqa: B018  (migrate before the job store touches the database)
+    if not verbose:
+        for noisy in ("apscheduler", "trialwatch.spiders"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        run_forever(obj.url, lock_path=data_dir(obj.url) / "scheduler.lock", report=err)
+        status = run_forever(obj.url, report=err, lease_timeout=lease_timeout, wait=wait)
     except SchedulerBusy as exc:
         err(str(exc))
         sys.exit(1)
+    except SQLAlchemyError as exc:  # unreachable, refused, locked: one line, no traceback
+        reason = getattr(exc, "orig", None) or exc
+        err(f"scheduler: cannot use the database: {failure_line(reason)}")
+        sys.exit(1)
+    sys.exit(status)
 
 
 @click.command()
@@ -120,7 +160,11 @@ def schedule_run(obj: Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def runs(obj: Context, limit: int, as_json: bool) -> None:
-    """List crawl runs: when, what, counts and errors."""
+    """List crawl runs: when, what, counts and errors.
+
+    A run's status: running, ok, partial (some pages set aside), failed or interrupted
+    (stopped by Ctrl-C or a signal, or its scheduler died); the last two with the reason.
+    """
     with transaction(obj.engine) as session:
         rows = session.exec(select(CrawlRun).order_by(col(CrawlRun.id).desc()).limit(limit)).all()
         data: list[dict[str, Any]] = [
@@ -146,10 +190,10 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
         return
     for d in data:
         click.echo(
-            f"{d['id']:>5}  {d['started_at'][:19]}  {d['source']:<8} {d['status']:<8} "
+            f"{d['id']:>5}  {d['started_at'][:19]}  {d['source']:<8} {d['status']:<11} "
             f"fetched {d['fetched']}, new {d['new_versions']}, unchanged {d['unchanged']}, "
             f"not found {d['not_found']}, rejected {d['rejected']}"
             + (f"  (job {d['job_id']})" if d["job_id"] else "")
         )
-        if d["status"] == "failed" and d["errors"]:  # why it failed, without needing --json
+        if d["status"] in ("failed", "interrupted") and d["errors"]:  # why, without --json
             click.echo(f"       {d['errors'][-1]}")

@@ -59,16 +59,25 @@ def parse_time(value: str, *, end_of_day: bool = False) -> datetime:
 
 
 def check_nct(value: str) -> str:
+    """An NCT id as given on the command line or in a file: "NCT" and 8 ASCII digits (any
+    case, surrounding spaces dropped); anything else is a usage error naming it."""
     nct = value.strip().upper()
     if not NCT_RE.match(nct):
-        raise click.BadParameter(f"{value!r} is not an NCT id (NCT followed by 8 digits)")
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise click.BadParameter(f"{shown!r} is not an NCT id (NCT followed by 8 digits)")
     return nct
 
 
 def read_nct_file(path: Path) -> list[str]:
     """One NCT id per line; blank lines and # comments ignored."""
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path}: not UTF-8 (bad byte at offset {exc.start})") from None
+    except OSError as exc:
+        raise click.BadParameter(f"{path}: cannot read: {exc.strerror or exc}") from None
     ids = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(content.splitlines(), 1):
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
@@ -105,8 +114,30 @@ def crawl_options(
     updated_since: str | None,
     base_url: str | None,
     delay: float | None,
+    *,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_pages: int | None = None,
 ) -> dict[str, Any]:
-    """The crawl command's options, checked, as plain values (a scheduled job stores these)."""
+    """The crawl command's options, checked, as plain values (a scheduled job stores these).
+
+    The limits (timeout, deadline, max_pages) not passed are read from the crawl command's
+    context, which `schedule add` builds too; they are in the result only when set.
+    """
+    from trialwatch.spiders.ctgov import check_base_url
+
+    if base_url is not None:
+        try:
+            base_url = check_base_url(base_url)
+        except ValueError as exc:
+            message = str(exc).removeprefix("invalid base_url ")
+            raise click.BadParameter(message, param_hint="'--base-url'") from None
+    given = getattr(click.get_current_context(silent=True), "params", {})
+    limits = {
+        "timeout": timeout if timeout is not None else given.get("timeout"),
+        "deadline": deadline if deadline is not None else given.get("deadline"),
+        "max_pages": max_pages if max_pages is not None else given.get("max_pages"),
+    }
     ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])
     query = parse_query(queries)
     since = parse_time(updated_since).date().isoformat() if updated_since else None
@@ -122,4 +153,5 @@ def crawl_options(
         "updated_since": since,
         "base_url": base_url,
         "delay": delay,
+        **{name: value for name, value in limits.items() if value is not None},
     }

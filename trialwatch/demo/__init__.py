@@ -35,7 +35,7 @@ LOOPBACK_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_
 
 
 def _nct(name: str) -> str:
-    match = re.search(r"NCT\d{8}", name)
+    match = re.search(r"NCT[0-9]{8}", name, re.ASCII)
     assert match, name
     return match.group(0)
 

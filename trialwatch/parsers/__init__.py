@@ -11,29 +11,43 @@
   is given, by the address's host (see SITE_HOSTS); `trialpage` is never guessed
 
 Any input that is not one of these raises ParseError, whose message is one line
-naming what is wrong.
+naming what is wrong: JSON is read strictly (see json_strict), a field of the wrong type
+is named rather than coerced, and every record obeys TrialRecord's rules. With
+``complete=True`` a registry record must also carry what every registry record has (see
+``ctgov.check_complete``); that is how payloads are read before they become versions.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
 if TYPE_CHECKING:
     from trialwatch.record import TrialRecord
 
-__all__ = ["PARSER_VERSION", "SITE_HOSTS", "SITE_SOURCES", "ParseError", "parse_payload"]
+__all__ = [
+    "KNOWN_SOURCES",
+    "PARSER_VERSION",
+    "REGISTRY_SOURCES",
+    "SITE_HOSTS",
+    "SITE_SOURCES",
+    "ParseError",
+    "parse_payload",
+]
 
 # Stored with every version; raise it whenever any parser's output changes, so stored
 # versions are re-read from their raw payloads (`trialwatch reparse`, or the next ingest of
 # the trial) before anything is compared with them.
-PARSER_VERSION = "3"  # 3: criteria as a tree (sections, groups, sub-items)
+PARSER_VERSION = "4"  # 4: strict types; site criteria text one line per item
 
-# Slugs of the site-page parsers (parsers/<slug>.py).
+# Slugs of the registry's payload formats and of the site-page parsers (parsers/<slug>.py).
+REGISTRY_SOURCES = ("ctgov", "ctgov_history", "ctgov_classic")
 SITE_SOURCES = ("veeva", "centerwatch", "clinicaltrialexchange", "trialpage")
+KNOWN_SOURCES = REGISTRY_SOURCES + SITE_SOURCES
 # Hosts whose pages have a parser of their own; a subdomain ("www.") counts as its host.
 SITE_HOSTS = {
     "ctv.veeva.com": "veeva",
@@ -42,12 +56,41 @@ SITE_HOSTS = {
 }
 
 
+# A message quotes the input; past this length the rest of the quote says nothing more.
+MAX_MESSAGE = 300
+
+
 class ParseError(ValueError):
     """A payload that is not a trial record we can read; the message says why, in one line."""
 
     def __init__(self, message: str) -> None:
-        # Messages quote the input (lxml errors can span lines): keep logs one line per error.
-        super().__init__(" ".join(str(message).split()))
+        # Messages quote the input (lxml errors can span lines, scraped text may hold control
+        # characters or lone surrogates): keep logs one printable line per error.
+        text = " ".join(str(message).split())
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 3] + "..."
+        super().__init__(text)
+
+
+def json_kind(value: object) -> str:
+    """How a JSON value is named in a message: "an object", "an array", "a number"..."""
+    if isinstance(value, dict):
+        return "an object"
+    return _JSON_KINDS.get(type(value), f"a {type(value).__name__}")
+
+
+def invalid(exc: ValidationError) -> ParseError:
+    """A record that breaks the record's own rules, as one line naming the field."""
+    errors = exc.errors()
+    if not errors:
+        return ParseError("the record breaks the record's rules")
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "record"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return ParseError(f"{where}: {message}{more}")
 
 
 _JSON_KINDS = {
@@ -67,15 +110,19 @@ def parse_payload(
     url: str | None = None,
     source: str | None = None,
     problems: list[str] | None = None,
+    *,
+    complete: bool = False,
 ) -> list[TrialRecord]:
     """Detect the payload's kind and parse it; `source` overrides each record's source.
 
     With `problems`, a bad study inside a studies page is noted there and the page's other
-    studies are still returned; a payload that is wholly unreadable always raises.
+    studies are still returned; a payload that is wholly unreadable always raises. With
+    `complete`, a registry record that lacks what every registry record has is refused.
     """
     # Imported here: the parser modules import ParseError from this package.
-    from trialwatch.parsers import ctgov_classic
+    from trialwatch.parsers import ctgov_classic, json_strict
     from trialwatch.parsers.clean import decode_body
+    from trialwatch.record import TrialRecord
 
     text = decode_body(body)
     head = text.lstrip()[:1]
@@ -83,21 +130,21 @@ def parse_payload(
     # A registry payload stays with the registry parsers even under a site's slug.
     registry_payload = head in ("{", "[") or _CLASSIC_ROOT.search(text[:5000]) is not None
     if site is not None and not registry_payload:
-        records = [_site_parser(site)(body, url)]
+        try:
+            record = _site_parser(site)(body, url)
+            # Checked again: a value set with model_copy (an id from the address) skips them.
+            TrialRecord.model_validate(record.model_dump(), context={})
+        except ValidationError as exc:  # a page whose values break the record's rules
+            raise invalid(exc) from None
+        records = [record]
     elif head == "<":
         if _HTML_START.match(text[:2000]):
             raise ParseError(
                 "HTML page, not a ClinicalTrials.gov record (give --source SLUG for a site page)"
             )
-        records = [ctgov_classic.parse(body, url)]
+        records = [ctgov_classic.parse(body, url, complete=complete)]
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
-        except RecursionError:
-            raise ParseError("not JSON: nested too deeply") from None
-        records = _from_json(data, url, problems)
+        records = _from_json(json_strict.loads(text), url, problems, complete)
     if source is not None:
         records = [record.model_copy(update={"source": source}) for record in records]
     return records
@@ -126,18 +173,19 @@ def _site_parser(slug: str) -> Callable[[bytes, str | None], TrialRecord]:
     return modules[slug].parse
 
 
-def _from_json(data: object, url: str | None, problems: list[str] | None) -> list[TrialRecord]:
+def _from_json(
+    data: object, url: str | None, problems: list[str] | None, complete: bool
+) -> list[TrialRecord]:
     from trialwatch.parsers import ctgov, ctgov_history
 
     if not isinstance(data, dict):
-        kind = _JSON_KINDS.get(type(data), "a value")
-        raise ParseError(f"JSON is {kind}, not a study")
+        raise ParseError(f"JSON is {json_kind(data)}, not a study")
     if "studyVersion" in data:
-        return [ctgov_history.record_from_version(data, url)]
+        return [ctgov_history.record_from_version(data, url, complete=complete)]
     if "studies" in data:
-        return ctgov.records_from_page(data, problems)
+        return ctgov.records_from_page(data, problems, complete=complete)
     if "protocolSection" in data:
-        return [ctgov.record_from_study(data, url)]
+        return [ctgov.record_from_study(data, url, complete=complete)]
     if "FullStudiesResponse" in data:
         raise ParseError("JSON is a classic API v1 FullStudiesResponse, which is not supported")
     raise ParseError("JSON is not a ClinicalTrials.gov study (no protocolSection)")

@@ -6,14 +6,13 @@ sources (or two eras of one source) comes out as the same value.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from trialwatch.parsers import ParseError
-from trialwatch.record import NCT_RE, STATUSES, DateType, TrialDate
+from trialwatch.parsers import ParseError, json_kind, json_strict
+from trialwatch.record import MAX_ENROLLMENT, NCT_RE, STATUSES, DateType, TrialDate
 from trialwatch.text import clean_text, md_unescape
 
 
@@ -45,6 +44,26 @@ def check_nct_id(value: object) -> str:
     return nct
 
 
+_DIGITS = re.compile(r"[0-9]{1,20}\Z", re.ASCII)
+
+
+def whole_count(value: object, where: str) -> int:
+    """A count (enrollment): a JSON integer or a text of ASCII digits, from 0 to
+    MAX_ENROLLMENT; anything else (1.5, -5, 10**30, "٣", true) raises ParseError naming it."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DIGITS.match(text):
+            shown = text if len(text) <= 24 else text[:20] + "..."
+            raise ParseError(f"{where} {shown!r} is not a whole number")
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParseError(f"{where} is {json_kind(value)} ({value!r}), not a whole number")
+    if not 0 <= value <= MAX_ENROLLMENT:
+        shown = str(value) if len(str(value)) <= 24 else f"a number of {len(str(value))} digits"
+        raise ParseError(f"{where} {shown} is not a count from 0 to {MAX_ENROLLMENT:,}")
+    return value
+
+
 # --- JSON bodies -----------------------------------------------------------
 
 
@@ -62,13 +81,8 @@ def decode_body(body: bytes) -> str:
 
 
 def load_json(body: bytes) -> Any:
-    text = decode_body(body)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise ParseError("not JSON: nested too deeply") from None
+    """Bytes -> JSON, read strictly (see parsers.json_strict)."""
+    return json_strict.loads(decode_body(body))
 
 
 # --- dates -----------------------------------------------------------------

@@ -1,7 +1,9 @@
 """ClinicalTrials.gov API v2: single-study responses and /api/v2/studies pages.
 
 One small `_parse_<field>` helper per TrialRecord field, each taking the study's
-`protocolSection`, so a field's rules can be read (and fixed) on their own.
+`protocolSection`, so a field's rules can be read (and fixed) on their own. A value of the
+wrong JSON type (a title that is an object, a count that is 1.5) is never coerced: it raises
+ParseError naming the field by its path ("designModule.enrollmentInfo.count").
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trialwatch.parsers import ParseError
+from trialwatch.parsers import ParseError, invalid, json_kind
 from trialwatch.parsers.clean import (
     age_text,
     check_nct_id,
@@ -27,7 +29,7 @@ from trialwatch.parsers.clean import (
     sex_word,
     status_word,
     study_type_word,
-    yes_no,
+    whole_count,
 )
 from trialwatch.parsers.eligibility import eligibility_from_text
 from trialwatch.record import (
@@ -45,13 +47,20 @@ STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
 
 Section = dict[str, Any]
 
+ID, STATUS, DESIGN = "identificationModule", "statusModule", "designModule"
+# What every registry record carries, whatever its status: the fixtures' records all do,
+# including a WITHHELD one that shows nothing else. A response without one of these lost its
+# content (a field filter, a cut or changed answer) and would read as a trial whose fields
+# were all cleared, so it is set aside rather than stored as a version.
+REQUIRED = ((ID, "nctId"), (ID, "briefTitle"), (STATUS, "overallStatus"))
 
-def parse(body: bytes, url: str | None = None) -> TrialRecord:
+
+def parse(body: bytes, url: str | None = None, *, complete: bool = False) -> TrialRecord:
     """A single-study response (`/api/v2/studies/NCT...`) -> TrialRecord."""
     data = load_json(body)
     if not isinstance(data, dict) or "protocolSection" not in data:
         raise ParseError("JSON is not a ClinicalTrials.gov study (no protocolSection)")
-    return record_from_study(data, url)
+    return record_from_study(data, url, complete=complete)
 
 
 def parse_page(body: bytes, url: str | None = None) -> list[TrialRecord]:
@@ -64,7 +73,9 @@ def parse_page(body: bytes, url: str | None = None) -> list[TrialRecord]:
     return records_from_page(load_json(body))
 
 
-def records_from_page(data: Any, problems: list[str] | None = None) -> list[TrialRecord]:
+def records_from_page(
+    data: Any, problems: list[str] | None = None, *, complete: bool = False
+) -> list[TrialRecord]:
     """The records of an already decoded studies page; an empty page gives [].
 
     With ``problems``, a bad study is noted there (one line each) and the rest of the page
@@ -77,7 +88,7 @@ def records_from_page(data: Any, problems: list[str] | None = None) -> list[Tria
         try:
             if not isinstance(study, dict) or "protocolSection" not in study:
                 raise ParseError("not a study (no protocolSection)")
-            records.append(record_from_study(study, None))
+            records.append(record_from_study(study, None, complete=complete))
         except ParseError as exc:
             if problems is None:
                 raise ParseError(f"studies[{index}]: {exc}") from None
@@ -85,18 +96,36 @@ def records_from_page(data: Any, problems: list[str] | None = None) -> list[Tria
     return records
 
 
+def check_complete(ps: Section) -> None:
+    """Raise ParseError unless the protocol section holds what every registry record has."""
+    missing = [
+        f"{name}.{key}"
+        for name, key in REQUIRED
+        if clean_text(_text(_module(ps, name), key, name)) is None
+    ]
+    if missing:
+        raise ParseError(
+            f"not a whole registry record: {', '.join(missing)} missing "
+            f"(it holds only {', '.join(sorted(map(str, ps))) or 'nothing'})"
+        )
+
+
 def record_from_study(
     study: dict[str, Any],
     url: str | None = None,
     source: str = SOURCE,
     registry_version: str | None = None,
+    *,
+    complete: bool = False,
 ) -> TrialRecord:
     """The TrialRecord for one API v2 study object (`{"protocolSection": {...}, ...}`)."""
     ps = study.get("protocolSection") if isinstance(study, dict) else None
     if not isinstance(ps, dict):
         raise ParseError("JSON is not a ClinicalTrials.gov study (no protocolSection)")
     try:
-        nct_id = check_nct_id(_module(ps, "identificationModule").get("nctId"))
+        nct_id = check_nct_id(_text(_module(ps, ID), "nctId", ID))
+        if complete:
+            check_complete(ps)
         return TrialRecord(
             nct_id=nct_id,
             secondary_ids=_parse_secondary_ids(ps),
@@ -131,19 +160,28 @@ def record_from_study(
         )
     except ParseError:
         raise
-    except (AttributeError, TypeError, ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    except (AttributeError, TypeError, ValueError) as exc:
         # A study object of the wrong shape: name the problem, not a traceback.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ParseError(f"study has an unexpected structure: {first}") from None
 
 
-def _module(ps: Section, name: str) -> Section:
-    value = ps.get(name)
+# --- reading values of the expected JSON type ------------------------------------------
+
+
+def _obj(value: Any, where: str) -> Section:
+    """An object member; absent (or null) reads as empty."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ParseError(f"{name} is a {type(value).__name__}, not an object")
+        raise ParseError(f"{where} is {json_kind(value)}, not an object")
     return value
+
+
+def _module(ps: Section, name: str) -> Section:
+    return _obj(ps.get(name), name)
 
 
 def _items(value: Any, what: str) -> list[Any]:
@@ -151,8 +189,31 @@ def _items(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ParseError(f"{what} is a {type(value).__name__}, not a list")
+        raise ParseError(f"{what} is {json_kind(value)}, not a list")
     return value
+
+
+def _objects(value: Any, what: str) -> list[tuple[str, Section]]:
+    """A list of objects, each with its path for messages."""
+    return [
+        (f"{what}[{i}]", _obj(item, f"{what}[{i}]")) for i, item in enumerate(_items(value, what))
+    ]
+
+
+def _text(obj: Section, key: str, where: str) -> str | None:
+    """A text member: a string or absent; a number, boolean, object or list is refused."""
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ParseError(f"{where}.{key} is {json_kind(value)}, not text")
+
+
+def _texts(value: Any, what: str) -> list[str]:
+    items = _items(value, what)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ParseError(f"{what}[{index}] is {json_kind(item)}, not text")
+    return items
 
 
 # --- identification ----------------------------------------------------------
@@ -160,83 +221,95 @@ def _items(value: Any, what: str) -> list[Any]:
 
 def _parse_secondary_ids(ps: Section) -> list[str] | None:
     """The sponsor's own study id first, then the registry's secondary ids."""
-    ident = _module(ps, "identificationModule")
-    org = ident.get("orgStudyIdInfo") or {}
-    ids = [org.get("id")] + [
-        info.get("id") for info in _items(ident.get("secondaryIdInfos"), "secondaryIdInfos")
-    ]
-    return clean_list(ids)
+    ident = _module(ps, ID)
+    org = _text(
+        _obj(ident.get("orgStudyIdInfo"), f"{ID}.orgStudyIdInfo"), "id", f"{ID}.orgStudyIdInfo"
+    )
+    infos = _objects(ident.get("secondaryIdInfos"), f"{ID}.secondaryIdInfos")
+    return clean_list([org] + [_text(info, "id", where) for where, info in infos])
 
 
 def _parse_brief_title(ps: Section) -> str | None:
-    return clean_text(_module(ps, "identificationModule").get("briefTitle"))
+    return clean_text(_text(_module(ps, ID), "briefTitle", ID))
 
 
 def _parse_official_title(ps: Section) -> str | None:
-    return clean_text(_module(ps, "identificationModule").get("officialTitle"))
+    return clean_text(_text(_module(ps, ID), "officialTitle", ID))
 
 
 def _parse_acronym(ps: Section) -> str | None:
-    return clean_text(_module(ps, "identificationModule").get("acronym"))
+    return clean_text(_text(_module(ps, ID), "acronym", ID))
 
 
 # --- status ------------------------------------------------------------------
 
 
 def _parse_overall_status(ps: Section) -> str | None:
-    return status_word(_module(ps, "statusModule").get("overallStatus"))
+    return status_word(_text(_module(ps, STATUS), "overallStatus", STATUS))
 
 
 def _parse_status_raw(ps: Section) -> str | None:
-    return clean_text(_module(ps, "statusModule").get("overallStatus"))
+    return clean_text(_text(_module(ps, STATUS), "overallStatus", STATUS))
 
 
 def _parse_why_stopped(ps: Section) -> str | None:
-    return clean_text(_module(ps, "statusModule").get("whyStopped"))
+    return clean_text(_text(_module(ps, STATUS), "whyStopped", STATUS))
 
 
 def _parse_date_struct(ps: Section, key: str) -> TrialDate | None:
-    struct = _module(ps, "statusModule").get(key)
-    if not isinstance(struct, dict):
-        return None
-    return parse_date(struct.get("date"), struct.get("type"))
+    where = f"{STATUS}.{key}"
+    struct = _obj(_module(ps, STATUS).get(key), where)
+    value, kind = _text(struct, "date", where), _text(struct, "type", where)
+    try:
+        return parse_date(value, kind)
+    except ParseError as exc:
+        raise ParseError(f"{where}.date: {exc}") from None
 
 
 def _parse_last_update_posted(ps: Section) -> str | None:
-    struct = _module(ps, "statusModule").get("lastUpdatePostDateStruct")
-    return iso_day(struct.get("date")) if isinstance(struct, dict) else None
+    where = f"{STATUS}.lastUpdatePostDateStruct"
+    value = _text(_obj(_module(ps, STATUS).get("lastUpdatePostDateStruct"), where), "date", where)
+    try:
+        return iso_day(value)
+    except ParseError as exc:
+        raise ParseError(f"{where}.date: {exc}") from None
 
 
 # --- design ------------------------------------------------------------------
 
 
 def _parse_phases(ps: Section) -> list[str] | None:
-    return phases(_items(_module(ps, "designModule").get("phases"), "phases"))
+    return phases(_texts(_module(ps, DESIGN).get("phases"), f"{DESIGN}.phases"))
 
 
 def _parse_study_type(ps: Section) -> str | None:
-    return study_type_word(_module(ps, "designModule").get("studyType"))
+    return study_type_word(_text(_module(ps, DESIGN), "studyType", DESIGN))
 
 
 def _parse_enrollment(ps: Section) -> Enrollment | None:
-    info = _module(ps, "designModule").get("enrollmentInfo")
-    if not isinstance(info, dict) or info.get("count") is None:
+    where = f"{DESIGN}.enrollmentInfo"
+    info = _obj(_module(ps, DESIGN).get("enrollmentInfo"), where)
+    if info.get("count") is None:
         return None
-    return Enrollment(count=int(info["count"]), type=date_type(info.get("type")))
+    count = whole_count(info["count"], f"{where}.count")
+    return Enrollment(count=count, type=date_type(_text(info, "type", where)))
 
 
 def _parse_conditions(ps: Section) -> list[str] | None:
-    return clean_list(_items(_module(ps, "conditionsModule").get("conditions"), "conditions"))
+    where = "conditionsModule"
+    return clean_list(_texts(_module(ps, where).get("conditions"), f"{where}.conditions"))
 
 
 def _parse_interventions(ps: Section) -> list[Intervention] | None:
+    module = "armsInterventionsModule"
     out = []
-    for item in _items(
-        _module(ps, "armsInterventionsModule").get("interventions"), "interventions"
+    for where, item in _objects(
+        _module(ps, module).get("interventions"), f"{module}.interventions"
     ):
-        name = clean_text(item.get("name"))
+        name = clean_text(_text(item, "name", where))
         if name is not None:
-            out.append(Intervention(type=intervention_type_word(item.get("type")), name=name))
+            kind = intervention_type_word(_text(item, "type", where))
+            out.append(Intervention(type=kind, name=name))
     return out or None
 
 
@@ -244,37 +317,44 @@ def _parse_interventions(ps: Section) -> list[Intervention] | None:
 
 
 def _parse_lead_sponsor(ps: Section) -> str | None:
-    lead = _module(ps, "sponsorCollaboratorsModule").get("leadSponsor") or {}
-    return clean_text(lead.get("name"))
+    where = "sponsorCollaboratorsModule.leadSponsor"
+    lead = _obj(_module(ps, "sponsorCollaboratorsModule").get("leadSponsor"), where)
+    return clean_text(_text(lead, "name", where))
 
 
 def _parse_collaborators(ps: Section) -> list[str] | None:
-    module = _module(ps, "sponsorCollaboratorsModule")
-    return clean_list(c.get("name") for c in _items(module.get("collaborators"), "collaborators"))
+    module = "sponsorCollaboratorsModule"
+    found = _objects(_module(ps, module).get("collaborators"), f"{module}.collaborators")
+    return clean_list(_text(item, "name", where) for where, item in found)
 
 
 # --- eligibility -------------------------------------------------------------
 
+ELIGIBILITY = "eligibilityModule"
+
 
 def _parse_sex(ps: Section) -> str | None:
-    return sex_word(_module(ps, "eligibilityModule").get("sex"))
+    return sex_word(_text(_module(ps, ELIGIBILITY), "sex", ELIGIBILITY))
 
 
 def _parse_minimum_age(ps: Section) -> str | None:
-    return age_text(_module(ps, "eligibilityModule").get("minimumAge"))
+    return age_text(_text(_module(ps, ELIGIBILITY), "minimumAge", ELIGIBILITY))
 
 
 def _parse_maximum_age(ps: Section) -> str | None:
-    return age_text(_module(ps, "eligibilityModule").get("maximumAge"))
+    return age_text(_text(_module(ps, ELIGIBILITY), "maximumAge", ELIGIBILITY))
 
 
 def _parse_healthy_volunteers(ps: Section) -> bool | None:
-    return yes_no(_module(ps, "eligibilityModule").get("healthyVolunteers"))
+    value = _module(ps, ELIGIBILITY).get("healthyVolunteers")
+    if value is None or isinstance(value, bool):
+        return value
+    raise ParseError(f"{ELIGIBILITY}.healthyVolunteers is {json_kind(value)}, not true or false")
 
 
 def _parse_eligibility(ps: Section) -> Eligibility | None:
-    raw = _module(ps, "eligibilityModule").get("eligibilityCriteria")
-    return eligibility_from_text(raw.strip() if isinstance(raw, str) else None)
+    raw = _text(_module(ps, ELIGIBILITY), "eligibilityCriteria", ELIGIBILITY)
+    return eligibility_from_text(raw.strip() if raw is not None else None)
 
 
 # --- outcomes and locations --------------------------------------------------
@@ -282,27 +362,29 @@ def _parse_eligibility(ps: Section) -> Eligibility | None:
 
 def _parse_outcomes(ps: Section, key: str) -> list[Outcome] | None:
     out = []
-    for item in _items(_module(ps, "outcomesModule").get(key), key):
-        measure = clean_markdown(item.get("measure"))
+    for where, item in _objects(_module(ps, "outcomesModule").get(key), f"outcomesModule.{key}"):
+        measure = clean_markdown(_text(item, "measure", where))
         if measure is not None:
             out.append(
                 Outcome(
                     measure=measure,
-                    time_frame=clean_markdown(item.get("timeFrame")),
-                    description=clean_markdown(item.get("description")),
+                    time_frame=clean_markdown(_text(item, "timeFrame", where)),
+                    description=clean_markdown(_text(item, "description", where)),
                 )
             )
     return out or None
 
 
 def _parse_locations(ps: Section) -> list[Location] | None:
+    module = "contactsLocationsModule"
     out = []
-    for item in _items(_module(ps, "contactsLocationsModule").get("locations"), "locations"):
+    for where, item in _objects(_module(ps, module).get("locations"), f"{module}.locations"):
+        status = _text(item, "status", where)
         location = Location(
-            facility=clean_text(item.get("facility")),
-            city=clean_text(item.get("city")),
-            country=clean_text(item.get("country")),
-            status=status_word(item.get("status")) or enum_word(item.get("status")),
+            facility=clean_text(_text(item, "facility", where)),
+            city=clean_text(_text(item, "city", where)),
+            country=clean_text(_text(item, "country", where)),
+            status=status_word(status) or enum_word(status),
         )
         if location != Location():
             out.append(location)

@@ -11,8 +11,9 @@ import textwrap
 from typing import TypeAlias
 
 from lxml import etree
+from pydantic import ValidationError
 
-from trialwatch.parsers import ParseError
+from trialwatch.parsers import ParseError, invalid
 from trialwatch.parsers.clean import (
     age_text,
     check_nct_id,
@@ -28,6 +29,7 @@ from trialwatch.parsers.clean import (
     sex_word,
     status_word,
     study_type_word,
+    whole_count,
     yes_no,
 )
 from trialwatch.parsers.eligibility import eligibility_from_text
@@ -46,13 +48,18 @@ SHOW_URL = "https://clinicaltrials.gov/show/{nct_id}"
 
 Element: TypeAlias = etree._Element
 
+# What every classic record carries, a WITHHELD one included (see ctgov.REQUIRED).
+REQUIRED = ("id_info/nct_id", "brief_title", "overall_status")
 
-def parse(body: bytes, url: str | None = None) -> TrialRecord:
+
+def parse(body: bytes, url: str | None = None, *, complete: bool = False) -> TrialRecord:
     """A classic `<clinical_study>` XML document -> TrialRecord."""
     root = parse_xml(body)
     if root.tag != "clinical_study":
         raise ParseError(f"XML root is <{_local(root.tag)}>, not <clinical_study>")
     nct_id = check_nct_id(root.findtext("id_info/nct_id"))
+    if complete:
+        check_complete(root)
     try:
         return TrialRecord(
             nct_id=nct_id,
@@ -88,10 +95,19 @@ def parse(body: bytes, url: str | None = None) -> TrialRecord:
         )
     except ParseError:
         raise
+    except ValidationError as exc:
+        raise invalid(exc) from None
     except (AttributeError, TypeError, ValueError) as exc:
         # Elements of an unexpected shape: name the problem, not a traceback.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ParseError(f"clinical_study has an unexpected structure: {first}") from None
+
+
+def check_complete(root: Element) -> None:
+    """Raise ParseError unless the record holds what every classic record has."""
+    missing = [path for path in REQUIRED if _text(root, path) is None]
+    if missing:
+        raise ParseError(f"not a whole registry record: <{'>, <'.join(missing)}> missing")
 
 
 def parse_xml(body: bytes) -> Element:
@@ -155,10 +171,7 @@ def _parse_enrollment(root: Element) -> Enrollment | None:
     text = clean_text(element.text) if element is not None else None
     if element is None or text is None:
         return None
-    try:
-        count = int(text)
-    except ValueError:
-        raise ParseError(f"enrollment {text!r} is not a whole number") from None
+    count = whole_count(text, "enrollment")
     return Enrollment(count=count, type=date_type(element.get("type")))
 
 

@@ -24,28 +24,43 @@ SOURCE = "ctgov_history"
 VERSION_URL = "https://clinicaltrials.gov/api/int/studies/{nct_id}/history/{version}"
 
 
-def parse(body: bytes, url: str | None = None) -> TrialRecord:
+# A record's versions are numbered from 0, one per posted edit; no record has a million.
+MAX_VERSION = 999_999
+_VERSION_TEXT = re.compile(r"[0-9]{1,6}\Z", re.ASCII)
+
+
+def parse(body: bytes, url: str | None = None, *, complete: bool = False) -> TrialRecord:
     """A record-history version response -> TrialRecord (registry_version = studyVersion)."""
-    return record_from_version(load_json(body), url)
+    return record_from_version(load_json(body), url, complete=complete)
 
 
-def record_from_version(data: Any, url: str | None = None) -> TrialRecord:
+def record_from_version(
+    data: Any, url: str | None = None, *, complete: bool = False
+) -> TrialRecord:
     if not isinstance(data, dict) or "studyVersion" not in data:
         raise ParseError("JSON is not a record-history version (no studyVersion)")
-    version = data["studyVersion"]
-    if isinstance(version, bool) or not isinstance(version, int | str):
-        raise ParseError(f"studyVersion {version!r} is not a version number")
-    version_text = str(version).strip()
-    if not version_text.isdigit():
-        raise ParseError(f"studyVersion {version!r} is not a version number")
+    number = version_number(data["studyVersion"])
     study = data.get("study")
     if not isinstance(study, dict) or "protocolSection" not in study:
         raise ParseError("record-history version has no study (no protocolSection)")
     if url is None:
-        ident = study["protocolSection"].get("identificationModule") or {}
+        ps = study["protocolSection"]
+        ident = ps.get("identificationModule") if isinstance(ps, dict) else None
         nct_id = check_nct_id(ident.get("nctId") if isinstance(ident, dict) else None)
-        url = VERSION_URL.format(nct_id=nct_id, version=int(version_text))
-    return record_from_study(study, url, source=SOURCE, registry_version=str(int(version_text)))
+        url = VERSION_URL.format(nct_id=nct_id, version=number)
+    return record_from_study(
+        study, url, source=SOURCE, registry_version=str(number), complete=complete
+    )
+
+
+def version_number(value: Any) -> int:
+    """studyVersion: a whole number from 0 to MAX_VERSION (a JSON integer or its digits)."""
+    if isinstance(value, str) and _VERSION_TEXT.match(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VERSION:
+        shown = repr(value) if len(repr(value)) <= 24 else repr(value)[:20] + "..."
+        raise ParseError(f"studyVersion {shown} is not a version number")
+    return value
 
 
 # --- the version list (`/api/int/studies/<NCT>/history`) ---------------------------------
@@ -94,8 +109,8 @@ def parse_version_list(body: bytes, nct_id: str) -> list[HistoryEntry]:
         # bool is an int subclass: true/false is not a version number.
         if isinstance(version, bool) or not isinstance(version, int):
             raise shape(f'entry {index} has no integer "version"')
-        if version < 0:
-            raise shape(f"entry {index} has version {version}, below 0")
+        if not 0 <= version <= MAX_VERSION:
+            raise shape(f"entry {index} has version {version}, not from 0 to {MAX_VERSION:,}")
         if version in entries:
             raise shape(f"version {version} is listed twice")
         entries[version] = HistoryEntry(

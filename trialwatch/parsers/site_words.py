@@ -142,10 +142,61 @@ def date_type_in(label: object) -> DateType | None:
 
 
 # List markers a page renders as text: "•", "‣", "⁃", "- ", "* ".
-_MARKER = re.compile(r"^(?:[•‣⁃◦▪▫●○■□►▸➢➤]\s*|[-*+–—]\s+)")
+_MARKER = re.compile(r"^(?:[•‣⁃◦▪▫●○■□►▸➢➤]\s*|[-*+–—](?:\s+|$))")
 
 
 def strip_marker(value: str) -> tuple[bool, str]:
     """(True, text without its list marker) for a list item line, else (False, text)."""
     m = _MARKER.match(value)
     return (True, value[m.end() :].strip()) if m else (False, value)
+
+
+# Page chrome: lines made only of a site's own links and notices, never the trial's data.
+# "end" phrases open a footer (what follows them is not the record); "skip" phrases are
+# widgets (share buttons, sign-ups, a cookie banner's buttons) that only end a section.
+_END_PHRASES = (
+    r"privacy(?:\s+(?:policy|notice|statement|settings|choices|centre|center))?",
+    r"your\s+privacy\s+choices",
+    r"do\s+not\s+sell\s+(?:or\s+share\s+)?my\s+personal\s+information",
+    r"cookies?(?:\s+(?:settings|preferences|policy|notice|statement))?",
+    r"manage\s+(?:cookies|cookie\s+preferences|consent)",
+    r"terms(?:\s+(?:of\s+(?:use|service)|(?:and|&)\s+conditions))?",
+    r"accessibility(?:\s+statement)?",
+    r"site\s*map",
+    r"(?:©|\(c\)|copyright\b).*",
+    r"all\s+rights\s+reserved\.?",
+)
+_SKIP_PHRASES = (
+    r"share(?:\s+(?:this|on)\s+[\w.]+)?",
+    r"print(?:\s+this\s+page)?",
+    r"email\s+this\s+(?:trial|study|page)",
+    r"subscribe(?:\s+to\s+(?:our|the)\s+newsletter)?(?:\s+now)?",
+    r"(?:sign\s+up\s+(?:for|to)\s+(?:our|the)\s+)?newsletter(?:\s+sign[\s-]?up)?",
+    r"sign\s+up\s+for\s+(?:updates|alerts|our\s+newsletter)",
+    r"(?:accept|allow|reject|decline)(?:\s+all)?(?:\s+cookies)?",
+    r"(?:we|this\s+(?:web)?site)\s+uses?\s+cookies\b.*",
+    r"back\s+to\s+top",
+    r"skip\s+to\s+(?:main\s+)?content",
+    r"follow\s+us(?:\s+on\s+\w+)?",
+    r"contact\s+us",
+    r"about\s+us",
+    r"(?:log|sign)\s+in",
+)
+_SEPARATOR = r"[\s|·•/,–—-]*"
+
+
+def _phrase_run(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    one = "|".join(phrases)
+    return re.compile(rf"^{_SEPARATOR}(?:(?:{one}){_SEPARATOR})+$", re.IGNORECASE)
+
+
+_ANY_CHROME = _phrase_run(_END_PHRASES + _SKIP_PHRASES)
+_SKIP_ONLY = _phrase_run(_SKIP_PHRASES)
+
+
+def chrome_kind(text: str) -> str | None:
+    """ "end" for a footer line ("Cookie settings | Privacy policy", "© 2026 ..."), "skip"
+    for a widget line ("Share", "Subscribe to our newsletter"), None for page content."""
+    if len(text) > 300 or not _ANY_CHROME.match(text):
+        return None
+    return "skip" if _SKIP_ONLY.match(text) else "end"

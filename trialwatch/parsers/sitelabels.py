@@ -2,12 +2,24 @@
 
 A site parser names the labels its pages show ("Status and phase", "Trial end date:", ...).
 The page's lines are cut into sections at those labels; a label's value is the rest of its
-own line (when the label allows it) and the following lines up to the next label. Matching
+own line ("End date Dec 31, 2023", "Phase: 2") and the following lines up to the next
+label, so a label and its value are read whether they share an element or not. Matching
 ignores case and a trailing ":", so "Status", "STATUS:" and "Status :" are one label.
+Inside the eligibility criteria a one-word label must stand alone on its line: "Age 18 or
+older" there is a criterion, not the label "Age".
 
 Layouts glue text together ("...in patients.Phase:", "NoDetails"): a label marked `inline`
 is also found inside a line, with its exact case, when it ends with ":" or "?" or ends the
 line. Values that a layout shows twice in a row ("Recruiting" / "Recruiting") are read once.
+
+Page chrome left in the text (site_words.chrome_kind) is never a value: before the first
+label it is skipped (a cookie banner, a menu); after it, a widget line ("Share", "Subscribe")
+ends the section it interrupts, and a footer line ("Cookie settings", "Privacy policy",
+"© 2026 ...") ends the record: nothing after it is read.
+
+Criteria are read with the criteria tree parser on their printed lines, wrapped lines
+rejoined first (`eligibility_from_lines`), so one element or `<br>` per printed line gives
+the same criteria as one element per criterion.
 """
 
 from __future__ import annotations
@@ -17,7 +29,10 @@ from dataclasses import dataclass, field
 
 from trialwatch.parsers import ParseError
 from trialwatch.parsers.clean import clean_text
+from trialwatch.parsers.criteria import heading_test
+from trialwatch.parsers.criteria_read import CLOSES, STRONG, marker
 from trialwatch.parsers.eligibility import eligibility_from_text
+from trialwatch.parsers.site_words import chrome_kind
 from trialwatch.parsers.sitepage import Line, Page
 from trialwatch.record import NCT_RE, Eligibility, TrialRecord
 
@@ -100,20 +115,33 @@ class Sections:
 
 def _cut(lines: tuple[Line, ...], labels: list[Label]) -> list[Section]:
     sections = [Section(None, "")]
+    in_criteria = False  # inside the criteria, a one-word label must stand alone
     for line in lines:
-        for label, heading, text in _split_line(line.text, labels):
+        chrome = chrome_kind(line.text)
+        if chrome is not None:
+            if len(sections) == 1:
+                continue  # a banner or menu before the record: skipped
+            if chrome == "end":
+                break  # a footer: nothing after it is the record's
+            sections.append(Section(None, ""))  # a widget ends the section it interrupts
+            continue
+        for label, heading, text in _split_line(line.text, labels, in_criteria):
             if label is not None:
                 sections.append(Section(label, heading))
+                in_criteria = bool(_CRITERIA_HEADING.match(heading))
             if text:
                 start = line.start if label is None else "line"
-                sections[-1].lines.append(Line(text, start))
+                sections[-1].lines.append(Line(text, start, line.gap and label is None))
+                in_criteria = in_criteria or bool(_CRITERIA_HEADING.match(text))
     return sections
 
 
-def _split_line(text: str, labels: list[Label]) -> list[tuple[Label | None, str, str]]:
+def _split_line(
+    text: str, labels: list[Label], strict: bool = False
+) -> list[tuple[Label | None, str, str]]:
     """[(label or None, the label as shown, the text after it)] for one visible line."""
     out: list[tuple[Label | None, str, str]] = []
-    head = _line_label(text, labels)
+    head = _line_label(text, labels, strict)
     if head is not None:
         label, heading, rest = head
         out.append((label, heading, ""))
@@ -121,7 +149,7 @@ def _split_line(text: str, labels: list[Label]) -> list[tuple[Label | None, str,
     else:
         out.append((None, "", ""))
     while text:
-        hit = _inline_label(text, labels)
+        hit = _inline_label(text, labels, strict)
         if hit is None:
             out[-1] = (out[-1][0], out[-1][1], text)
             break
@@ -132,8 +160,14 @@ def _split_line(text: str, labels: list[Label]) -> list[tuple[Label | None, str,
     return out
 
 
-def _line_label(text: str, labels: list[Label]) -> tuple[Label, str, str] | None:
-    """A label at the start of the line: (label, heading, the same-line value)."""
+def _line_label(text: str, labels: list[Label], strict: bool) -> tuple[Label, str, str] | None:
+    """A label at the start of the line: (label, heading, the same-line value).
+
+    Any label may share its element with its value ("End date Dec 31, 2023", "Phase: 2").
+    A word label needs a space or ":" before the value, and a value that starts with no small
+    letter ("Treatment of ..." is a sentence); `strict` (inside the criteria) also leaves a
+    one-word label ("Age 18 or older", "Status post ...") to the criterion it starts.
+    """
     key = _key(text)
     for label in labels:
         if label.pattern is not None:
@@ -141,26 +175,44 @@ def _line_label(text: str, labels: list[Label]) -> tuple[Label, str, str] | None
                 return label, text, ""
         elif key == label.key:
             return label, text, ""
-    for label in sorted(labels, key=lambda lb: -len(lb.text)):
-        punctuated = label.text.endswith((":", "?"))
-        if label.pattern is not None or not (label.same_line or punctuated):
+    found: list[tuple[int, Label]] = []
+    for label in labels:
+        if label.pattern is not None:
+            m = label.pattern.match(text)
+            shown = m[0].strip() if m else ""
+        else:
+            # A label shown with its ":" needs it: "Phase 1" is the value of "Phase:".
+            shown = text[: len(label.text)]
+            shown = shown if shown.lower() == label.text.lower() else ""
+        if shown:
+            found.append((len(shown), label))
+    for size, label in sorted(found, key=lambda hit: -hit[0]):
+        shown = text[:size]
+        punctuated = shown.endswith((":", "?"))
+        rest = text[size:]
+        glued = label.same_line and not punctuated  # "SponsorTongji Hospital"
+        if not (punctuated or glued or rest[:1] in (" ", ":")):
+            continue  # "Sexuality", "Conditionsxyz": another word
+        rest = rest.lstrip(" :").strip()
+        # "Sponsored by", "Treatment of ...": a word label's value starts with no small letter.
+        if not rest or (rest[:1].islower() and not punctuated):
             continue
-        if text.lower().startswith(label.text.lower()):
-            rest = text[len(label.text) :].lstrip(" :")
-            # "Sponsored by", "Treatment of ...": a word label's value starts with no small letter.
-            if rest[:1].islower() and not punctuated:
-                continue
-            return label, text[: len(label.text)], rest.strip()
+        if strict and not punctuated and len(shown.split()) < 2:
+            continue
+        return label, shown, rest
     return None
 
 
-def _inline_label(text: str, labels: list[Label]) -> tuple[Label, int] | None:
-    """The earliest inline label inside the text (exact case), with its position."""
+def _inline_label(text: str, labels: list[Label], strict: bool) -> tuple[Label, int] | None:
+    """The earliest inline label inside the text (exact case), with its position; `strict`
+    (inside the criteria): only a label ending with ":" or "?"."""
     best: tuple[Label, int] | None = None
     for label in labels:
         if not label.inline or label.pattern is not None:
             continue
         punctuated = label.text.endswith((":", "?"))
+        if strict and not punctuated:
+            continue
         position = text.find(label.text, 1)
         if position < 0 or (not punctuated and position + len(label.text) != len(text)):
             continue
@@ -184,7 +236,9 @@ def criteria_lines(sections: Sections, stop_at: list[str] | None = None) -> list
     lines: list[Line] = []
     started = False
     stops = {_key(text) for text in stop_at or []}
-    for section in sections.items:
+    for index, section in enumerate(sections.items):
+        if section.label is None and index and started:
+            break  # page chrome ("Share", a sign-up) ended the criteria
         if section.label is not None:
             is_heading = bool(_CRITERIA_HEADING.match(section.heading))
             if started and not is_heading and (not stops or section.label.key in stops):
@@ -203,16 +257,17 @@ def criteria_lines(sections: Sections, stop_at: list[str] | None = None) -> list
 def eligibility_from_lines(lines: list[Line]) -> Eligibility | None:
     """Eligibility (text + items) from criteria lines; None when there are no items.
 
-    `text` is the visible lines without list markers, so two markups of one text agree.
+    Wrapped lines are rejoined first (see `_printed`), so `text` is one line per criterion,
+    heading or paragraph, without list markers, whatever the markup or its wrapping.
     """
     shown: list[str] = []
     marked: list[str] = []
-    for line in lines:
-        for i, piece in enumerate(_unglue(line.text)):
+    for start, text in _logical_lines(_printed(lines)):
+        for i, piece in enumerate(_unglue(text)):
             shown.append(piece)
-            if line.start == "item" and i == 0:
+            if start == "item" and i == 0:
                 marked.append(f"* {piece}")
-            elif line.start == "block" and i == 0:
+            elif start == "block" and i == 0:
                 marked.extend(["", piece])
             else:
                 marked.append(piece)
@@ -221,6 +276,57 @@ def eligibility_from_lines(lines: list[Line]) -> Eligibility | None:
     # The re-marked lines are plain text: a page's "> 18 years" is no markdown quote.
     eligibility = eligibility_from_text("\n".join(marked), "plain", shown="\n".join(shown))
     return eligibility if eligibility is not None and eligibility.criteria else None
+
+
+def _printed(lines: list[Line]) -> list[Line]:
+    """The lines as printed lines: "block" only where the page shows a blank line.
+
+    A page printing one element per line makes every line a paragraph; it shows itself by
+    paragraphs that go on with a line a hard wrap cut (`_continues`). Where it prints blank
+    lines as empty paragraphs (`gap`), those are the paragraph breaks; where it prints none
+    (and two or more lines run on), every line that starts no item runs on from the one
+    before. A page with one paragraph per criterion keeps its paragraphs, a stray empty one
+    or not.
+    """
+    pairs = zip(lines, lines[1:], strict=False)
+    wraps = sum(
+        1 for a, b in pairs if b.start == "block" and not b.gap and _continues(a.text, b.text)
+    )
+    if wraps and any(line.gap for line in lines):
+        return [
+            line if line.start == "item" else Line(line.text, "block" if line.gap else "line")
+            for line in lines
+        ]
+    if wraps >= 2:
+        return [Line(line.text, "line") if line.start == "block" else line for line in lines]
+    return lines
+
+
+_SENTENCE_END = (".", ";", ":", "!", "?")
+
+
+def _continues(before: str, text: str) -> bool:
+    """`text` goes on with the line before it, which a hard wrap cut: that line is long and
+    ends no sentence, and this one starts with a small letter ("mofetil or rituximab) ...")."""
+    return len(before) >= 50 and not before.endswith(_SENTENCE_END) and text[:1].islower()
+
+
+def _logical_lines(lines: list[Line]) -> list[tuple[str, str]]:
+    """(start, text) with each wrapped line joined to the line it continues: a "line", or a
+    paragraph that continues a cut line (a blank line inside a criterion). A line that
+    opens with a list marker or a heading, or follows a bare heading, is left to the
+    criteria reader."""
+    out: list[tuple[str, str]] = []
+    before = ""
+    for line in lines:
+        own = marker(line.text) is not None or heading_test(line.text) & STRONG
+        runs_on = line.start == "line" or (line.start == "block" and _continues(before, line.text))
+        if out and runs_on and not own and not heading_test(out[-1][1]) & CLOSES:
+            out[-1] = (out[-1][0], f"{out[-1][1]} {line.text}")
+        else:
+            out.append((line.start, line.text))
+        before = line.text
+    return out
 
 
 def _unglue(text: str) -> list[str]:
@@ -252,7 +358,7 @@ def _split_numbered_run(text: str) -> list[str]:
 
 # --- identifiers and the minimum a trial page shows ----------------------------------
 
-_NCT_IN_URL = re.compile(r"(?<![A-Za-z0-9])(NCT\d{8})(?![0-9])", re.IGNORECASE)
+_NCT_IN_URL = re.compile(r"(?<![A-Za-z0-9])(NCT[0-9]{8})(?![0-9])", re.IGNORECASE | re.ASCII)
 
 
 def nct_from_url(url: str | None) -> str | None:

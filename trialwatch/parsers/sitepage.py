@@ -8,12 +8,21 @@ become the same `Page`:
 - every block element (`<p>`, `<div>`, `<li>`, `<dt>`/`<dd>`, table cells, headings) and
   every `<br>` starts a line; inline elements (`<span>`, `<a>`, `<b>`) do not, so text a
   layout glues together ("Phase 1Accepts Healthy Volunteers?") stays glued, as it reads;
-- a line starts either a list item ("item": an `<li>` or a line with a "•", "- " marker),
-  a new paragraph ("block": a `<p>` or a blank line), or continues ("line");
+- a line starts either a list item ("item": an `<li>`, a line with a "•", "- " marker, or
+  the line after a bullet that stands alone in its table cell or line), a new paragraph
+  ("block": a `<p>`, a table row or a blank line), or continues ("line");
 - inside a list item, a paragraph break continues the item: an item is one criterion even
   when its text has a blank line (a browser shows it indented under its bullet);
-- script, style, nav, and other invisible parts are dropped; entities and whitespace are
-  normalised with clean.clean_text.
+- script, style and other invisible parts are dropped; entities and whitespace are
+  normalised with clean.clean_text;
+- page chrome is dropped: navigation, the site's header, asides, small forms (search,
+  sign-up), dialogs and cookie banners, share and newsletter widgets, found by tag, ARIA
+  role or a class/id word ("cookie-consent", "share-bar", "top-nav"). A page footer (a
+  `<footer>`, role contentinfo or a "footer" class/id outside the main content) ends the
+  page: nothing after it is read. Chrome that carries no such hint is found by its text
+  (site_words.chrome_kind) where the lines are cut into sections (sitelabels.py);
+- an empty paragraph (`<p>&nbsp;</p>`, `<div><br></div>`) is a blank printed line: the
+  next line has `gap` set, so a page printing one element per line keeps its paragraphs.
 
 JSON-LD: a `<script type="application/ld+json">` (or other JSON script) object whose @type
 is MedicalStudy, MedicalTrial or ClinicalTrial is kept as `Page.trial_json`; the parsers
@@ -41,10 +50,12 @@ _STRENGTH: dict[Start, int] = {"line": 0, "block": 1, "item": 2}
 
 @dataclass(frozen=True)
 class Line:
-    """One visible line; `start` says how it begins (see the module docstring)."""
+    """One visible line; `start` says how it begins (see the module docstring); `gap`: an
+    empty paragraph element came right before it (a blank printed line)."""
 
     text: str
     start: Start = "line"
+    gap: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ def text_lines(text: str) -> list[Line]:
     out: list[Line] = []
     blank = True
     item_indent: int | None = None  # indentation of the open item's marker
+    lone_marker = False
     for raw in text.expandtabs(4).splitlines():
         stripped = raw.strip()
         if not stripped:
@@ -79,9 +91,9 @@ def text_lines(text: str) -> list[Line]:
             continue
         indent = len(raw) - len(raw.lstrip())
         is_item, body = strip_marker(stripped)
-        if is_item:
+        if is_item or lone_marker:
             start: Start = "item"
-            item_indent = indent
+            item_indent = indent if is_item else item_indent
         elif blank and item_indent is not None and indent > item_indent:
             start = "line"  # an indented paragraph under a bullet: the same item
         elif blank:
@@ -90,6 +102,7 @@ def text_lines(text: str) -> list[Line]:
             start = "line"
         blank = False
         line = _line(body, start)
+        lone_marker = is_item and not body  # a bullet on a line of its own: the next is the item
         if line is not None:
             out.append(line)
     return out
@@ -109,18 +122,35 @@ def _line(text: str, start: Start) -> Line | None:
 
 _DROP = frozenset(
     {"script", "style", "noscript", "template", "nav", "head", "svg", "iframe", "button"}
-    | {"select", "option", "input", "textarea", "object", "canvas"}
+    | {"select", "option", "input", "textarea", "object", "canvas", "aside", "dialog"}
 )
-_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
+# A table row is a paragraph: the next row never continues its text.
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr"})
 _BLOCK = frozenset(
-    {"address", "article", "aside", "caption", "dd", "details", "dialog", "div", "dl", "dt"}
+    {"address", "article", "caption", "dd", "details", "div", "dl", "dt"}
     | {"fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "hr"}
     | {"main", "ol", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead"}
-    | {"tr", "ul", "label", "legend", "body", "html"}
+    | {"ul", "label", "legend", "body", "html"}
 )
 _SCHEMA_MEMBER = re.compile(r"^https?://schema\.org/([A-Za-z]+)$")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _TRIAL_TYPES = frozenset({"medicalstudy", "medicaltrial", "clinicaltrial"})
+
+# Chrome hints. Roles and class/id words name what a part of the page is for; "header"
+# is not one of them: a trial's own header ("trial-header") holds its title.
+_CHROME_ROLES = frozenset(
+    {"navigation", "banner", "complementary", "search", "dialog", "alertdialog", "menu"}
+)
+_CHROME_PARTS = ("cookie", "consent", "gdpr", "newsletter", "subscribe")  # in any word
+_CHROME_WORDS = frozenset(
+    {"nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "share", "sharing"}
+    | {"social", "signup", "skiplink", "skip", "masthead", "topbar", "toolbar", "modal"}
+)
+_CONTENT = frozenset({"main", "article", "section"})
+_CONTENT_MARKS = frozenset({"main", "article", "h1"})
+_NEVER_CHROME = frozenset({"html", "body", "main", "article"})
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_SMALL_FORM = 300  # characters: a search box or a sign-up, not a page wrapped in a <form>
 
 
 def _from_html(text: str) -> Page:
@@ -135,6 +165,47 @@ def _from_html(text: str) -> Page:
     return Page(lines=tuple(renderer.lines), trial_json=trial_json)
 
 
+def _words(el: Any) -> tuple[str, list[str]]:
+    """The element's class and id as one lower-case string and as words."""
+    hints = f"{el.get('class') or ''} {el.get('id') or ''}"
+    joined = _CAMEL.sub(" ", hints).lower()
+    return joined, [w for w in re.split(r"[^a-z0-9]+", joined) if w]
+
+
+def _in_content(el: Any) -> bool:
+    return any(
+        isinstance(a.tag, str) and (a.tag.lower() in _CONTENT or a.get("role") == "main")
+        for a in el.iterancestors()
+    )
+
+
+def _chrome(el: Any, tag: str) -> str | None:
+    """ "footer" for a page footer (ends the page), "drop" for other chrome, else None."""
+    if tag in _NEVER_CHROME:
+        return None
+    role = (el.get("role") or "").strip().lower()
+    joined, words = _words(el)
+    if tag == "footer" or role == "contentinfo" or "footer" in words:
+        return "drop" if _in_content(el) else "footer"
+    if tag == "form" and len(el.text_content()) < _SMALL_FORM:
+        return "drop"
+    if _HIDDEN_STYLE.search(el.get("style") or ""):
+        return "drop"
+    hinted = role in _CHROME_ROLES or el.get("aria-modal") == "true"
+    hinted = hinted or any(part in joined for part in _CHROME_PARTS)
+    hinted = hinted or bool(_CHROME_WORDS.intersection(words))
+    hinted = hinted or (tag == "header" and not _in_content(el))
+    # A wrapper of the page's content ("<div class='nav-open'>", a header holding the
+    # trial's <h1>) is not chrome, whatever its class says.
+    return "drop" if hinted and not _holds_content(el) else None
+
+
+def _holds_content(el: Any) -> bool:
+    return any(
+        isinstance(d.tag, str) and d.tag.lower() in _CONTENT_MARKS for d in el.iterdescendants()
+    )
+
+
 class _Renderer:
     """Walks the element tree in document order, collecting inline text into lines."""
 
@@ -143,6 +214,8 @@ class _Renderer:
         self.buffer: list[str] = []
         self.pending: Start = "block"
         self.in_item = 0
+        self.gap = False  # an empty paragraph was seen since the last line
+        self.ended = False  # a page footer began: nothing after it is read
 
     def brk(self, start: Start) -> None:
         if start == "block" and self.in_item:
@@ -152,18 +225,29 @@ class _Renderer:
             self.pending = start
 
     def flush(self) -> bool:
-        line = _line("".join(self.buffer), self.pending)
+        raw = clean_text("".join(self.buffer))
         self.buffer = []
+        if raw is not None and strip_marker(raw) == (True, ""):
+            self.pending = "item"  # a bullet in an element of its own: the next line is the item
+            return False
+        line = _line(raw or "", self.pending)
         if line is None:
             return False
-        self.lines.append(line)
-        self.pending = "line"
+        self.lines.append(Line(line.text, line.start, self.gap))
+        self.pending, self.gap = "line", False
         return True
 
     def walk(self, el: Any) -> None:
+        if self.ended:
+            return
         tag = el.tag.lower() if isinstance(el.tag, str) else None
-        if tag is None or tag in _DROP or el.get("hidden") is not None:
-            self._tail(el)  # comments, scripts, hidden parts: only their tail text shows
+        chrome = _chrome(el, tag) if tag is not None else None
+        if chrome == "footer":
+            self.flush()
+            self.ended = True
+            return
+        if tag is None or tag in _DROP or el.get("hidden") is not None or chrome:
+            self._tail(el)  # comments, scripts, hidden parts, chrome: only their tail shows
             return
         if tag == "br":
             # A second <br> in a row is a blank line: a paragraph break.
@@ -178,6 +262,7 @@ class _Renderer:
         item = tag == "li" or (start is not None and _starts_with_marker(el))
         if start is not None:
             self.brk("item" if item else start)
+        before = len(self.lines)
         self.in_item += item
         if el.text:
             self.buffer.append(el.text)
@@ -186,11 +271,25 @@ class _Renderer:
         self.in_item -= item
         if start is not None:
             self.brk("block" if start == "block" else "line")
+            if len(self.lines) == before and not self.ended and _empty_paragraph(el, tag):
+                self.gap = True
         self._tail(el)
 
     def _tail(self, el: Any) -> None:
-        if el.tail:
+        if el.tail and not self.ended:
             self.buffer.append(el.tail)
+
+
+def _empty_paragraph(el: Any, tag: str) -> bool:
+    """`<p></p>`, `<p>&nbsp;</p>`, `<div><br></div>`: a blank line an editor prints."""
+    if tag == "p":
+        return not (el.text_content() or "").strip()
+    return (
+        tag == "div"
+        and len(el) > 0
+        and all(isinstance(c.tag, str) and c.tag.lower() == "br" for c in el)
+        and not (el.text_content() or "").strip()
+    )
 
 
 _INLINE = frozenset({"span", "b", "i", "em", "strong", "a", "small", "mark", "u", "font"})

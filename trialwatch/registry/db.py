@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 DEFAULT_DB_FILE = "trialwatch.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"
 
 
 def database_url(given: str | None = None) -> str:
@@ -54,6 +58,49 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+@cache
+def _head_revisions() -> frozenset[str]:
+    # The migration scripts do not change while the process runs; read them once.
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs each migration context at INFO ("Context impl SQLiteImpl."); keep that
+    out of the log unless someone set the "alembic" logger's level (``trialwatch -v``)."""
+    logger = logging.getLogger("alembic")
+    if logger.level != logging.NOTSET:
+        yield
+        return
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
+def upgrade_to_head(engine: Engine, url: str) -> bool:
+    """Bring the schema to the latest migration; True when a migration ran.
+
+    A database already at the latest revision costs one query: a long-running process that
+    opens the database per job does not run Alembic again and again.
+    """
+    with engine.connect() as conn:  # read directly: a migration context logs as it starts
+        current: frozenset[str] = frozenset()
+        if inspect(conn).has_table(VERSION_TABLE):
+            current = frozenset(
+                conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+            )
+    if current == _head_revisions():
+        return False
+    with _quiet_alembic():
+        cfg = alembic_config(url)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    return True
+
+
 def open_engine(url: str, *, migrate: bool = True) -> Engine:
     """Create the engine and bring the schema to the latest migration."""
     parsed = make_url(url)
@@ -65,10 +112,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if migrate:
-        cfg = alembic_config(url)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        upgrade_to_head(engine, url)
     return engine
 
 

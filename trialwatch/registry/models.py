@@ -130,6 +130,7 @@ class CrawlRun(SQLModel, table=True):
     args: dict[str, Any] = _json(nullable=False)
     started_at: datetime = _time(nullable=False)
     finished_at: datetime | None = _time(nullable=True)
+    # running, then ok | partial | failed | interrupted (stopped by a signal or Ctrl-C)
     status: str = Field(default="running", max_length=16)
     fetched: int = 0
     new_versions: int = 0
@@ -214,12 +215,17 @@ class AlertMessage(SQLModel, table=True):
     subject: str
     text: str
     html: str
+    # pending -> sending (claimed by one sender) -> sent; held: a person must act (last_error)
     status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: datetime = _time(nullable=False)
     last_error: str | None = None
     created_at: datetime = _time(nullable=False)
     sent_at: datetime | None = _time(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_at: datetime | None = _time(nullable=True)
+    # held by the SMTP settings: their salted fingerprint, so changed settings release it
+    held_settings: str | None = Field(default=None, max_length=128)
 
 
 class Delivery(SQLModel, table=True):
@@ -264,3 +270,18 @@ class Discrepancy(SQLModel, table=True):
     opened_at: datetime = _time(nullable=False)
     closed_at: datetime | None = _time(nullable=True, index=True)
     change_id: int = Field(foreign_key="change.id")
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Who serves this database's schedule: one row, renewed by its holder every few seconds.
+    A holder whose heartbeat is older than its own ``timeout_seconds`` is taken for dead."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=64)  # "scheduler"
+    holder: str = Field(max_length=64)  # a random id per `schedule run` process
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = _time(nullable=False)
+    heartbeat_at: datetime = _time(nullable=False)
+    timeout_seconds: float

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 _HEX = frozenset("0123456789abcdef")
@@ -21,6 +22,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class SnapshotDamaged(OSError):
+    """A stored payload that cannot be read back whole: not gzip, cut short, or bytes that no
+    longer hash to its name. The text is one line."""
 
 
 class SnapshotStore:
@@ -44,8 +50,19 @@ class SnapshotStore:
         return digest
 
     def get(self, digest: str) -> bytes:
-        with gzip.open(self.path_for(digest), "rb") as fh:
-            return fh.read()
+        """The payload stored under ``digest``, checked against it; a damaged file raises
+        SnapshotDamaged (an OSError), a missing one FileNotFoundError."""
+        path = self.path_for(digest)
+        try:
+            with gzip.open(path, "rb") as fh:
+                body = fh.read()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise SnapshotDamaged(
+                f"raw payload {digest} is damaged ({exc or 'cut short'})"
+            ) from None
+        if hashlib.sha256(body).hexdigest() != digest:
+            raise SnapshotDamaged(f"raw payload {digest} is damaged (its bytes no longer match)")
+        return body
 
     def __contains__(self, digest: str) -> bool:
         return self.path_for(digest).exists()

@@ -1,11 +1,13 @@
 """Scrapy components that run inside the crawl's child process: retries that honour
-Retry-After, redirects held to the spider's allowed domains, and the pipeline that stores each
-body and writes the manifest line."""
+Retry-After (and give up sooner on timeouts), redirects held to the spider's allowed domains,
+the crawl's limits (timeouts, a deadline, stop lines), and the pipeline that stores each body
+and writes the manifest line."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -13,18 +15,40 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import IO, Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, exceptions, signals
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.response import response_status_message
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.internet.task import deferLater
 
 from trialwatch.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
+
+# Limits for an unattended crawl (each spider's custom_settings; `crawl_settings` overrides).
+DEFAULT_TIMEOUT = 30.0  # seconds to wait for an answer to one request
+TIMEOUT_RETRIES = 1  # a request that timed out is tried this many more times
+DEFAULT_DEADLINE = 6 * 3600.0  # seconds for the whole crawl
+DEFAULT_MAX_PAGES = 20_000  # search pages (the whole registry is about 600 at pageSize 1000)
+LIMIT_SETTINGS: dict[str, Any] = {
+    "DOWNLOAD_TIMEOUT": DEFAULT_TIMEOUT,
+    "TRIALWATCH_TIMEOUT_RETRIES": TIMEOUT_RETRIES,
+    "CLOSESPIDER_TIMEOUT": DEFAULT_DEADLINE,
+    "TRIALWATCH_MAX_PAGES": DEFAULT_MAX_PAGES,
+}
+
+# The manifest's `kind` for a line that is not a fetch.
+NOTICE = "notice"  # something to tell the user now, e.g. a request that timed out
+STOP = "stop"  # the crawl was cut short; `reason` says why, and the run is failed
+
+# Recent Scrapy raises its own DownloadTimeoutError; older versions Twisted's.
+TIMEOUT_ERRORS: tuple[type[BaseException], ...] = tuple(
+    t for t in (TwistedTimeoutError, getattr(exceptions, "DownloadTimeoutError", None)) if t
+)
 
 
 def fetch_item(
@@ -62,10 +86,28 @@ def one_line(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def seconds_text(seconds: float) -> str:
+    """A duration as people write it: 30 s, 90 s, 15 min, 6 h."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 600 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def _timeout_of(request: Request, settings: Any) -> float:
+    return float(request.meta.get("download_timeout") or settings.getfloat("DOWNLOAD_TIMEOUT"))
+
+
 def network_failure_item(spider: Spider, failure: Any, **fields: Any) -> dict[str, Any]:
     """The item for a fetch that got no HTTP response (DNS, refused, timeout, ...)."""
     request: Request = failure.request
-    reason = f"{failure.type.__name__}: {one_line(failure.value)} for {request.url}"
+    if isinstance(failure.value, TIMEOUT_ERRORS):
+        tries = request.meta.get("retry_times", 0) + 1
+        waited = seconds_text(_timeout_of(request, spider.settings))
+        reason = f"timed out: no answer within {waited}, {tries} attempt(s), for {request.url}"
+    else:
+        reason = f"{failure.type.__name__}: {one_line(failure.value)} for {request.url}"
     spider.logger.error("fetch failed: %s", reason)
     return fetch_item(
         spider.name,
@@ -123,6 +165,39 @@ class RetryAfterMiddleware(RetryMiddleware):
         super().__init__(settings)
         self.max_wait = settings.getfloat("RETRY_AFTER_MAX", 120.0)
         self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
+        self.timeout_retries = settings.getint("TRIALWATCH_TIMEOUT_RETRIES", TIMEOUT_RETRIES)
+
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | Response | None:
+        """A server that does not answer in time is unlikely to answer the next time: fewer
+        tries than for an HTTP error, and each timeout is said at once (a NOTICE line)."""
+        if not isinstance(exception, TIMEOUT_ERRORS) or request.meta.get("dont_retry", False):
+            return super().process_exception(request, exception)
+        assert self.crawler.spider is not None
+        waited = seconds_text(_timeout_of(request, self.crawler.settings))
+        tries = request.meta.get("retry_times", 0) + 1
+        retry = get_retry_request(
+            request,
+            reason=exception,
+            spider=self.crawler.spider,
+            max_retry_times=self.timeout_retries,
+            priority_adjust=self.priority_adjust,
+        )
+        if retry is not None:
+            write_event(
+                NOTICE,
+                request.url,
+                f"no answer from {request.url} within {waited}; trying again "
+                f"(attempt {tries + 1} of {self.timeout_retries + 1})",
+            )
+        elif "tw_kind" not in request.meta:  # ours get a failed item; robots.txt gets this
+            write_event(
+                NOTICE,
+                request.url,
+                f"no answer from {request.url} within {waited}, {tries} attempt(s); going on",
+            )
+        return retry
 
     async def process_response(  # type: ignore[override]
         self, request: Request, response: Response, spider: Spider | None = None
@@ -224,6 +299,74 @@ class SnapshotPipeline:
         item["snapshot"] = self.store.put(body) if body is not None else None
         write_manifest_line(item)
         return item
+
+
+def event_item(kind: str, url: str, reason: str) -> dict[str, Any]:
+    """An item that is not a fetch: a NOTICE, or why the crawl STOPped."""
+    return {
+        "url": url,
+        "status": 0,
+        "fetched_at": datetime.now(UTC).isoformat(),
+        "outcome": "failed",
+        "requested_url": url,
+        "reason": one_line(reason, 400),
+        "kind": kind,
+    }
+
+
+def write_event(kind: str, url: str, reason: str) -> None:
+    """Write an event_item's manifest line now (from outside a callback)."""
+    write_manifest_line(event_item(kind, url, reason))
+
+
+class LimitedSpider(Spider):
+    """A spider whose crawl can be cut short with a reason: the parent records the run as
+    failed with it. A spider stops for its own reasons (a pageToken loop, the page cap) by
+    yielding `stop_item`. The deadline is Scrapy's CLOSESPIDER_TIMEOUT, which closes the
+    spider once the requests under way end; as those may hang (a robots.txt, then the request
+    waiting on it), the process exits if it has not ended one DOWNLOAD_TIMEOUT later."""
+
+    stop_reason: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._arm_deadline, signal=signals.spider_opened)
+        return spider
+
+    def stop_item(self, url: str, reason: str) -> dict[str, Any]:
+        """Yielded after the page that showed the reason, so its line follows that page's."""
+        self.stop_reason = reason
+        self.logger.error("crawl stopped: %s", reason)
+        return event_item(STOP, url, reason)
+
+    def _deadline_passed(self) -> None:
+        if self.stop_reason is None:
+            deadline = seconds_text(self.settings.getfloat("CLOSESPIDER_TIMEOUT"))
+            self.stop_reason = f"deadline of {deadline} reached: crawl stopped"
+            self.logger.error("crawl stopped: %s", self.stop_reason)
+            write_event(STOP, str(getattr(self, "base_url", None) or ""), self.stop_reason)
+
+    def _arm_deadline(self) -> None:
+        deadline = self.settings.getfloat("CLOSESPIDER_TIMEOUT")
+        if deadline > 0:
+            from twisted.internet import reactor  # not at import: it would install one
+
+            grace = self.settings.getfloat("DOWNLOAD_TIMEOUT") + 1
+            clock: Any = reactor
+            clock.callLater(deadline, self._deadline_passed)
+            clock.callLater(deadline + grace, self._abandon)
+
+    def _abandon(self) -> None:
+        self._deadline_passed()
+        manifest.stream.flush()  # every line so far reaches the parent
+        print(f"error: {self.stop_reason}; requests under way abandoned", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(1)
+
+    def closed(self, reason: str) -> None:  # called by Scrapy when the spider closes
+        if reason == "closespider_timeout":
+            self._deadline_passed()
 
 
 def write_manifest_line(item: dict[str, Any]) -> None:

@@ -14,12 +14,19 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from trialwatch.spiders.components import fetch_item, network_failure_item, one_line
+from trialwatch.spiders.components import (
+    LIMIT_SETTINGS,
+    LimitedSpider,
+    fetch_item,
+    network_failure_item,
+    one_line,
+)
+from trialwatch.spiders.urls import validate_url
 
 NCT_RE = re.compile(r"NCT[0-9]{8}", re.ASCII)
 PAGE_SIZE = 1000  # the API's maximum: fewest requests for a search
@@ -66,12 +73,23 @@ def updated_since_filter(since: date) -> str:
     return f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
 
 
-class CtgovSpider(Spider):
+def check_base_url(value: str) -> str:
+    """The API's base URL: http(s) with a host (a path is kept, e.g. a mirror's prefix);
+    else ValueError naming it and what is wrong."""
+    try:
+        return validate_url(value).rstrip("/")
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("invalid URL", "invalid base_url", 1)) from None
+
+
+class CtgovSpider(LimitedSpider):
     """Fetch studies by NCT id (`/api/v2/studies/{id}`) and/or search pages (`/api/v2/studies`).
 
     Arguments (also accepted as strings, for `scrapy crawl ctgov -a ...`):
     nct_ids (list or comma-separated), query (mapping or `a=b&c=d`), updated_since
-    (date or YYYY-MM-DD), base_url.
+    (date or YYYY-MM-DD), base_url. A search follows nextPageToken until a page comes back
+    empty or without one; a token seen before (a loop) or the page cap (setting
+    TRIALWATCH_MAX_PAGES) stops it, and the crawl is failed with the reason.
     """
 
     name = "ctgov"
@@ -90,6 +108,7 @@ class CtgovSpider(Spider):
         "RETRY_TIMES": 5,
         "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
         "DEFAULT_REQUEST_HEADERS": {"Accept": "application/json"},
+        **LIMIT_SETTINGS,
     }
 
     def __init__(
@@ -117,13 +136,11 @@ class CtgovSpider(Spider):
                     f"invalid updated_since {updated_since!r}: expected YYYY-MM-DD"
                 ) from None
         self.updated_since = updated_since
-        self.base_url = (base_url or self.default_base_url).rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"invalid base_url {self.base_url!r}: expected http(s)://...")
+        self.base_url = check_base_url(base_url or self.default_base_url)
         if not (self.nct_ids or self.query or self.updated_since):
             # A bare search would walk the whole registry; ask for it explicitly via a query.
             raise ValueError("nothing to crawl: give nct_ids, query or updated_since")
-        self._seen_tokens: set[str] = set()
+        self._tokens: dict[str, int] = {}  # every nextPageToken seen -> the page that gave it
 
     # -- requests -------------------------------------------------------------------------
 
@@ -144,7 +161,9 @@ class CtgovSpider(Spider):
             params["pageToken"] = page_token
         return f"{self.base_url}/api/v2/studies?{urlencode(params)}"
 
-    def _request(self, url: str, kind: str, nct_id: str | None = None) -> Request:
+    def _request(
+        self, url: str, kind: str, nct_id: str | None = None, page: int | None = None
+    ) -> Request:
         return Request(
             url,
             callback=self.parse_page if kind == "page" else self.parse_study,
@@ -152,14 +171,19 @@ class CtgovSpider(Spider):
             # Ids are de-duplicated above; a redirect to an already fetched study must still
             # be followed to record the alias, so the dupe filter stays out of the way.
             dont_filter=True,
-            meta={"tw_kind": kind, "tw_requested_url": url, "tw_requested_nct": nct_id},
+            meta={
+                "tw_kind": kind,
+                "tw_requested_url": url,
+                "tw_requested_nct": nct_id,
+                "tw_page": page,  # a search page's number, from 1
+            },
         )
 
     def _start_requests(self) -> Iterator[Request]:
         for nct_id in self.nct_ids:
             yield self._request(self.study_url(nct_id), "study", nct_id)
         if self.query or self.updated_since:
-            yield self._request(self.search_url(), "page")
+            yield self._request(self.search_url(), "page", page=1)
 
     async def start(self) -> AsyncIterator[Any]:
         for request in self._start_requests():
@@ -211,11 +235,24 @@ class CtgovSpider(Spider):
         # An exactly full page may carry a token to an empty page: the empty page ends it.
         if not page.get("studies") or not isinstance(token, str) or not token:
             return
-        if token in self._seen_tokens:
-            self.logger.error("search page %s repeats pageToken %r; stopping", response.url, token)
+        number = int(request.meta.get("tw_page") or 1)
+        if token in self._tokens:  # a cycle of any length, A→A or A→B→…→A
+            shown = one_line(repr(token), 80)
+            yield self.stop_item(
+                response.url,
+                f"pageToken loop: token {shown} seen at page {self._tokens[token]} and page "
+                f"{number}; the search was not finished",
+            )
             return
-        self._seen_tokens.add(token)
-        yield self._request(self.search_url(token), "page")
+        self._tokens[token] = number
+        settings = getattr(self, "settings", None)  # set once Scrapy runs the spider
+        cap = settings.getint("TRIALWATCH_MAX_PAGES") if settings is not None else 0
+        if cap and number >= cap:
+            yield self.stop_item(
+                response.url, f"page cap of {cap} pages reached; the search was not finished"
+            )
+            return
+        yield self._request(self.search_url(token), "page", page=number + 1)
 
     def on_error(self, failure: Failure) -> Iterator[dict[str, Any]]:
         if isinstance(failure.value, HttpError):

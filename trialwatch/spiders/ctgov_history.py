@@ -14,15 +14,15 @@ import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from trialwatch.parsers import ParseError
 from trialwatch.parsers.ctgov_history import parse_version_list, wanted_versions
-from trialwatch.spiders.components import fetch_item, network_failure_item
-from trialwatch.spiders.ctgov import CtgovSpider, request_of, validate_nct_id
+from trialwatch.spiders.components import LimitedSpider, fetch_item, network_failure_item
+from trialwatch.spiders.ctgov import CtgovSpider, check_base_url, request_of, validate_nct_id
 
 # What each fetch was, as written in the manifest's `kind`.
 LIST, VERSION, RECHECK = "history_list", "history_version", "history_recheck"
@@ -46,9 +46,7 @@ def check_history_arguments(
     ids = list(dict.fromkeys(validate_nct_id(n) for n in nct_ids))  # drop repeats, keep order
     if not ids:
         raise ValueError("nothing to fetch: give nct_ids")
-    base = (base_url or CtgovHistorySpider.default_base_url).rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise ValueError(f"invalid base_url {base!r}: expected http(s)://...")
+    base = check_base_url(base_url or CtgovHistorySpider.default_base_url)
     if isinstance(have, str):
         try:
             have = json.loads(have)
@@ -77,7 +75,7 @@ def check_history_arguments(
     return {"nct_ids": ids, "base_url": base, "have": held, "modules": labels}
 
 
-class CtgovHistorySpider(Spider):
+class CtgovHistorySpider(LimitedSpider):
     """Fetch the whole record history of trials by NCT id.
 
     Arguments: nct_ids; base_url; have (NCT id -> version numbers already stored: not fetched
@@ -89,7 +87,7 @@ class CtgovHistorySpider(Spider):
     default_base_url = "https://clinicaltrials.gov"
 
     # As polite as the API v2 spider: about one request a second, AutoThrottle, retries that
-    # honour Retry-After, robots.txt.
+    # honour Retry-After, robots.txt; and the same timeout and deadline.
     custom_settings: dict[str, Any] = dict(CtgovSpider.custom_settings)
 
     def __init__(

@@ -5,6 +5,8 @@ scheduler run several crawls per process, so each crawl runs in
 ``python -m trialwatch.spiders.runner`` with a JSON job on stdin (or as argv[1]). The child
 writes every body to ``SnapshotStore(data_dir)`` and prints one JSON line per fetch on stdout
 (the manifest); its log goes to stderr.
+
+The child runs in its own process group and dies with its parent (see ``child``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import threading
 import traceback
@@ -27,6 +28,15 @@ from scrapy import Spider
 
 from trialwatch.spiders.capture import CaptureSpider
 from trialwatch.spiders.centerwatch import CenterwatchSpider
+from trialwatch.spiders.child import (
+    CrawlInterrupted,
+    die_with_parent,
+    finish_child,
+    interrupt_crawls,
+    kill_child,
+    sigterm_interrupts,
+    start_child,
+)
 from trialwatch.spiders.clinicaltrialexchange import ClinicaltrialexchangeSpider
 from trialwatch.spiders.components import manifest, retry_after_seconds
 from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
@@ -39,9 +49,11 @@ __all__ = [
     "HISTORY_SPIDERS",
     "SPIDERS",
     "CrawlError",
+    "CrawlInterrupted",
     "Fetched",
     "build_job",
     "crawl",
+    "interrupt_crawls",
     "main",
     "retry_after_seconds",
     "run_job",
@@ -250,53 +262,41 @@ def _ctgov_job(
     }
 
 
-def _child_env() -> dict[str, str]:
-    # The child must import this package even when it is not installed (e.g. a source checkout).
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def run_job(slug: str, job_text: str, on_fetch: Callable[[Fetched], None] | None) -> list[Fetched]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trialwatch.spiders.runner"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=_child_env(),
-    )
-    assert proc.stdin and proc.stdout and proc.stderr
-    tail: deque[str] = deque(maxlen=20)
-    drain = threading.Thread(target=_drain_stderr, args=(proc.stderr, tail, slug), daemon=True)
-    drain.start()
-    fetched: list[Fetched] = []
-    try:
-        proc.stdin.write(job_text)
-        proc.stdin.close()
-        for line in proc.stdout:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = Fetched.from_json(line)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("crawl %s: ignoring a bad manifest line (%s): %.200s", slug, exc, line)
-                continue
-            fetched.append(row)
-            if on_fetch is not None:
-                on_fetch(row)
-        returncode = proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        drain.join(timeout=5)
+    """Run one job spec in a child; CrawlError if it fails, CrawlInterrupted if it was stopped
+    (``interrupt_crawls``, Ctrl-C or SIGTERM), its process group killed in every case."""
+    with sigterm_interrupts():
+        proc = start_child([sys.executable, "-m", "trialwatch.spiders.runner"])
+        assert proc.stdin and proc.stdout and proc.stderr
+        tail: deque[str] = deque(maxlen=20)
+        drain = threading.Thread(target=_drain_stderr, args=(proc.stderr, tail, slug), daemon=True)
+        drain.start()
+        fetched: list[Fetched] = []
+        try:
+            proc.stdin.write(job_text)
+            proc.stdin.close()
+            for line in proc.stdout:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    row = Fetched.from_json(line)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning(
+                        "crawl %s: ignoring a bad manifest line (%s): %.200s", slug, exc, line
+                    )
+                    continue
+                fetched.append(row)
+                if on_fetch is not None:
+                    on_fetch(row)
+        except BaseException:
+            kill_child(proc)
+            raise
+        finally:
+            drain.join(timeout=5)
+        returncode, stopped = finish_child(proc)
+    if stopped is not None:
+        raise CrawlInterrupted(f"crawl {slug} stopped before it finished: {stopped}")
     if returncode != 0:
         # The child ends with one "error: ..." line when it can say why; else show the tail.
         errors = [line for line in tail if line.startswith("error: ")]
@@ -370,6 +370,7 @@ def _run_in_child(job: Mapping[str, Any]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    die_with_parent()
     argv = list(sys.argv[1:] if argv is None else argv)
     raw = argv[0] if argv else sys.stdin.read()
     try:

@@ -17,16 +17,20 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from trialwatch.spiders.components import fetch_item, network_failure_item, one_line
+from trialwatch.spiders.components import (
+    LIMIT_SETTINGS,
+    LimitedSpider,
+    fetch_item,
+    network_failure_item,
+    one_line,
+)
 from trialwatch.spiders.ctgov import NCT_RE, USER_AGENT, request_of, validate_nct_id
-
-MAX_URL_LENGTH = 2048  # longer is almost surely not a study page, and bloats every log line
-_SHOWN = 120  # how much of a bad URL an error message repeats
+from trialwatch.spiders.urls import host_allowed, validate_url
 
 
 def site_settings(delay: float) -> dict[str, Any]:
@@ -50,54 +54,8 @@ def site_settings(delay: float) -> dict[str, Any]:
         "METAREFRESH_ENABLED": False,
         "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
         "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
+        **LIMIT_SETTINGS,
     }
-
-
-def host_allowed(host: str, domains: Iterable[str]) -> bool:
-    """OffsiteMiddleware's rule: `host` is one of `domains` or a subdomain of one."""
-    host = host.lower()
-    return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
-
-
-def _shown(url: str) -> str:
-    # Never echo a password into a log line; keep the message one short line.
-    if "@" in url:
-        try:
-            parts = urlsplit(url)
-            if "@" in parts.netloc:
-                url = urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
-        except ValueError:
-            url = "***@" + url.rsplit("@", 1)[1]
-    return repr(url if len(url) <= _SHOWN else url[: _SHOWN - 1] + "…")
-
-
-def validate_url(url: object, hosts: Sequence[str] = ()) -> str:
-    """Return the URL (trimmed) if it is a plain http(s) URL on one of `hosts` (any host if
-    `hosts` is empty); else raise ValueError naming it and the reason, in one line."""
-    if not isinstance(url, str):
-        raise ValueError(f"invalid URL {url!r}: expected a string")
-    text = url.strip()
-    if not text:
-        raise ValueError("invalid URL '': empty")
-    if len(text) > MAX_URL_LENGTH:
-        raise ValueError(f"invalid URL {_shown(text)}: longer than {MAX_URL_LENGTH} characters")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise ValueError(f"invalid URL {_shown(text)}: contains whitespace or control characters")
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ValueError(f"invalid URL {_shown(text)}: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(f"invalid URL {_shown(text)}: only http and https URLs are fetched")
-    if "@" in parts.netloc:
-        raise ValueError(f"invalid URL {_shown(text)}: credentials in a URL are not accepted")
-    host = parts.hostname or ""
-    if not host:
-        raise ValueError(f"invalid URL {_shown(text)}: no host")
-    if hosts and not host_allowed(host, hosts):
-        raise ValueError(f"invalid URL {_shown(text)}: host {host!r} is not {' or '.join(hosts)}")
-    return text
 
 
 def nct_in_url(url: str) -> str | None:
@@ -112,7 +70,7 @@ class Target:
     nct_id: str | None
 
 
-class BaseSiteSpider(Spider):
+class BaseSiteSpider(LimitedSpider):
     """Fetch the given page URLs (`urls`), or pages built from NCT ids where the site allows.
 
     Arguments (also as strings, for `scrapy crawl <slug> -a ...`): urls (list, or separated
