@@ -370,7 +370,7 @@ def test_hash_and_compare_agree_on_a_real_edit() -> None:
     assert compare(old, new) != []
 
 
-# --- grades: one example per kind (the rules are in DESIGN.md and README.md) --------------
+# --- grades: one example per kind (the rules are in docs/grades.md) --------------
 
 
 def _outcome_time(ps: Study) -> None:
