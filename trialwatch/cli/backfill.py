@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from trialwatch.cli.limits import deadline_option, timeout_option
 from trialwatch.cli.util import Context, check_nct, err, read_nct_file
-from trialwatch.crawling import parse_duration
 from trialwatch.jobs import crawl_settings
-from trialwatch.spiders.components import (
-    DEFAULT_DEADLINE,
-    DEFAULT_TIMEOUT,
-    TIMEOUT_RETRIES,
-    seconds_text,
-)
 from trialwatch.spiders.ctgov import check_base_url
 
 DEFAULT_BASE_URL = "https://clinicaltrials.gov"
@@ -27,16 +20,6 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
         return check_base_url(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc).removeprefix("invalid base_url ")) from None
-
-
-def _duration(most: float) -> Callable[[click.Context, click.Parameter, str | None], float | None]:
-    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-        try:
-            return None if value is None else parse_duration(value, maximum=most)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-
-    return convert
 
 
 def _modules(value: str | None) -> list[str] | None:
@@ -76,21 +59,8 @@ def _modules(value: str | None) -> list[str] | None:
     help="Seconds between requests (default: about 1, adapting to the server); "
     "0 also turns AutoThrottle off.",
 )
-@click.option(
-    "--timeout",
-    metavar="DURATION",
-    callback=_duration(3600),
-    help=f"How long to wait for an answer to one request (default: "
-    f"{seconds_text(DEFAULT_TIMEOUT)}): 20, 20s, 2m. A request that times out is tried "
-    f"{TIMEOUT_RETRIES + 1} times in all, then counted as failed.",
-)
-@click.option(
-    "--deadline",
-    metavar="DURATION",
-    callback=_duration(30 * 86400),
-    help=f"How long the whole backfill may take (default: {seconds_text(DEFAULT_DEADLINE)}): "
-    "90s, 30m, 6h. Then it stops, stores the trials it finished, and the run is failed.",
-)
+@timeout_option("failed")
+@deadline_option("backfill", "stores the trials it finished")
 @click.pass_obj
 def backfill(
     obj: Context,

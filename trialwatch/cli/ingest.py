@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
+from trialwatch.cli.limits import deadline_option, timeout_option
 from trialwatch.cli.util import (
     Context,
     crawl_options,
     err,
     parse_time,
 )
-from trialwatch.crawling import parse_duration
 from trialwatch.inputs import InputRefused, count_inputs, iter_inputs
 from trialwatch.jobs import crawl_settings, tally_line
 from trialwatch.parsers import KNOWN_SOURCES
 from trialwatch.pipeline import Tally
 from trialwatch.registry.models import utcnow
 from trialwatch.spiders.components import (
-    DEFAULT_DEADLINE,
     DEFAULT_MAX_PAGES,
-    DEFAULT_TIMEOUT,
-    TIMEOUT_RETRIES,
-    seconds_text,
 )
 
 
@@ -126,16 +121,6 @@ def _sources() -> list[str]:
     return sorted(SPIDERS)
 
 
-def _duration(most: float) -> Callable[[click.Context, click.Parameter, str | None], float | None]:
-    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-        try:
-            return None if value is None else parse_duration(value, maximum=most)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-
-    return convert
-
-
 class _Progress:
     """On a terminal, one line (fetches, records, failures) rewritten in place after each
     fetch, with other lines written above it; elsewhere (a log, CI) only those lines."""
@@ -196,21 +181,8 @@ class _Progress:
     help="Seconds between requests to one site (default: 1 for ctgov, 3-5 for the sites); "
     "0 also turns AutoThrottle off.",
 )
-@click.option(
-    "--timeout",
-    metavar="DURATION",
-    callback=_duration(3600),
-    help=f"How long to wait for an answer to one request (default: "
-    f"{seconds_text(DEFAULT_TIMEOUT)}): 20, 20s, 2m. A request that times out is tried "
-    f"{TIMEOUT_RETRIES + 1} times in all, then counted as a failure.",
-)
-@click.option(
-    "--deadline",
-    metavar="DURATION",
-    callback=_duration(30 * 86400),
-    help=f"How long the whole crawl may take (default: {seconds_text(DEFAULT_DEADLINE)}): "
-    "90s, 30m, 6h. Then it stops, keeps what it fetched, and the run is failed.",
-)
+@timeout_option("a failure")
+@deadline_option("crawl", "keeps what it fetched")
 @click.option(
     "--max-pages",
     type=click.IntRange(min=1),
