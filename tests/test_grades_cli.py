@@ -41,7 +41,7 @@ def _import_pair(run) -> None:
 
 
 def _sql(url: str, statement: str, **params) -> list[tuple]:
-    engine = open_engine(url, migrate=False)
+    engine = open_engine(url, check_schema=False)
     try:
         with engine.begin() as conn:
             result = conn.execute(text(statement), params)
@@ -165,15 +165,17 @@ def test_reparse_grades_a_database_from_before_grades_without_alerting(run, tmp_
     assert deliveries  # the registry edit was news when it came
 
     # The same database as an older trialwatch left it: no grade column, read by an older
-    # parser. Opening it upgrades it; the grades stay empty until reparse.
-    engine = open_engine(url, migrate=False)
+    # parser. Commands refuse it until `db upgrade`; the grades stay empty until reparse.
+    engine = open_engine(url, check_schema=False)
     cfg = alembic_config(url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0004")
     engine.dispose()
     _sql(url, "UPDATE trial_version SET parser_version = :old", old="0-before-grades")
-    open_engine(url).dispose()
+    refused = run("reparse")
+    assert refused.exit_code == 1 and "run `trialwatch db upgrade`" in refused.stderr
+    assert run("db", "upgrade").exit_code == 0
     assert {g for (g,) in _sql(url, "SELECT grade FROM change")} == {None}
     assert _sql(url, "SELECT min_grade FROM watch") == [("minor",)]
 

@@ -169,14 +169,21 @@ class _Backfill:
         """The list a fetch gave, or None after settling the trial as failed."""
         nct = p.counts.nct_id
         try:
-            if row.outcome != "ok" or row.snapshot is None:
+            body = self.body_of(row)
+            if row.outcome != "ok" or body is None:
                 raise ParseError(row.reason or f"HTTP {row.status} for {row.url}")
-            return parse_version_list(self.pipeline.store.get(row.snapshot), nct)
+            return parse_version_list(body, nct)
         except ParseError as exc:
             reason = str(exc).removeprefix(f"{nct}: ")
             p.counts.failed += 1
             self.settle(p, "failed", f"{nct}: {what} ({reason})")
             return None
+
+    def body_of(self, row: Fetched) -> bytes | None:
+        """The fetched body: handed over inline, or (a manifest of older runs) stored."""
+        if row.body is not None:
+            return row.body
+        return self.pipeline.store.get(row.snapshot) if row.snapshot is not None else None
 
     def on_list(self, p: _Pass, row: Fetched) -> None:
         nct = p.counts.nct_id
@@ -198,7 +205,8 @@ class _Backfill:
 
     def on_version(self, p: _Pass, row: Fetched) -> None:
         nct = p.counts.nct_id
-        if row.outcome != "ok" or row.snapshot is None or row.version is None:
+        body = self.body_of(row)
+        if row.outcome != "ok" or body is None or row.version is None:
             p.counts.failed += 1
             reason = row.reason or f"HTTP {row.status} for {row.url}"
             self.problem(f"{nct} v{row.version}: not fetched ({reason}); skipped")
@@ -209,7 +217,7 @@ class _Backfill:
             HistoryPayload(
                 version=row.version,
                 date=dates.get(row.version),
-                body=self.pipeline.store.get(row.snapshot),
+                body=body,
                 url=row.url,
                 fetched_at=row.fetched_at,
             )
@@ -280,7 +288,8 @@ def run_backfill(
         nct_ids=ids,
         have={n: sorted(have.get(n, ())) for n in ids},
         modules=modules,
-        settings=settings,
+        # Bodies come back through the pipe: only what becomes a version is stored.
+        settings={"TRIALWATCH_INLINE_BODIES": True, **(settings or {})},
     )
     spec = json.loads(job)  # the arguments as checked: the real base URL, the modules' names
     args = {"nct_ids": ids, "base_url": spec["base_url"], "modules": spec["modules"]}

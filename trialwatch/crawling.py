@@ -18,7 +18,6 @@ from typing import Any
 from trialwatch.alerts.watches import query_key
 from trialwatch.pipeline import Pipeline, Tally
 from trialwatch.registry.db import transaction
-from trialwatch.registry.ingest import record_alias
 from trialwatch.registry.models import CrawlRun, utcnow
 
 
@@ -52,7 +51,8 @@ def run_crawl(
         urls=urls,
         query=query,
         updated_since=updated_since,
-        settings=settings,
+        # Bodies come back through the pipe: only what becomes a version is stored.
+        settings={"TRIALWATCH_INLINE_BODIES": True, **(settings or {})},
     )
     given = json.loads(job).get("base_url")
     if given is not None:
@@ -72,6 +72,7 @@ def run_crawl(
         run = CrawlRun(source=slug, args=args, started_at=utcnow(), errors=[], job_id=job_id)
         session.add(run)
     tally = Tally()
+    batch = pipeline.batch(tally)
     search = query_key(query) if query else None
     stops: list[str] = []  # why the crawl was cut short, from its STOP lines
     counts = {"fetches": 0, "answered": 0}
@@ -95,7 +96,10 @@ def run_crawl(
             tally.not_found += 1
             pipeline.report(f"{fetched.requested_url}: not found ({fetched.status})")
             return
-        if fetched.outcome != "ok" or fetched.snapshot is None:
+        body = fetched.body
+        if body is None and fetched.snapshot is not None:
+            body = pipeline.store.get(fetched.snapshot)
+        if fetched.outcome != "ok" or body is None:
             reason = fetched.reason or f"fetch failed (HTTP {fetched.status})"
             tally.reject(f"{fetched.requested_url}: {reason}")
             pipeline.report(tally.problems[-1])
@@ -103,35 +107,28 @@ def run_crawl(
                 reason,
                 source=slug,
                 url=fetched.url,
-                snapshot=fetched.snapshot,
+                snapshot=pipeline.store.put(body) if body is not None else None,
                 observed_at=fetched.fetched_at,
                 crawl_run_id=run.id,
             )
             return
-        records = pipeline.ingest_body(
-            pipeline.store.get(fetched.snapshot),
+        batch.add(
+            body,
             name=fetched.url,
             observed_at=fetched.fetched_at,
-            tally=tally,
             url=fetched.url,
             source=slug,
             crawl_run_id=run.id,
             search_key=search,
+            alias=fetched.requested_nct if slug == "ctgov" else None,
         )
-        if slug == "ctgov" and fetched.requested_nct and len(records) == 1:
-            nct = records[0].nct_id
-            with transaction(pipeline.engine) as session:
-                record_alias(
-                    session,
-                    alias=fetched.requested_nct,
-                    nct_id=nct or fetched.requested_nct,
-                    observed_at=fetched.fetched_at,
-                )
 
     def crawl_job() -> str:
         try:
-            run_job(slug, job, on_fetch)
+            with batch:  # what was fetched is stored, even when the crawl fails or is stopped
+                run_job(slug, job, on_fetch)
         except CrawlError:
+            batch.flush()
             if not stops:  # a child cut short by its deadline exits non-zero: expected
                 raise
         tally.problems.extend(stops)  # last, so the run's last error says why it stopped

@@ -137,8 +137,33 @@ def crawl_and_alert(
     job_id: str | None = None,
     report: Report,
 ) -> tuple[CrawlRun, Tally]:
-    """One scheduled run: crawl → ingest → diff → outbox, then send what is due."""
+    """One scheduled run: crawl → ingest → diff → outbox, then send what is due.
+
+    With $TRIALWATCH_REDIS_URL set, a ctgov crawl is queued there instead, recorded as a
+    queued run: `trialwatch worker`s fetch it, and the last one sends what is due."""
     engine = open_engine(url)
+    redis_url = os.environ.get("TRIALWATCH_REDIS_URL")
+    if redis_url and slug == "ctgov":
+        from trialwatch.workers.enqueue import enqueue_crawl
+
+        try:
+            queued = enqueue_crawl(
+                engine,
+                redis_url,
+                slug,
+                nct_ids=nct_ids,
+                query=query,
+                updated_since=updated_since,
+                base_url=base_url,
+                settings=crawl_settings(
+                    delay, timeout=timeout, deadline=deadline, max_pages=max_pages
+                ),
+                job_id=job_id,
+            )
+        finally:
+            engine.dispose()
+        report(queued.line())
+        return queued.run, Tally()
     try:
         run, tally = pipeline_for(engine, url, report).crawl(
             slug,

@@ -10,15 +10,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlmodel import Session, col, select
 
 from trialwatch import parsers
 from trialwatch.alerts.watches import enqueue, note_query_member
+from trialwatch.batch import Batch
 from trialwatch.parsers import ParseError, ctgov_history, parse_payload
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
-from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record
+from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record, record_alias
+from trialwatch.registry.locks import lock_trials, writing
 from trialwatch.registry.merge import source_priority
 from trialwatch.registry.models import (
     CrawlRun,
@@ -42,7 +44,7 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
-def refused_by_database(exc: DataError) -> str:
+def refused_by_database(exc: DBAPIError) -> str:
     """What the database said about one payload's values, in one line (never the statement,
     which quotes the payload)."""
     said = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
@@ -84,6 +86,14 @@ class Tally:
         self.rejected += 1
         self.problems.append(line)
 
+    def add(self, other: Tally) -> None:
+        """Count what ``other`` counted too."""
+        for name, value in vars(other).items():
+            if name == "problems":
+                self.problems.extend(value)
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
 
 @dataclass(frozen=True)
 class HistoryPayload:
@@ -104,6 +114,10 @@ class Pipeline:
         self.priority = source_priority()
         self._parsed: dict[tuple[str, str | None, str], list[TrialRecord]] = {}
 
+    def batch(self, tally: Tally, *, size: int = 500) -> Batch:
+        """A batch to ``add`` payloads to (see ``trialwatch.batch``); flushed when it ends."""
+        return Batch(self, tally, size=size)
+
     def ingest_body(
         self,
         body: bytes,
@@ -115,11 +129,36 @@ class Pipeline:
         source: str | None = None,
         crawl_run_id: int | None = None,
         search_key: str | None = None,
+    ) -> None:
+        """One payload, stored before this returns (a stream of them: ``batch``)."""
+        with self.batch(tally) as batch:
+            batch.add(
+                body,
+                name=name,
+                observed_at=observed_at,
+                url=url,
+                source=source,
+                crawl_run_id=crawl_run_id,
+                search_key=search_key,
+            )
+
+    def ingest_one_payload(
+        self,
+        body: bytes,
+        *,
+        name: str,
+        observed_at: datetime,
+        tally: Tally,
+        url: str | None = None,
+        source: str | None = None,
+        crawl_run_id: int | None = None,
+        search_key: str | None = None,
     ) -> list[TrialRecord]:
-        """Keep the raw bytes, parse them, and store each record in its own transaction,
-        with the outbox deliveries its changes call for (and, for a search, its membership)."""
+        """Parse a payload that is not plain API v2 JSON and store each record in its own
+        transaction, with the outbox deliveries its changes call for (and, for a search, its
+        membership). Its raw bytes are kept when a record of it becomes a version or it is
+        set aside."""
         tally.payloads += 1
-        digest = self.store.put(body)
         problems: list[str] = []
         try:
             records = parse_guarded(body, url=url, source=source, problems=problems)
@@ -132,23 +171,64 @@ class Pipeline:
                 problem,
                 source=source,
                 url=url,
-                snapshot=digest,
+                snapshot=self.store.put(body),
                 observed_at=observed_at,
                 crawl_run_id=crawl_run_id,
             )
         for record in records:
             tally.records += 1
-            self._ingest_one(
+            self.ingest_parsed(
                 record,
                 name=name,
                 observed_at=observed_at,
                 tally=tally,
                 url=url,
-                snapshot=digest,
+                body=body,
                 crawl_run_id=crawl_run_id,
                 search_key=search_key,
             )
         return records
+
+    def note_alias(self, alias: str, nct_id: str, observed_at: datetime) -> None:
+        """Remember that the registry answered ``alias`` with the record of ``nct_id``."""
+        if alias == nct_id:
+            return
+        with writing(self.engine) as session:
+            lock_trials(session, [nct_id])
+            record_alias(session, alias=alias, nct_id=nct_id, observed_at=observed_at)
+
+    def ingest_parsed(
+        self,
+        record: TrialRecord,
+        *,
+        name: str,
+        observed_at: datetime,
+        tally: Tally,
+        url: str | None,
+        body: bytes,
+        crawl_run_id: int | None,
+        search_key: str | None = None,
+        alerts: bool = True,
+        session: Session | None = None,
+        digest: str | None = None,
+    ) -> IngestResult | None:
+        """One parsed record in its own transaction (or the caller's ``session``), with the
+        outbox rows its changes call for; a refused record is set aside with its reason. The
+        payload's bytes go to the store only when the record becomes a version. ``digest``:
+        the record's hash, when the caller took it already."""
+        return self._ingest_one(
+            record,
+            name=name,
+            observed_at=observed_at,
+            tally=tally,
+            url=url,
+            snapshot=body,
+            crawl_run_id=crawl_run_id,
+            search_key=search_key,
+            alerts=alerts,
+            session=session,
+            digest=digest,
+        )
 
     def _ingest_one(
         self,
@@ -158,14 +238,14 @@ class Pipeline:
         observed_at: datetime,
         tally: Tally,
         url: str | None,
-        snapshot: str,
+        snapshot: bytes,
         crawl_run_id: int | None,
         search_key: str | None = None,
         alerts: bool = True,
         session: Session | None = None,
+        digest: str | None = None,
     ) -> IngestResult | None:
-        """One record in its own transaction (or the caller's ``session``), with the outbox
-        rows its changes call for; a refused record is set aside with its reason."""
+        kept = self.store.digest(snapshot)
         try:
             with self._unit(session) as unit:
                 if search_key is not None and record.nct_id is not None:
@@ -176,12 +256,15 @@ class Pipeline:
                     record,
                     session=unit,
                     observed_at=observed_at,
-                    snapshot=snapshot,
+                    snapshot=kept,
                     crawl_run_id=crawl_run_id,
                     priority=self.priority,
                     parser_version=parsers.PARSER_VERSION,
                     reread=self.reread,
+                    digest=digest,
                 )
+                if result.outcome != "unchanged":
+                    self.store.put(snapshot)  # before the commit that names it
                 if alerts:
                     tally.deliveries += enqueue(unit, result.changes, created_at=observed_at)
         except (IngestRefused, DataError) as exc:
@@ -194,14 +277,14 @@ class Pipeline:
                 session=session,
                 source=record.source,
                 url=url,
-                snapshot=snapshot,
+                snapshot=self.store.put(snapshot),
                 observed_at=observed_at,
                 crawl_run_id=crawl_run_id,
             )
             return None
         for problem in result.problems:
             self.report(f"{name}: {problem}")
-        self._count(record, result, tally)
+        self.count(record, result, tally)
         return result
 
     @contextmanager
@@ -210,10 +293,11 @@ class Pipeline:
             with session.begin_nested():  # a refused record leaves the rest of the unit
                 yield session
             return
-        with transaction(self.engine) as own:
+        with writing(self.engine) as own:
             yield own
 
-    def _count(self, record: TrialRecord, result: IngestResult, tally: Tally) -> None:
+    def count(self, record: TrialRecord, result: IngestResult, tally: Tally) -> None:
+        """Count what a record did, with its line for a new version."""
         if result.outcome == "unchanged":
             tally.unchanged += 1
             return
@@ -313,7 +397,8 @@ class Pipeline:
             parsed.append((payload, record, name))
         if not parsed:
             return
-        with transaction(self.engine) as session:
+        with writing(self.engine) as session:
+            lock_trials(session, [nct_id])
             for payload, record, name in sorted(parsed, key=lambda p: p[0].version):
                 tally.records += 1
                 result = self._ingest_one(
@@ -322,7 +407,7 @@ class Pipeline:
                     observed_at=payload.fetched_at,
                     tally=tally,
                     url=payload.url,
-                    snapshot=self.store.put(payload.body),
+                    snapshot=payload.body,
                     crawl_run_id=crawl_run_id,
                     alerts=False,
                     session=session,

@@ -71,7 +71,7 @@ def _paused(url: str) -> Iterator[BackgroundScheduler]:
     from trialwatch.registry.db import open_engine
 
     # trialwatch's own engine: on SQLite it waits for a running scheduler's writes
-    scheduler = make_scheduler(open_engine(url, migrate=False))
+    scheduler = make_scheduler(open_engine(url, check_schema=False))
     scheduler.start(paused=True)
     try:
         yield scheduler

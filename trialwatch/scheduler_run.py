@@ -98,12 +98,14 @@ def run_forever(
     SchedulerBusy when another live scheduler serves the database (unless ``wait``: then
     wait until it is gone and take over).
     """
+    # An empty database is created here; a schema behind is refused (`trialwatch db upgrade`),
+    # before any signal handler is put in place.
+    engine = open_engine(url)
     stop = stop or Stop()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, stop.signal)
-    engine = open_engine(url)  # the schema is brought up to date here, once
     try:
         lease = Lease(engine, timeout=lease_timeout)
         got, taken_from = _take_lease(lease, report=report, wait=wait, stop=stop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
 # A Markdown escape: backslash before ASCII punctuation ("\>=", "\[RNA\]", "mm\^3").
@@ -22,13 +23,26 @@ def md_unescape(text: str) -> str:
     return _MD_ESCAPE.sub(r"\1", text)
 
 
+# The same short texts (cities, countries, statuses, roles) come back in every record: the
+# functions below are pure, so their answers for texts up to this length are remembered.
+_CACHED_LENGTH = 200
+
+
 def clean_text(value: object) -> str | None:
     """Unescape HTML entities, apply NFKC, collapse whitespace, strip; "" -> None."""
     if value is None:
         return None
-    text = unicodedata.normalize("NFKC", html.unescape(str(value)))
+    text = str(value)
+    return _clean_cached(text) if len(text) <= _CACHED_LENGTH else _clean(text)
+
+
+def _clean(text: str) -> str | None:
+    text = unicodedata.normalize("NFKC", html.unescape(text))
     text = _SPACE.sub(" ", text).strip()
     return text or None
+
+
+_clean_cached = lru_cache(maxsize=1 << 16)(_clean)
 
 
 def norm_text(value: str | None) -> str | None:
@@ -36,6 +50,10 @@ def norm_text(value: str | None) -> str | None:
     escapes and invisible characters resolved. Case and punctuation are kept: they are wording."""
     if value is None:
         return None
+    return _norm_cached(value) if len(value) <= _CACHED_LENGTH else _norm(value)
+
+
+def _norm(value: str) -> str | None:
     text = value
     for _ in range(3):  # double-escaped entities ("&amp;gt;") need more than one pass
         unescaped = html.unescape(text)
@@ -44,3 +62,6 @@ def norm_text(value: str | None) -> str | None:
         text = unescaped
     text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
     return clean_text(md_unescape(text))
+
+
+_norm_cached = lru_cache(maxsize=1 << 16)(_norm)

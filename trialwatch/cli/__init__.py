@@ -6,10 +6,11 @@ import sys
 
 import click
 
+from trialwatch.cli.db import OneLineDatabaseErrors
 from trialwatch.cli.util import Context
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineDatabaseErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     metavar="URL",
@@ -55,16 +56,19 @@ def _register() -> None:
     from trialwatch.cli.alerts import alerts, watch
     from trialwatch.cli.backfill import backfill
     from trialwatch.cli.check import check
+    from trialwatch.cli.db import db
     from trialwatch.cli.demo import demo
     from trialwatch.cli.ingest import capture, crawl, import_
     from trialwatch.cli.records import changes, discrepancies, history_, show
     from trialwatch.cli.reparse import reparse
     from trialwatch.cli.schedule import runs, schedule
+    from trialwatch.cli.worker import worker
 
     for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
         cli.add_command(command)
-    for command in (reparse, backfill, watch, alerts, schedule, runs, check):
+    for command in (reparse, backfill, watch, alerts, schedule, runs, check, db):
         cli.add_command(command)
+    cli.add_command(worker)
 
 
 _register()

@@ -2,4 +2,5 @@
 
 from trialwatch.cli import main
 
-main()
+if __name__ == "__main__":  # a spawned parse worker imports this module too
+    main()

@@ -10,12 +10,13 @@ import click
 from trialwatch.cli.limits import deadline_option, timeout_option
 from trialwatch.cli.util import Context, check_nct, err, read_nct_file
 from trialwatch.jobs import crawl_settings
-from trialwatch.spiders.ctgov import check_base_url
 
 DEFAULT_BASE_URL = "https://clinicaltrials.gov"
 
 
 def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from trialwatch.spiders.ctgov import check_base_url  # Scrapy: only when it is needed
+
     try:
         return check_base_url(value)
     except ValueError as exc:

@@ -20,9 +20,10 @@ from trialwatch.jobs import crawl_settings, tally_line
 from trialwatch.parsers import KNOWN_SOURCES
 from trialwatch.pipeline import Tally
 from trialwatch.registry.models import utcnow
-from trialwatch.spiders.components import (
+from trialwatch.spiders.limits import (
     DEFAULT_MAX_PAGES,
 )
+from trialwatch.spiders.names import CRAWL_SOURCES
 
 
 def _summarise(tally: Tally) -> None:
@@ -42,6 +43,13 @@ def _summarise(tally: Tally) -> None:
     + " (a site page needs its site's slug).",
 )
 @click.option("--url", metavar="URL", help="The URL the payload came from.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Studies written per transaction (fewer: less memory, more commits).",
+)
 @click.pass_obj
 def import_(
     obj: Context,
@@ -49,6 +57,7 @@ def import_(
     observed_at: str | None,
     source: str | None,
     url: str | None,
+    batch_size: int,
 ) -> None:
     """Load saved payloads: API v2 studies or search pages, record-history versions,
     classic XML, or a site's saved page (give --source SLUG and --url URL, e.g.
@@ -100,25 +109,21 @@ def import_(
         step()
 
     pipeline.report = say
-    with bar if bar is not None else nullcontext():
+    with bar if bar is not None else nullcontext(), pipeline.batch(tally, size=batch_size) as b:
         for item in iter_inputs(paths, refuse=refuse):
             try:
                 body = item.read()
             except InputRefused as exc:
                 refuse(str(exc))
                 continue
-            pipeline.ingest_body(
-                body, name=item.name, observed_at=moment, tally=tally, url=url, source=source
-            )
+            b.add(body, name=item.name, observed_at=moment, url=url, source=source)
             step()
     _summarise(tally)
     sys.exit(1 if tally.rejected else 0)
 
 
 def _sources() -> list[str]:
-    from trialwatch.spiders.runner import SPIDERS
-
-    return sorted(SPIDERS)
+    return sorted(CRAWL_SOURCES)
 
 
 class _Progress:
@@ -191,6 +196,13 @@ class _Progress:
     "whole registry is about 600). Reaching it, or a page token seen before, stops the "
     "search and the run is failed.",
 )
+@click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="ctgov: queue the crawl on this Redis server for `trialwatch worker`s to fetch, "
+    "instead of crawling here (keys under $TRIALWATCH_REDIS_PREFIX, default trialwatch).",
+)
 @click.pass_obj
 def crawl(
     obj: Context,
@@ -205,6 +217,7 @@ def crawl(
     timeout: float | None,
     deadline: float | None,
     max_pages: int | None,
+    redis_url: str | None,
 ) -> None:
     """Fetch records from a source and store each new version.
 
@@ -233,6 +246,29 @@ def crawl(
         deadline=deadline,
         max_pages=max_pages,
     )
+    if redis_url is not None:  # the workers fetch it: record it as queued, say so, exit 0
+        try:
+            from trialwatch.workers.enqueue import queue_crawl
+        except ImportError as exc:
+            err(f"--redis needs the redis extra: pip install 'trialwatch[redis]' ({exc})")
+            sys.exit(1)
+        try:
+            status = queue_crawl(
+                obj.engine,
+                redis_url,
+                slug,
+                nct_ids=options["nct_ids"],
+                query=options["query"],
+                updated_since=parse_time(updated_since).date() if updated_since else None,
+                base_url=options["base_url"],
+                settings=crawl_settings(
+                    delay, timeout=timeout, deadline=deadline, max_pages=max_pages
+                ),
+                report=err,
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        sys.exit(status)
     err(f"crawling {slug} ...")
     pipeline = obj.pipeline()
     progress = _Progress()

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from trialwatch.crawling import parse_duration
-from trialwatch.spiders.components import (
+from trialwatch.spiders.limits import (
     DEFAULT_DEADLINE,
     DEFAULT_TIMEOUT,
     TIMEOUT_RETRIES,

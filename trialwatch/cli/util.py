@@ -18,7 +18,8 @@ from trialwatch.snapshots import SnapshotStore
 
 
 class Context:
-    """What every command shares: the database URL, opened (and migrated) on first use."""
+    """What every command shares: the database URL, opened on first use (created if empty;
+    a schema not current is refused: `trialwatch db upgrade`)."""
 
     def __init__(self, db: str | None) -> None:
         self.url = database_url(db)

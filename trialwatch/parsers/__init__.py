@@ -144,7 +144,7 @@ def parse_payload(
             )
         records = [ctgov_classic.parse(body, url, complete=complete)]
     else:
-        records = _from_json(json_strict.loads(text), url, problems, complete)
+        records = _from_json(json_strict.loads_bytes(body, text), url, problems, complete)
     if source is not None:
         records = [record.model_copy(update={"source": source}) for record in records]
     return records

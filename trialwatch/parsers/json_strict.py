@@ -13,10 +13,13 @@ a version. Refusing also keeps SQLite and PostgreSQL alike (SQLite could store i
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
 from typing import Any
+
+import orjson
 
 from trialwatch.parsers import ParseError
 
@@ -27,6 +30,45 @@ MAX_INT_DIGITS = 20
 # the JSON grammar refuse them raw): when none is in the text, no string needs checking.
 _RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+# What orjson reads differently from the strict reader (a NUL or lone surrogate escape, a
+# number past 64 bits, which orjson reads as a float): such a payload takes the strict,
+# one-payload path. Digits are found by translating them all to "0" (a regex is 30x slower).
+_RISKY_BYTES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))  # digits to "0", rest to " "
+_LONG_NUMBER = b"0" * 20
+
+
+def strict_only(body: bytes) -> bool:
+    """Whether orjson could read ``body`` differently from the strict reader."""
+    if b"\\u" in body and _RISKY_BYTES.search(body):
+        return True
+    return body.translate(_DIGITS).find(_LONG_NUMBER) >= 0
+
+
+def loads_large(body: bytes) -> Any:
+    """orjson.loads for a large payload (a search page of 1,000 studies), with the cyclic
+    garbage collector paused: the millions of new objects would otherwise set off full
+    collections over everything the process holds, doubling the time or worse."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return orjson.loads(body)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def loads_bytes(body: bytes, text: str) -> Any:
+    """``loads(text)`` for ``text`` decoded from ``body``: by orjson, ten times faster, where
+    it reads the same; else (and for every error's wording) by the strict reader."""
+    if not strict_only(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return loads(text)
 
 
 def loads(text: str) -> Any:

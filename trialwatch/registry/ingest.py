@@ -18,6 +18,7 @@ from trialwatch.diffing.canonical import record_hash
 from trialwatch.record import TrialRecord
 
 from .discrepancies import update_discrepancies
+from .locks import lock_trials
 from .merge import DEFAULT_PRIORITY, refresh_trial
 from .models import Change, Trial, TrialAlias, TrialIdentifier, TrialVersion
 from .rederive import Reread, rederive
@@ -48,7 +49,7 @@ class UnknownTrial(IngestRefused):
     """A page with no NCT id whose other identifiers match no stored trial (or several)."""
 
 
-def _norm_id(value: str) -> str:
+def norm_id(value: str) -> str:
     return "".join(value.split()).upper()
 
 
@@ -56,7 +57,7 @@ def resolve_nct(session: Session, record: TrialRecord) -> TrialRecord:
     """Give a record without an NCT id the one its secondary ids point to."""
     if record.nct_id is not None:
         return record
-    ids = sorted({_norm_id(s) for s in record.secondary_ids or [] if len(_norm_id(s)) >= 4})
+    ids = sorted({norm_id(s) for s in record.secondary_ids or [] if len(norm_id(s)) >= 4})
     where = record.source_url or record.source
     if not ids:
         raise UnknownTrial(f"{where}: no NCT id and no other identifier on the page")
@@ -72,7 +73,7 @@ def resolve_nct(session: Session, record: TrialRecord) -> TrialRecord:
 
 def _remember_ids(session: Session, record: TrialRecord) -> None:
     assert record.nct_id is not None
-    wanted = {_norm_id(s) for s in [record.nct_id, *(record.secondary_ids or [])]}
+    wanted = {norm_id(s) for s in [record.nct_id, *(record.secondary_ids or [])]}
     wanted = {i for i in wanted if len(i) >= 4}
     known = set(
         session.exec(
@@ -116,6 +117,7 @@ def ingest_record(
     priority: Sequence[str] = DEFAULT_PRIORITY,
     parser_version: str | None = None,
     reread: Reread | None = None,
+    digest: str | None = None,
 ) -> IngestResult:
     """Store ``record`` as seen at ``observed_at`` in its slot of its origin's timeline.
 
@@ -127,7 +129,8 @@ def ingest_record(
     """
     record = resolve_nct(session, record)
     assert record.nct_id is not None
-    digest = record_hash(record)
+    lock_trials(session, [record.nct_id])
+    digest = digest or record_hash(record)  # the caller may have taken it already
     origin = origin_of(record.source)
     trial = session.exec(select(Trial).where(Trial.nct_id == record.nct_id)).first()
     if trial is None:

@@ -85,6 +85,10 @@ class TrialVersion(SQLModel, table=True):
     registry_date: str | None = Field(default=None, max_length=10)
     registry_version: str | None = Field(default=None, max_length=32)
     crawl_run_id: int | None = Field(default=None, foreign_key="crawl_run.id")
+    # sha256 of the fetched study (its daily versionHolder left out) when last seen: a fetch
+    # with the same raw hash, read by the same parser, holds this content without parsing.
+    # A lookup key, not history: nothing is derived from it.
+    raw_hash: str | None = Field(default=None, max_length=64)
 
 
 class Change(SQLModel, table=True):

@@ -41,12 +41,18 @@ class SnapshotStore:
             raise ValueError(f"not a sha256 hex digest: {digest!r}")
         return self.root / digest[:2] / digest[2:4] / f"{digest}.gz"
 
+    @staticmethod
+    def digest(body: bytes) -> str:
+        """The name ``body`` is stored under."""
+        return hashlib.sha256(body).hexdigest()
+
     def put(self, body: bytes) -> str:
-        digest = hashlib.sha256(body).hexdigest()
+        digest = self.digest(body)
         path = self.path_for(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, gzip.compress(body, mtime=0))
+            # Level 6: within a few per cent of level 9's size at a fraction of its time.
+            write_atomic(path, gzip.compress(body, compresslevel=6, mtime=0))
         return digest
 
     def get(self, digest: str) -> bytes:

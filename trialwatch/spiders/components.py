@@ -5,6 +5,7 @@ and writes the manifest line."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -26,14 +27,17 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.internet.task import deferLater
 
 from trialwatch.snapshots import SnapshotStore
+from trialwatch.spiders.limits import (  # re-exported: the spiders' settings use them
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_PAGES,
+    DEFAULT_TIMEOUT,
+    TIMEOUT_RETRIES,
+    seconds_text,
+)
 
 log = logging.getLogger(__name__)
 
 # Limits for an unattended crawl (each spider's custom_settings; `crawl_settings` overrides).
-DEFAULT_TIMEOUT = 30.0  # seconds to wait for an answer to one request
-TIMEOUT_RETRIES = 1  # a request that timed out is tried this many more times
-DEFAULT_DEADLINE = 6 * 3600.0  # seconds for the whole crawl
-DEFAULT_MAX_PAGES = 20_000  # search pages (the whole registry is about 600 at pageSize 1000)
 LIMIT_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_TIMEOUT": DEFAULT_TIMEOUT,
     "TRIALWATCH_TIMEOUT_RETRIES": TIMEOUT_RETRIES,
@@ -86,15 +90,6 @@ def one_line(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def seconds_text(seconds: float) -> str:
-    """A duration as people write it: 30 s, 90 s, 15 min, 6 h."""
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 600 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
-
-
 def _timeout_of(request: Request, settings: Any) -> float:
     return float(request.meta.get("download_timeout") or settings.getfloat("DOWNLOAD_TIMEOUT"))
 
@@ -133,6 +128,7 @@ MANIFEST_FIELDS = (
     "reason",
     "kind",
     "version",
+    "body",  # base64, when the parent asked for bodies inline
 )
 
 
@@ -285,18 +281,29 @@ def _status_text(status: int) -> str:
 
 
 class SnapshotPipeline:
-    """Store each fetched body, then print the item (without the body) as a manifest line."""
+    """Print each fetched item as a manifest line: with its body inline when the parent
+    asked for that (TRIALWATCH_INLINE_BODIES: it keeps only what becomes a version), else
+    with the hash of the body stored here."""
 
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, inline: bool = False) -> None:
         self.store = SnapshotStore(data_dir)
+        self.inline = inline
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SnapshotPipeline:
-        return cls(crawler.settings.get("TRIALWATCH_DATA_DIR") or "snapshots")
+        settings = crawler.settings
+        return cls(
+            settings.get("TRIALWATCH_DATA_DIR") or "snapshots",
+            inline=settings.getbool("TRIALWATCH_INLINE_BODIES"),
+        )
 
     def process_item(self, item: dict[str, Any], spider: Spider | None = None) -> dict[str, Any]:
         body = item.pop("body", None)
-        item["snapshot"] = self.store.put(body) if body is not None else None
+        if self.inline:
+            item["snapshot"] = None
+            item["body"] = base64.b64encode(body).decode("ascii") if body else None
+        else:
+            item["snapshot"] = self.store.put(body) if body is not None else None
         write_manifest_line(item)
         return item
 

@@ -7,7 +7,6 @@ only knows the API's URLs and its pagination.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import date
@@ -19,6 +18,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from trialwatch.parsers.json_strict import loads_large
 from trialwatch.spiders.components import (
     LIMIT_SETTINGS,
     LimitedSpider,
@@ -209,7 +209,7 @@ class CtgovSpider(LimitedSpider):
     def parse_page(self, response: Response) -> Iterator[dict[str, Any] | Request]:
         request = request_of(response)
         try:
-            page = json.loads(response.body)
+            page = loads_large(response.body)  # a 1,000-study page: orjson, the collector paused
             if not isinstance(page, dict):
                 raise ValueError(f"top level is {type(page).__name__}, not an object")
         except ValueError as exc:

@@ -11,6 +11,8 @@ The child runs in its own process group and dies with its parent (see ``child``)
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
@@ -19,11 +21,12 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from scrapy import Spider
 
 from trialwatch.spiders.capture import CaptureSpider
@@ -111,6 +114,9 @@ class Fetched:
     # "history_version", "history_recheck". Older manifest lines have neither field.
     kind: str | None = None
     version: int | None = None  # the record-history version fetched
+    # The body itself, when the crawl hands bodies to the parent instead of storing them
+    # (TRIALWATCH_INLINE_BODIES): the parent keeps only what becomes a version.
+    body: bytes | None = field(default=None, repr=False)
 
     @property
     def redirected(self) -> bool:
@@ -119,11 +125,13 @@ class Fetched:
     def to_json(self) -> str:
         data = asdict(self)
         data["fetched_at"] = self.fetched_at.isoformat()
+        body = data.pop("body")
+        data["body"] = base64.b64encode(body).decode("ascii") if body is not None else None
         return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str) -> Fetched:
-        data = json.loads(line)
+        data = orjson.loads(line)  # a line may carry a 25 MB body
         fetched_at = datetime.fromisoformat(data["fetched_at"])
         if fetched_at.tzinfo is None:
             raise ValueError(f"manifest line has a naive fetched_at: {data['fetched_at']!r}")
@@ -140,7 +148,19 @@ class Fetched:
             reason=data.get("reason"),
             kind=data.get("kind"),
             version=_version(data.get("version")),
+            body=_body(data.get("body")),
         )
+
+
+def _body(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("manifest line has a body that is not base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise ValueError("manifest line has a body that is not base64") from None
 
 
 def _version(value: Any) -> int | None:
@@ -286,9 +306,10 @@ def run_job(slug: str, job_text: str, on_fetch: Callable[[Fetched], None] | None
                         "crawl %s: ignoring a bad manifest line (%s): %.200s", slug, exc, line
                     )
                     continue
-                fetched.append(row)
                 if on_fetch is not None:
                     on_fetch(row)
+                    row = replace(row, body=None)  # handed over: memory stays flat
+                fetched.append(row)
         except BaseException:
             kill_child(proc)
             raise

@@ -1,0 +1,1 @@
+"""The ingest benchmark: data generator, runner, loopback API server (see README.md)."""

@@ -1,0 +1,359 @@
+"""Registry payloads ingested in batches: most of a daily sweep is unchanged, and an unchanged
+study should cost a JSON parse, a hash and a share of one batched ``last_seen_at`` update.
+
+A payload of API v2 JSON (a study, or a search page of studies) is split into its studies as
+it arrives; each study is kept as compact JSON bytes with its raw hash (the study without its
+``versionHolder``, the registry's daily stamp). Every ``size`` studies (or ``seconds``) the
+batch is written in one transaction that holds its trials' locks:
+
+1. the latest registry version of every trial in the batch, in one query;
+2. a study whose raw hash and parser are the latest version's: seen again, nothing parsed;
+3. else parsed; content equal to the latest version's: seen again (its raw hash remembered);
+4. else ingested as before (``ingest_record``), its bytes kept in the snapshot store.
+
+Raw bytes are kept only for new versions and set-aside payloads: a fetch whose content is
+already held adds nothing to the store. Any other payload (site pages, record-history
+versions, classic XML, JSON that needs the strict reader) takes the one-payload path, after
+the studies before it. A batch whose transaction fails is rolled back whole, then its studies
+are written one at a time, so one bad study is set aside and the rest is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from trialwatch import parsers
+from trialwatch.parse_pool import Parsed, ParsePool, parse_study
+from trialwatch.registry import batch as db
+from trialwatch.registry.first import FirstVersion, held_trials, store_first_versions
+from trialwatch.registry.ingest import IngestResult
+from trialwatch.registry.locks import lock_trials, retrying, writing
+from trialwatch.registry.timeline import payload_key
+from trialwatch.study_bytes import FORMATS, nct_in, nct_of, raw_hash, split_page
+
+if TYPE_CHECKING:
+    from trialwatch.pipeline import Pipeline, Tally
+
+@dataclass
+class Unit:
+    """One study waiting in a batch."""
+
+    raw: bytes  # the payload itself when it was one study, else the study as compact JSON
+    raw_hash: str
+    nct_id: str | None  # as found before parsing: a lookup key only
+    name: str  # the input, and studies[i] within a page
+    record_url: str | None  # what the parser is told (None within a page, as before)
+    alias: str | None  # the NCT id asked for, when the registry may have redirected it
+    url: str | None  # where the payload came from
+    source: str | None
+    observed_at: datetime
+    crawl_run_id: int | None
+    search_key: str | None
+
+
+class Batch:
+    """Studies gathered for one transaction; use as a context manager (flushed on exit)."""
+
+    def __init__(
+        self, pipeline: Pipeline, tally: Tally, *, size: int = 250, seconds: float = 2.0
+    ) -> None:
+        self.pipeline = pipeline
+        self.tally = tally
+        self.size = size
+        self.seconds = seconds
+        self.pending: list[Unit] = []
+        self._since = time.monotonic()
+        self.pool = ParsePool()
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # On Ctrl-C, what was read is still stored (a crawl keeps what it fetched).
+        try:
+            if exc is None or isinstance(exc, KeyboardInterrupt):
+                self.flush()
+        finally:
+            self.pool.close()
+
+    def add(
+        self,
+        body: bytes,
+        *,
+        name: str,
+        observed_at: datetime,
+        url: str | None = None,
+        source: str | None = None,
+        crawl_run_id: int | None = None,
+        search_key: str | None = None,
+        alias: str | None = None,
+    ) -> None:
+        common: dict[str, Any] = {
+            "url": url,
+            "source": source,
+            "observed_at": observed_at,
+            "crawl_run_id": crawl_run_id,
+            "search_key": search_key,
+        }
+        json_object = source in FORMATS and body[:256].lstrip()[:1] == b"{"
+        if json_object and b'"studyVersion"' not in body and b'"studies"' not in body:
+            # One study: its own bytes are hashed and kept; parsed only when they changed.
+            self.tally.payloads += 1
+            self.tally.records += 1  # counted as read: a progress line shows them at once
+            self.pending.append(
+                Unit(body, raw_hash(body), nct_in(body), name, url, alias=alias, **common)
+            )
+        else:
+            studies = split_page(body) if json_object else None
+            if studies is None:
+                self._one_payload(body, name=name, alias=alias, **common)
+                return
+            self.tally.payloads += 1
+            self.tally.records += len(studies)
+            for index, study in enumerate(studies):
+                raw = orjson.dumps(study)
+                where = f"{name}: studies[{index}]"
+                unit = Unit(raw, raw_hash(raw), nct_of(study), where, None, alias=None, **common)
+                self.pending.append(unit)
+        if len(self.pending) >= self.size or time.monotonic() - self._since > self.seconds:
+            self.flush()
+
+    def _one_payload(self, body: bytes, *, name: str, alias: str | None, **common: Any) -> None:
+        self.flush()  # keep the order of payloads
+        records = self.pipeline.ingest_one_payload(body, name=name, tally=self.tally, **common)
+        if alias is not None and len(records) == 1:
+            self.pipeline.note_alias(alias, records[0].nct_id or alias, common["observed_at"])
+
+    def flush(self) -> None:
+        units, self.pending = self.pending, []
+        self._since = time.monotonic()
+        if not units:
+            return
+        try:
+            self._commit(units)
+        except DBAPIError as exc:
+            said = str(exc.orig or exc).strip().splitlines()
+            self.pipeline.report(
+                f"a batch of {len(units)} record(s) ({units[0].name} to {units[-1].name}) was "
+                f"rolled back ({said[0] if said else type(exc).__name__}); "
+                "storing them one at a time"
+            )
+            from trialwatch.pipeline import refused_by_database
+
+            for unit in units:
+                try:
+                    self._commit([unit])
+                except DBAPIError as one:
+                    reason = refused_by_database(one)
+                    self.tally.reject(f"{unit.name}: {reason}")
+                    self.pipeline.report(self.tally.problems[-1])
+                    self.pipeline.set_aside(
+                        reason,
+                        source=unit.source or "ctgov",
+                        url=unit.url,
+                        snapshot=self.pipeline.store.put(unit.raw),
+                        observed_at=unit.observed_at,
+                        crawl_run_id=unit.crawl_run_id,
+                    )
+
+    def _commit(self, units: list[Unit]) -> None:
+        """Write ``units`` in one transaction (retried after a conflict); the tally and the
+        report lines are taken only once it committed."""
+        from trialwatch.pipeline import Tally
+
+        lines: list[str] = []
+        parsed, seen_before = self._parse_first(units)
+
+        def attempt() -> Tally:
+            lines.clear()
+            delta = Tally()
+            said = self.pipeline.report
+            self.pipeline.report = lines.append
+            try:
+                with writing(self.pipeline.engine) as session:
+                    self._write(session, units, delta, parsed, seen_before)
+            finally:
+                self.pipeline.report = said
+            return delta
+
+        delta = retrying(attempt)
+        self.tally.add(delta)
+        for line in lines:
+            self.pipeline.report(line)
+
+    def _parse_first(self, units: list[Unit]) -> tuple[dict[int, Parsed], db.Snapshot]:
+        """Parse, before the write lock is taken and on every core, the studies that are not
+        their trial's latest version as read now (the write checks that nothing was added
+        since, else reads again)."""
+        ncts = sorted({u.nct_id for u in units if u.nct_id is not None})
+        with Session(self.pipeline.engine) as session:
+            before = db.Snapshot(db.last_version_id(session), db.latest_registry(session, ncts))
+        todo = [u for u in units if not _held(u, before.latest.get(u.nct_id or ""))]
+        found = self.pool.parse([(u.raw, u.record_url, u.source) for u in todo])
+        return {id(u): p for u, p in zip(todo, found, strict=True)}, before
+
+    def _write(
+        self,
+        session: Session,
+        units: list[Unit],
+        tally: Tally,
+        parsed: dict[int, Parsed],
+        before: db.Snapshot,
+    ) -> None:
+        pipeline = self.pipeline
+        version = parsers.PARSER_VERSION
+        ncts = sorted({u.nct_id for u in units if u.nct_id is not None})
+        lock_trials(session, ncts)
+        # No version added since the look before parsing: what it found still holds, or errs
+        # only on the side of parsing again (see registry.batch.Snapshot).
+        if db.last_version_id(session) == before.last_id:
+            latest = dict(before.latest)
+        else:
+            latest = db.latest_registry(session, ncts)
+        # Trials not held at all: their first versions are written together (registry.first).
+        unheld = set(ncts) - set(latest)
+        unheld -= held_trials(session, sorted(unheld))
+        fresh: list[tuple[Unit, FirstVersion]] = []
+        seen: list[tuple[int, datetime]] = []
+        raw_hashes: list[tuple[int, str]] = []
+        members: list[tuple[str, str, datetime]] = []
+        aliases: list[tuple[str, str, datetime]] = []
+        for unit in units:
+            held = latest.get(unit.nct_id) if unit.nct_id is not None else None
+            current = held is not None and held.parser_version == version
+            if held is not None and _held(unit, held):
+                seen.append((held.id, unit.observed_at))
+                tally.unchanged += 1
+                _note(unit, unit.nct_id, members, aliases)
+                continue
+            found = parsed.get(id(unit)) or parse_study((unit.raw, unit.record_url, unit.source))
+            if isinstance(found, str):
+                tally.reject(f"{unit.name}: {found}")
+                pipeline.report(tally.problems[-1])
+                pipeline.set_aside(
+                    found,
+                    session=session,
+                    source=unit.source,
+                    url=unit.url,
+                    snapshot=pipeline.store.put(unit.raw),
+                    observed_at=unit.observed_at,
+                    crawl_run_id=unit.crawl_run_id,
+                )
+                continue
+            record, digest = found
+            _note(unit, record.nct_id, members, aliases)
+            key = payload_key(record.last_update_posted, record.registry_version, unit.observed_at)
+            if held and current and held.record_hash == digest and key >= held.key:
+                seen.append((held.id, unit.observed_at))
+                raw_hashes.append((held.id, unit.raw_hash))
+                tally.unchanged += 1
+                continue
+            if held is None and record.nct_id in unheld and record.nct_id == unit.nct_id:
+                unheld.discard(record.nct_id)
+                snapshot = pipeline.store.put(unit.raw)
+                fresh.append(
+                    (
+                        unit,
+                        FirstVersion(
+                            record,
+                            digest,
+                            snapshot,
+                            unit.raw_hash,
+                            unit.observed_at,
+                            unit.crawl_run_id,
+                        ),
+                    )
+                )
+                continue
+            if any(u.nct_id == record.nct_id for u, _ in fresh):  # its first version, queued
+                self._store_first(session, fresh, latest, tally)
+                fresh = []
+            # A search's member before its changes are alerted: a watch on the search hears.
+            db.note_members(session, members[-1:] if unit.search_key else [])
+            result = pipeline.ingest_parsed(
+                record,
+                name=unit.name,
+                observed_at=unit.observed_at,
+                tally=tally,
+                url=unit.url,
+                body=unit.raw,
+                crawl_run_id=unit.crawl_run_id,
+                session=session,
+                digest=digest,
+            )
+            if result is None or result.outcome not in ("first", "new"):
+                continue
+            new = result.version
+            assert new.id is not None
+            new.raw_hash = unit.raw_hash
+            session.add(new)
+            latest[new.nct_id] = db.Latest(
+                new.id, unit.raw_hash, new.record_hash, version, key, unit.observed_at
+            )
+        self._store_first(session, fresh, latest, tally)
+        db.touch_seen(session, seen)
+        db.set_raw_hash(session, raw_hashes)
+        db.note_members(session, members)
+        db.note_aliases(session, aliases)
+
+
+    def _store_first(
+        self,
+        session: Session,
+        fresh: list[tuple[Unit, FirstVersion]],
+        latest: dict[str, db.Latest],
+        tally: Tally,
+    ) -> None:
+        if not fresh:
+            return
+        version = parsers.PARSER_VERSION
+        stored = store_first_versions(
+            session, [f for _u, f in fresh], parser_version=version, priority=self.pipeline.priority
+        )
+        for (unit, item), new in zip(fresh, stored, strict=True):
+            assert new.id is not None
+            record = item.record
+            key = payload_key(record.last_update_posted, record.registry_version, unit.observed_at)
+            latest[new.nct_id] = db.Latest(
+                new.id, unit.raw_hash, new.record_hash, version, key, unit.observed_at
+            )
+            self.pipeline.count(record, IngestResult("first", new), tally)
+
+
+def _held(unit: Unit, held: db.Latest | None) -> bool:
+    """The study is its trial's latest version seen again: the same raw bytes (but for the
+    versionHolder), read by this parser, seen after that version began."""
+    return (
+        held is not None
+        and held.raw_hash == unit.raw_hash
+        and held.parser_version == parsers.PARSER_VERSION
+        and unit.observed_at >= held.first_seen_at
+    )
+
+
+def _note(
+    unit: Unit,
+    nct_id: str | None,
+    members: list[tuple[str, str, datetime]],
+    aliases: list[tuple[str, str, datetime]],
+) -> None:
+    if nct_id is None:
+        return
+    if unit.search_key is not None:
+        members.append((unit.search_key, nct_id, unit.observed_at))
+    if unit.alias is not None:
+        aliases.append((unit.alias, nct_id, unit.observed_at))
+

@@ -1,0 +1,105 @@
+"""`trialwatch db`: the database's schema revision, and upgrading it.
+
+Also what turns a database that cannot be used into one line and exit status 1, for every
+command (``OneLineDatabaseErrors``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+import click
+
+from trialwatch.cli.util import Context, err, print_json
+from trialwatch.registry.db import (
+    DatabaseError,
+    SchemaState,
+    head_revision,
+    schema_state,
+    shown_url,
+    upgrade,
+)
+
+
+class DatabaseUnusable(click.ClickException):
+    """A DatabaseError as click shows it: its line alone on stderr, exit status 1."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, err=True)
+
+
+class OneLineDatabaseErrors(click.Group):
+    """The root group: a database that cannot be opened (unreachable, no driver, a schema
+    behind or ahead) ends any command with its one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DatabaseError as exc:
+            raise DatabaseUnusable(str(exc)) from None
+
+
+@click.group("db")
+def db() -> None:
+    """The database's schema: which revision it is at, and upgrading it.
+
+    A new, empty database is created at the latest revision on first use; one whose schema
+    is older is refused by every other command until `trialwatch db upgrade` has run.
+    """
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: Context) -> None:
+    """Run the schema migrations up to this trialwatch's revision.
+
+    Says what it did on stderr. Safe to repeat, and to run from several places at once: one
+    upgrades, the others wait for it and find the schema current.
+    """
+    before, after = upgrade(obj.url)
+    where = shown_url(obj.url)
+    if before.revisions == after.revisions:
+        err(f"{where}: already at {after.revision}")
+    elif before.status == "empty":
+        err(f"{where}: created the schema at {after.revision}")
+    else:
+        err(f"{where}: upgraded from {before.revision} to {after.revision}")
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_obj
+def db_status(obj: Context, as_json: bool) -> None:
+    """Print the schema's revision and whether it is behind this trialwatch.
+
+    Exit status 0 when the database can be used as it is (current, or empty: created on
+    first use), 1 when it needs `trialwatch db upgrade` or a newer trialwatch.
+    """
+    state = schema_state(obj.url)
+    usable = state.status in ("current", "empty")
+    if as_json:
+        print_json(
+            {
+                "url": shown_url(obj.url),
+                "revision": list(state.revisions),
+                "head": head_revision(),
+                "status": state.status,
+            }
+        )
+    else:
+        click.echo(f"{shown_url(obj.url)}: revision {state.revision}, {_verdict(state)}")
+    if not usable:
+        sys.exit(1)
+
+
+def _verdict(state: SchemaState) -> str:
+    head = head_revision()
+    return {
+        "current": "current",
+        "empty": f"empty (the schema is created at {head} on first use)",
+        "behind": f"behind: this trialwatch needs {head} (run `trialwatch db upgrade`)",
+        "ahead": f"ahead: this trialwatch knows revisions up to {head} only",
+        "unversioned": "not a trialwatch schema: it has tables but no revision "
+        "(`trialwatch db upgrade` adds trialwatch's tables)",
+    }[state.status]
