@@ -214,38 +214,9 @@ class Pipeline:
     ) -> IngestResult | None:
         """One parsed record in its own transaction (or the caller's ``session``), with the
         outbox rows its changes call for; a refused record is set aside with its reason. The
-        payload's bytes go to the store only when the record becomes a version. ``digest``:
-        the record's hash, when the caller took it already."""
-        return self._ingest_one(
-            record,
-            name=name,
-            observed_at=observed_at,
-            tally=tally,
-            url=url,
-            snapshot=body,
-            crawl_run_id=crawl_run_id,
-            search_key=search_key,
-            alerts=alerts,
-            session=session,
-            digest=digest,
-        )
-
-    def _ingest_one(
-        self,
-        record: TrialRecord,
-        *,
-        name: str,
-        observed_at: datetime,
-        tally: Tally,
-        url: str | None,
-        snapshot: bytes,
-        crawl_run_id: int | None,
-        search_key: str | None = None,
-        alerts: bool = True,
-        session: Session | None = None,
-        digest: str | None = None,
-    ) -> IngestResult | None:
-        kept = self.store.digest(snapshot)
+        payload's ``body`` goes to the store only when the record becomes a version.
+        ``digest``: the record's hash, when the caller took it already."""
+        kept = self.store.digest(body)
         try:
             with self._unit(session) as unit:
                 if search_key is not None and record.nct_id is not None:
@@ -264,7 +235,7 @@ class Pipeline:
                     digest=digest,
                 )
                 if result.outcome != "unchanged":
-                    self.store.put(snapshot)  # before the commit that names it
+                    self.store.put(body)  # before the commit that names it
                 if alerts:
                     tally.deliveries += enqueue(unit, result.changes, created_at=observed_at)
         except (IngestRefused, DataError) as exc:
@@ -277,7 +248,7 @@ class Pipeline:
                 session=session,
                 source=record.source,
                 url=url,
-                snapshot=self.store.put(snapshot),
+                snapshot=self.store.put(body),
                 observed_at=observed_at,
                 crawl_run_id=crawl_run_id,
             )
@@ -401,13 +372,13 @@ class Pipeline:
             lock_trials(session, [nct_id])
             for payload, record, name in sorted(parsed, key=lambda p: p[0].version):
                 tally.records += 1
-                result = self._ingest_one(
+                result = self.ingest_parsed(
                     record,
                     name=name,
                     observed_at=payload.fetched_at,
                     tally=tally,
                     url=payload.url,
-                    snapshot=payload.body,
+                    body=payload.body,
                     crawl_run_id=crawl_run_id,
                     alerts=False,
                     session=session,
