@@ -63,7 +63,7 @@ class Batch:
     """Studies gathered for one transaction; use as a context manager (flushed on exit)."""
 
     def __init__(
-        self, pipeline: Pipeline, tally: Tally, *, size: int = 250, seconds: float = 2.0
+        self, pipeline: Pipeline, tally: Tally, *, size: int = 500, seconds: float = 2.0
     ) -> None:
         self.pipeline = pipeline
         self.tally = tally
