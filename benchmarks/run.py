@@ -313,7 +313,7 @@ def source_state() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "(not a git checkout)"
-    return head + (" with uncommitted engine changes" if dirty else "")
+    return head + (" with uncommitted changes" if dirty else "")
 
 
 class _Parser(argparse.ArgumentParser):
