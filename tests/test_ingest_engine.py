@@ -201,3 +201,19 @@ def test_first_versions_in_bulk_are_the_rows_one_at_a_time_would_be(
     assert len(found["Trial"]) > 10 and found["Change"]  # a variant of one study changes it
     for table in expected:
         assert found[table] == expected[table], table
+
+
+def test_studies_parsed_in_worker_processes_are_parsed_as_in_the_process() -> None:
+    from trialwatch.parse_pool import MIN_JOBS, ParsePool, parse_study
+
+    bodies = [p.read_bytes() for p in sorted((FIXTURES / "ctgov").glob("*/ctgov_v2_NCT*.json"))]
+    jobs = [(body, None, None) for body in bodies] * (MIN_JOBS // len(bodies) + 1)
+    jobs.append((b'{"protocolSection": {}}', None, None))  # refused, with its reason
+    pool = ParsePool(workers=2)
+    try:
+        found = pool.parse(jobs)
+        assert pool._pool is not None, "the batch was large enough for worker processes"
+    finally:
+        pool.close()
+    assert found == [parse_study(job) for job in jobs]
+    assert isinstance(found[-1], str)
