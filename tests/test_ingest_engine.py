@@ -18,7 +18,8 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import FIXTURES
 from trialwatch.cli import cli
-from trialwatch.study_bytes import raw_hash, strict_only
+from trialwatch.parsers.json_strict import strict_only
+from trialwatch.study_bytes import raw_hash
 
 STUDY = FIXTURES / "ctgov" / "NCT04267848" / "ctgov_v2_NCT04267848.json"
 OTHERS = [FIXTURES / "ctgov" / n / f"ctgov_v2_{n}.json" for n in ("NCT03934567", "NCT04431453")]

@@ -169,7 +169,7 @@ class _Backfill:
         """The list a fetch gave, or None after settling the trial as failed."""
         nct = p.counts.nct_id
         try:
-            body = self.body_of(row)
+            body = row.body  # handed over inline: TRIALWATCH_INLINE_BODIES, set in backfill()
             if row.outcome != "ok" or body is None:
                 raise ParseError(row.reason or f"HTTP {row.status} for {row.url}")
             return parse_version_list(body, nct)
@@ -178,12 +178,6 @@ class _Backfill:
             p.counts.failed += 1
             self.settle(p, "failed", f"{nct}: {what} ({reason})")
             return None
-
-    def body_of(self, row: Fetched) -> bytes | None:
-        """The fetched body: handed over inline, or (a manifest of older runs) stored."""
-        if row.body is not None:
-            return row.body
-        return self.pipeline.store.get(row.snapshot) if row.snapshot is not None else None
 
     def on_list(self, p: _Pass, row: Fetched) -> None:
         nct = p.counts.nct_id
@@ -205,7 +199,7 @@ class _Backfill:
 
     def on_version(self, p: _Pass, row: Fetched) -> None:
         nct = p.counts.nct_id
-        body = self.body_of(row)
+        body = row.body  # handed over inline: TRIALWATCH_INLINE_BODIES, set in backfill()
         if row.outcome != "ok" or body is None or row.version is None:
             p.counts.failed += 1
             reason = row.reason or f"HTTP {row.status} for {row.url}"
@@ -289,7 +283,7 @@ def run_backfill(
         have={n: sorted(have.get(n, ())) for n in ids},
         modules=modules,
         # Bodies come back through the pipe: only what becomes a version is stored.
-        settings={"TRIALWATCH_INLINE_BODIES": True, **(settings or {})},
+        settings={**(settings or {}), "TRIALWATCH_INLINE_BODIES": True},
     )
     spec = json.loads(job)  # the arguments as checked: the real base URL, the modules' names
     args = {"nct_ids": ids, "base_url": spec["base_url"], "modules": spec["modules"]}

@@ -52,7 +52,7 @@ def run_crawl(
         query=query,
         updated_since=updated_since,
         # Bodies come back through the pipe: only what becomes a version is stored.
-        settings={"TRIALWATCH_INLINE_BODIES": True, **(settings or {})},
+        settings={**(settings or {}), "TRIALWATCH_INLINE_BODIES": True},
     )
     given = json.loads(job).get("base_url")
     if given is not None:
@@ -96,9 +96,7 @@ def run_crawl(
             tally.not_found += 1
             pipeline.report(f"{fetched.requested_url}: not found ({fetched.status})")
             return
-        body = fetched.body
-        if body is None and fetched.snapshot is not None:
-            body = pipeline.store.get(fetched.snapshot)
+        body = fetched.body  # handed over inline (TRIALWATCH_INLINE_BODIES, set above)
         if fetched.outcome != "ok" or body is None:
             reason = fetched.reason or f"fetch failed (HTTP {fetched.status})"
             tally.reject(f"{fetched.requested_url}: {reason}")

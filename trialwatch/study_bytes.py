@@ -13,8 +13,6 @@ import orjson
 from trialwatch.parsers.json_strict import loads_large, strict_only
 from trialwatch.record import NCT_RE
 
-__all__ = ["strict_only"]  # with the helpers below
-
 _HOLDER = re.compile(rb'"versionHolder"\s*:\s*"[^"]*"')
 _NCT = re.compile(rb'"nctId"\s*:\s*"(NCT[0-9]{8})"')
 FORMATS = (None, "ctgov")  # the sources whose payloads may be API v2 studies
