@@ -151,7 +151,7 @@ class Batch:
                 f"rolled back ({said[0] if said else type(exc).__name__}); "
                 "storing them one at a time"
             )
-            from trialwatch.pipeline import refused_by_database
+            from trialwatch.payloads import refused_by_database
 
             for unit in units:
                 try:
@@ -172,7 +172,7 @@ class Batch:
     def _commit(self, units: list[Unit]) -> None:
         """Write ``units`` in one transaction (retried after a conflict); the tally and the
         report lines are taken only once it committed."""
-        from trialwatch.pipeline import Tally
+        from trialwatch.payloads import Tally
 
         lines: list[str] = []
         parsed, seen_before = self._parse_first(units)

@@ -29,7 +29,7 @@ MIN_JOBS = 64  # fewer studies than this are parsed in the process itself
 
 def parse_study(job: Job) -> Parsed:
     """One study payload: its record and hash, or the one-line reason it is refused."""
-    from trialwatch.pipeline import parse_guarded
+    from trialwatch.payloads import parse_guarded
 
     raw, url, source = job
     try:

@@ -3,16 +3,14 @@
 Scrapy's Twisted reactor cannot be restarted within a process, and the CLI, the demo and the
 scheduler run several crawls per process, so each crawl runs in
 ``python -m trialwatch.spiders.runner`` with a JSON job on stdin (or as argv[1]). The child
-writes every body to ``SnapshotStore(data_dir)`` and prints one JSON line per fetch on stdout
-(the manifest); its log goes to stderr.
+prints one JSON line per fetch on stdout (the manifest, ``fetched.Fetched``), the body inline
+where bodies are handed over; its log goes to stderr.
 
 The child runs in its own process group and dies with its parent (see ``child``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import os
@@ -21,12 +19,11 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 from scrapy import Spider
 
 from trialwatch.spiders.capture import CaptureSpider
@@ -44,6 +41,7 @@ from trialwatch.spiders.clinicaltrialexchange import ClinicaltrialexchangeSpider
 from trialwatch.spiders.components import manifest, retry_after_seconds
 from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
 from trialwatch.spiders.ctgov_history import CtgovHistorySpider, check_history_arguments
+from trialwatch.spiders.fetched import CrawlError, Fetched
 from trialwatch.spiders.site import BaseSiteSpider
 from trialwatch.spiders.trialpage import TrialpageSpider
 from trialwatch.spiders.veeva import VeevaSpider
@@ -77,8 +75,6 @@ TOOL_SPIDERS: dict[str, type[Spider]] = {"capture": CaptureSpider}
 # Run the same way, by `trialwatch backfill` rather than `crawl`: a trial's registry history.
 HISTORY_SPIDERS: dict[str, type[Spider]] = {"ctgov_history": CtgovHistorySpider}
 
-OUTCOMES = frozenset({"ok", "not_found", "failed"})
-
 # Applied to every crawl under the spider's own custom_settings; `crawl(settings=...)` wins.
 BASE_SETTINGS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
@@ -94,81 +90,6 @@ BASE_SETTINGS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",  # silences a warning on Scrapy < 2.12
 }
-
-
-class CrawlError(RuntimeError):
-    """The crawl's child process failed (not a failed fetch: those are `Fetched` rows)."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    url: str  # final URL
-    status: int  # 0 when no response arrived
-    fetched_at: datetime  # timezone-aware UTC
-    outcome: str  # "ok" | "not_found" | "failed"
-    snapshot: str | None  # sha256 of the body in the SnapshotStore (None if no body kept)
-    requested_url: str  # what was asked for (differs from url after a redirect)
-    requested_nct: str | None
-    reason: str | None  # one line, for not_found/failed
-    # What the fetch was, where the spider says: "study", "page", "history_list",
-    # "history_version", "history_recheck". Older manifest lines have neither field.
-    kind: str | None = None
-    version: int | None = None  # the record-history version fetched
-    # The body itself, when the crawl hands bodies to the parent instead of storing them
-    # (TRIALWATCH_INLINE_BODIES): the parent keeps only what becomes a version.
-    body: bytes | None = field(default=None, repr=False)
-
-    @property
-    def redirected(self) -> bool:
-        return self.url != self.requested_url
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        data["fetched_at"] = self.fetched_at.isoformat()
-        body = data.pop("body")
-        data["body"] = base64.b64encode(body).decode("ascii") if body is not None else None
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, line: str) -> Fetched:
-        data = orjson.loads(line)  # a line may carry a 25 MB body
-        fetched_at = datetime.fromisoformat(data["fetched_at"])
-        if fetched_at.tzinfo is None:
-            raise ValueError(f"manifest line has a naive fetched_at: {data['fetched_at']!r}")
-        if data["outcome"] not in OUTCOMES:
-            raise ValueError(f"manifest line has an unknown outcome: {data['outcome']!r}")
-        return cls(
-            url=data["url"],
-            status=int(data["status"]),
-            fetched_at=fetched_at,
-            outcome=data["outcome"],
-            snapshot=data.get("snapshot"),
-            requested_url=data["requested_url"],
-            requested_nct=data.get("requested_nct"),
-            reason=data.get("reason"),
-            kind=data.get("kind"),
-            version=_version(data.get("version")),
-            body=_body(data.get("body")),
-        )
-
-
-def _body(value: Any) -> bytes | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError("manifest line has a body that is not base64 text")
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error:
-        raise ValueError("manifest line has a body that is not base64") from None
-
-
-def _version(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"manifest line has a bad version: {value!r}")
-    return value
 
 
 # -- parent side --------------------------------------------------------------------------
