@@ -55,13 +55,17 @@ def main() -> None:
 def _register() -> None:
     from trialwatch.cli.alerts import alerts, watch
     from trialwatch.cli.backfill import backfill
+    from trialwatch.cli.changes import changes
     from trialwatch.cli.check import check
     from trialwatch.cli.db import db
     from trialwatch.cli.demo import demo
+    from trialwatch.cli.export import export
     from trialwatch.cli.ingest import capture, crawl, import_
-    from trialwatch.cli.records import changes, discrepancies, history_, show
+    from trialwatch.cli.records import discrepancies, history_, show
     from trialwatch.cli.reparse import reparse
     from trialwatch.cli.schedule import runs, schedule
+    from trialwatch.cli.serve import serve
+    from trialwatch.cli.stats import stats
     from trialwatch.cli.worker import worker
 
     for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
@@ -69,6 +73,9 @@ def _register() -> None:
     for command in (reparse, backfill, watch, alerts, schedule, runs, check, db):
         cli.add_command(command)
     cli.add_command(worker)
+    cli.add_command(stats)
+    cli.add_command(serve)
+    cli.add_command(export)
 
 
 _register()

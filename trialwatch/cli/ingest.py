@@ -174,6 +174,13 @@ class _Progress:
     metavar="PARAM=VALUE",
     help="ctgov search: query.* / filter.* API parameters (repeatable), or a phrase.",
 )
+@click.option(
+    "--search-url",
+    metavar="URL",
+    help="ctgov: a search copied from the ClinicalTrials.gov website (/search?..., "
+    "/expert-search?term=... or /study/NCT...?cond=...), asked of the API as the same "
+    "search; what cannot be translated is named on stderr. Adds to --query.",
+)
 @click.option("--updated-since", metavar="DATE", help="ctgov: only records updated since DATE.")
 @click.option(
     "--base-url",
@@ -211,6 +218,7 @@ def crawl(
     nct_file: Path | None,
     urls: tuple[str, ...],
     queries: tuple[str, ...],
+    search_url: str | None,
     updated_since: str | None,
     base_url: str | None,
     delay: float | None,
@@ -225,6 +233,7 @@ def crawl(
     trialwatch crawl ctgov --nct NCT05828225
     trialwatch crawl ctgov --query query.cond=lymphoma --query filter.overallStatus=RECRUITING
     trialwatch crawl ctgov --updated-since 2026-11-01
+    trialwatch crawl ctgov --search-url 'https://clinicaltrials.gov/search?cond=asthma'
     trialwatch crawl veeva --url https://ctv.veeva.com/study/...
 
     On a terminal a progress line (pages, records, failures) is rewritten in place. The run
@@ -245,6 +254,7 @@ def crawl(
         timeout=timeout,
         deadline=deadline,
         max_pages=max_pages,
+        search_url=search_url,
     )
     if redis_url is not None:  # the workers fetch it: record it as queued, say so, exit 0
         try:

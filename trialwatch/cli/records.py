@@ -1,4 +1,4 @@
-"""Commands that read the history: show, history, changes, discrepancies."""
+"""Commands that read the history: show, history, discrepancies."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import Any
 import click
 
 from trialwatch.cli.util import Context, check_nct, err, parse_time, print_json
-from trialwatch.kinds import CHANGE_KINDS, GRADES
 from trialwatch.registry.db import transaction
 from trialwatch.registry.merge import source_priority
-from trialwatch.registry.queries import change_dict, history, list_changes, record_as_of
+from trialwatch.registry.queries import history, record_as_of
 
 
 @click.command()
@@ -94,63 +93,6 @@ def history_(obj: Context, nct: str, as_json: bool) -> None:
             f"{row['format']:<14} {row['first_seen_at'][:19]}  {row['last_seen_at'][:19]}  "
             f"{kinds}"
         )
-
-
-@click.command()
-@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable).")
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    type=click.Choice(CHANGE_KINDS),
-    help="Only this kind (repeatable).",
-)
-@click.option("--since", metavar="ISO8601", help="Only changes observed at or after this time.")
-@click.option(
-    "--min-grade",
-    type=click.Choice(GRADES),
-    help="Only changes of this grade or higher (editorial < minor < major). Default: all.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def changes(
-    obj: Context,
-    ncts: tuple[str, ...],
-    kinds: tuple[str, ...],
-    since: str | None,
-    min_grade: str | None,
-    as_json: bool,
-) -> None:
-    """List typed changes between consecutive versions, oldest first: when trialwatch saw
-    each, the registry's date of the version that brought it, the trial, the origin and the
-    grade.
-
-    A grade is how much a change matters: editorial (meaning kept), minor (detail added or
-    clarified) or major (anything added, removed or with a number, date or status changed).
-    """
-    from trialwatch.diffing.changes import Change
-    from trialwatch.diffing.render import details, summary
-
-    ids = [check_nct(n) for n in ncts]
-    moment = parse_time(since) if since else None
-    with transaction(obj.engine) as session:
-        rows = list_changes(session, nct_ids=ids, kinds=kinds, since=moment, min_grade=min_grade)
-        data = [change_dict(c) for c in rows]
-    if as_json:
-        print_json(data)
-        return
-    for item in data:
-        found = Change(
-            item["kind"], item["before"], item["after"], item["detail"], grade=item["grade"]
-        )
-        registry = item["registry_date"] or "-"
-        grade = f"[{item['grade']}]"
-        click.echo(
-            f"{item['observed_at'][:19]}  {registry:<10}  {item['nct_id']}  {item['source']:<8} "
-            f"{grade:<11} {summary(found)}"
-        )
-        for line in details(found):
-            click.echo(f"{'':>47}{line}")
 
 
 @click.command()

@@ -53,6 +53,7 @@ def schedule_add(
             p["updated_since"],
             p["base_url"],
             p["delay"],
+            search_url=p["search_url"],
         )
     try:
         build_job(

@@ -4,6 +4,7 @@ NCT ids, query parameters and crawl options."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,12 @@ def crawl_options(
     timeout: float | None = None,
     deadline: float | None = None,
     max_pages: int | None = None,
+    search_url: str | None = None,
 ) -> dict[str, Any]:
     """The crawl command's options, checked, as plain values (a scheduled job stores these).
+
+    ``search_url``: a search copied from the ClinicalTrials.gov website, turned into API
+    parameters added to ``queries`` (each part it cannot translate is said on stderr).
 
     The limits (timeout, deadline, max_pages) not passed are read from the crawl command's
     context, which `schedule add` builds too; they are in the result only when set.
@@ -141,10 +146,12 @@ def crawl_options(
     }
     ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])
     query = parse_query(queries)
+    if search_url is not None:
+        query = _searched(slug, search_url, query)
     since = parse_time(updated_since).date().isoformat() if updated_since else None
     if not ids and not urls and not query and since is None:
         raise click.UsageError(
-            "say what to fetch: --nct, --nct-file, --url, --query or --updated-since"
+            "say what to fetch: --nct, --nct-file, --url, --query, --search-url or --updated-since"
         )
     return {
         "slug": slug,
@@ -156,3 +163,22 @@ def crawl_options(
         "delay": delay,
         **{name: value for name, value in limits.items() if value is not None},
     }
+
+
+def _searched(slug: str, url: str, query: dict[str, str]) -> dict[str, str]:
+    """``query`` with the website search's API parameters merged in; a URL that is not such a
+    search, or a clash with ``--query``, is a usage error in one line."""
+    from trialwatch.spiders.search_url import merge, translate
+
+    if slug != "ctgov":
+        err(f"--search-url: only for ctgov, not {slug}")
+        sys.exit(2)
+    try:
+        found = translate(url)
+        merged = merge(query, found.params)
+    except ValueError as exc:
+        err(f"--search-url: {exc}")
+        sys.exit(2)
+    for part in found.untranslated:
+        err(f"--search-url: left out {part}")
+    return merged

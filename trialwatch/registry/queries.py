@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, String, func, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from trialwatch.kinds import GRADES, grade_rank
@@ -151,23 +153,183 @@ def change_dict(change: Change) -> dict[str, Any]:
     }
 
 
+DATE_KINDS: tuple[str, ...] = ("start_date", "primary_completion_date", "completion_date")
+CLOCKS: tuple[str, ...] = ("observed", "registry")
+PHASES: tuple[str, ...] = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
+
+
+class utc_day(FunctionElement[str]):
+    """SQL: a stored UTC time's day as ISO text (``YYYY-MM-DD``)."""
+
+    type = String()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_text(element: utc_day, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps UTCDateTime as naive ISO text ("2026-11-01 09:00:00.000000").
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_pg(element: utc_day, compiler: Any, **kw: Any) -> str:
+    inner = compiler.process(element.clauses, **kw)
+    return f"to_char(({inner}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+def change_day(clock: str) -> ColumnElement[str]:
+    """SQL: the day a change counts on by ``clock``, as ISO text. The registry clock uses the
+    registry date of the version that brought it; a change without one (from a site) counts
+    on the UTC day it was observed."""
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, not {clock!r}")
+    observed = utc_day(col(Change.observed_at))
+    if clock == "observed":
+        return observed
+    return func.coalesce(col(Change.registry_date), observed)
+
+
+def change_conditions(
+    *,
+    nct_ids: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_grade: str | None = None,
+    sources: Sequence[str] = (),
+    min_delay_days: int | None = None,
+    phases: Sequence[str] = (),
+    sponsors: Sequence[str] = (),
+    clock: str = "observed",
+) -> list[ColumnElement[bool]]:
+    """The SQL conditions on ``change`` for these filters (see ``list_changes``)."""
+    day = change_day(clock)  # checks the clock
+    where: list[ColumnElement[bool]] = []
+    if min_grade is not None:
+        where.append(at_least(min_grade))
+    if nct_ids:
+        where.append(col(Change.nct_id).in_(list(nct_ids)))
+    if kinds:
+        where.append(col(Change.kind).in_(list(kinds)))
+    if sources:
+        where.append(col(Change.source).in_(list(sources)))
+    if clock == "observed":
+        if since is not None:
+            where.append(col(Change.observed_at) >= since)
+        if until is not None:
+            where.append(col(Change.observed_at) <= until)
+    else:
+        if since is not None:
+            where.append(day >= _utc(since).date().isoformat())
+        if until is not None:
+            where.append(day <= _utc(until).date().isoformat())
+    if min_delay_days is not None:
+        delta = Change.detail["delta_days"].as_integer()
+        where.append(col(Change.kind).in_(DATE_KINDS))
+        where.append(delta >= min_delay_days)
+    trial: list[ColumnElement[bool]] = []
+    if phases:
+        unknown = [p for p in phases if p not in PHASES]
+        if unknown:
+            raise ValueError(f"phase must be one of {', '.join(PHASES)}, not {unknown[0]!r}")
+        # The phases are a JSON array; its text holds each phase as a quoted word, so a
+        # parameterised LIKE on '"PHASE3"' works alike on SQLite and PostgreSQL.
+        listed = Trial.record["phases"].as_string()
+        trial.append(or_(*(listed.contains(f'"{p}"', autoescape=True) for p in phases)))
+    if sponsors:
+        lead = func.lower(Trial.record["lead_sponsor"].as_string())
+        trial.append(or_(*(lead.contains(s.lower(), autoescape=True) for s in sponsors)))
+    if trial:
+        where.append(col(Change.trial_id).in_(select(col(Trial.id)).where(*trial)))
+    return where
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def list_changes(
     session: Session,
     *,
     nct_ids: Sequence[str] = (),
     kinds: Sequence[str] = (),
     since: datetime | None = None,
+    until: datetime | None = None,
     min_grade: str | None = None,
+    sources: Sequence[str] = (),
+    min_delay_days: int | None = None,
+    phases: Sequence[str] = (),
+    sponsors: Sequence[str] = (),
+    clock: str = "observed",
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Change]:
-    """Stored changes by trial, kind, observed time and least grade (None: every grade)."""
-    stmt = select(Change)
-    if min_grade is not None:
-        stmt = stmt.where(at_least(min_grade))
-    if nct_ids:
-        stmt = stmt.where(col(Change.nct_id).in_(list(nct_ids)))
-    if kinds:
-        stmt = stmt.where(col(Change.kind).in_(list(kinds)))
-    if since is not None:
-        stmt = stmt.where(Change.observed_at >= since)
-    order = (col(Change.observed_at), col(Change.registry_date), col(Change.id))
-    return list(session.exec(stmt.order_by(*order)).all())
+    """Stored changes matching every filter given, in a stable order.
+
+    ``since``/``until``: inclusive bounds on ``observed_at`` (clock ``observed``), or on the
+    day of ``change_day("registry")`` compared as ISO date text (clock ``registry``).
+    ``sources``: the change's origin (``ctgov`` or a site slug). ``min_delay_days``: only date
+    kinds whose ``detail.delta_days`` is at least N (moved later by N days or more).
+    ``phases`` (registry words, ``PHASES``) and ``sponsors`` (case-insensitive substrings of
+    the lead sponsor; any of them) test the trial's current merged record. ``min_grade``
+    None: every grade. Order: (observed_at, registry_date, id), or with clock ``registry``
+    (registry day, observed_at, id); ``limit``/``offset`` page through that order.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more, not {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must be 0 or more, not {offset}")
+    where = change_conditions(
+        nct_ids=nct_ids,
+        kinds=kinds,
+        since=since,
+        until=until,
+        min_grade=min_grade,
+        sources=sources,
+        min_delay_days=min_delay_days,
+        phases=phases,
+        sponsors=sponsors,
+        clock=clock,
+    )
+    if clock == "registry":
+        order: tuple[Any, ...] = (change_day(clock), col(Change.observed_at), col(Change.id))
+    else:
+        order = (col(Change.observed_at), col(Change.registry_date), col(Change.id))
+    stmt = select(Change).where(*where).order_by(*order)
+    if offset:
+        stmt = stmt.offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def count_changes(
+    session: Session,
+    *,
+    nct_ids: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_grade: str | None = None,
+    sources: Sequence[str] = (),
+    min_delay_days: int | None = None,
+    phases: Sequence[str] = (),
+    sponsors: Sequence[str] = (),
+    clock: str = "observed",
+) -> int:
+    """How many changes ``list_changes`` with the same filters gives (without a limit)."""
+    where = change_conditions(
+        nct_ids=nct_ids,
+        kinds=kinds,
+        since=since,
+        until=until,
+        min_grade=min_grade,
+        sources=sources,
+        min_delay_days=min_delay_days,
+        phases=phases,
+        sponsors=sponsors,
+        clock=clock,
+    )
+    stmt = select(func.count()).select_from(Change).where(*where)
+    return int(session.exec(stmt).one())

@@ -1,0 +1,186 @@
+"""`trialwatch export`: the analyst views as CSV, JSON Lines or Parquet, streamed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from trialwatch.cli.util import Context, check_nct, err, parse_time
+from trialwatch.export_writers import FORMATS, format_for, open_writer
+from trialwatch.kinds import CHANGE_KINDS, GRADES
+from trialwatch.registry.export import CLOCKS, EXPORTS, ExportFilters, check_filters, open_rows
+
+
+class OneLineUsage(click.UsageError):
+    """A usage error as one line on stderr (exit status 2), without the usage text."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"trialwatch export: {self.format_message()}", err=True)
+
+
+class _OneLineCommand(click.Command):
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise OneLineUsage(exc.format_message(), exc.ctx) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OneLineUsage:
+            raise
+        except click.UsageError as exc:
+            raise OneLineUsage(exc.format_message(), exc.ctx) from None
+
+
+def _moment(value: str | None, flag: str, *, end_of_day: bool = False) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_time(value, end_of_day=end_of_day)
+    except click.BadParameter as exc:
+        raise click.UsageError(f"{flag} {exc.message}") from None
+
+
+@click.command("export", cls=_OneLineCommand)
+@click.argument("what", type=click.Choice(EXPORTS))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
+    help="The file to write ('-': stdout, for csv and jsonl).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Default: from FILE's extension (.csv, .jsonl or .ndjson, .parquet or .pq), else csv.",
+)
+@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable).")
+@click.option(
+    "--since",
+    metavar="ISO8601",
+    help="versions, changes: from this date or time on (see --clock).",
+)
+@click.option(
+    "--until",
+    metavar="ISO8601",
+    help="versions, changes: up to this time, inclusive (a date: its end).",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(CLOCKS),
+    help="versions, changes: what --since/--until compare. observed (default): when "
+    "trialwatch first saw it; registry: the registry's date (valid_from, registry_date), "
+    "else the day it was observed.",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(CHANGE_KINDS),
+    help="changes: only this kind (repeatable).",
+)
+@click.option(
+    "--min-grade",
+    type=click.Choice(GRADES),
+    help="changes: only this grade or higher (editorial < minor < major; ungraded is major).",
+)
+@click.option(
+    "--as-of",
+    metavar="DATE",
+    help="trials: each trial as the registry had it that day (where it had none in force, "
+    "each site's version in force); versions: only the versions in force that day.",
+)
+@click.pass_obj
+def export(
+    obj: Context,
+    what: str,
+    output: str,
+    fmt: str | None,
+    ncts: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    clock: str | None,
+    kinds: tuple[str, ...],
+    min_grade: str | None,
+    as_of: str | None,
+) -> None:
+    """Export trials (the merged record, one row each), versions (every version, with its
+    validity on both clocks) or changes (one row per typed change) for analysis.
+
+    Rows are streamed from the database and written as they come; memory stays flat
+    however many there are. Columns are the views' own: see docs/exports.md. A progress bar
+    and a summary go to stderr.
+
+    \b
+    trialwatch export changes -o changes.csv
+    trialwatch export changes --kind primary_completion_date --since 2026-01-01 -o slips.parquet
+    trialwatch export changes --clock registry --since 2024-01-01 --until 2024-12-31 -o 2024.jsonl
+    trialwatch export trials --as-of 2024-06-01 -o trials-2024-06-01.parquet
+    trialwatch export versions --nct NCT04280705 --format jsonl -o - | jq .overall_status
+    """
+    fmt = fmt or format_for(output)
+    if fmt == "parquet" and output == "-":
+        raise click.UsageError("parquet needs a file (-o FILE); only csv and jsonl go to stdout")
+    day = _moment(as_of, "--as-of")
+    filters = ExportFilters(
+        nct_ids=tuple(dict.fromkeys(check_nct(n) for n in ncts)),
+        since=_moment(since, "--since"),
+        until=_moment(until, "--until", end_of_day=True),
+        clock=clock,
+        kinds=tuple(dict.fromkeys(kinds)),
+        min_grade=min_grade,
+        as_of=day.date() if day else None,
+    )
+    try:
+        check_filters(what, filters)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    shown = "stdout" if output == "-" else output
+    with _target(output) as out, open_rows(obj.engine, what, filters) as rows:
+        writer = open_writer(fmt, rows.columns, out)
+        written = 0
+        label = f"exporting {rows.total:,} {what} to {shown}"
+        with click.progressbar(length=rows.total, label=label, file=sys.stderr) as bar:
+            for batch in rows.batches:
+                writer.write(batch)
+                written += len(batch)
+                bar.update(len(batch))
+                del batch  # before the next one is fetched: one batch in memory at a time
+        writer.close()
+    err(f"exported {written:,} {what} to {shown}")
+
+
+@contextmanager
+def _target(output: str) -> Iterator[IO[bytes]]:
+    """stdout, or the file: written beside it under a temporary name and moved into place
+    only when whole, so an interrupted export never leaves a partial file."""
+    if output == "-":
+        stream = sys.stdout.buffer
+        yield stream
+        stream.flush()
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise click.UsageError(f"-o {output}: is a folder; name a file")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        handle = partial.open("wb")
+    except OSError as exc:
+        err(f"trialwatch export: cannot write {output}: {exc.strerror or exc}")
+        sys.exit(1)
+    try:
+        with handle:
+            yield handle
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

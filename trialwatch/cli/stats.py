@@ -1,0 +1,134 @@
+"""`trialwatch stats`: counts over the stored changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from trialwatch.cli.filters import OneLineUsage, clock_option, time_bounds
+from trialwatch.cli.util import Context, check_nct, print_json
+from trialwatch.kinds import CHANGE_KINDS, GRADES
+from trialwatch.registry.db import transaction
+from trialwatch.registry.stats import change_stats
+
+
+@click.command(cls=OneLineUsage)
+@click.option(
+    "--since", metavar="ISO8601", help="Only changes at or after this time (a date: its start)."
+)
+@click.option(
+    "--until", metavar="ISO8601", help="Only changes at or before this time (a date: its end)."
+)
+@clock_option
+@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(CHANGE_KINDS),
+    help="Only this kind (repeatable).",
+)
+@click.option(
+    "--min-grade",
+    type=click.Choice(GRADES),
+    help="Only changes of this grade or higher (editorial < minor < major). Default: all.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys below).")
+@click.pass_obj
+def stats(
+    obj: Context,
+    since: str | None,
+    until: str | None,
+    clock: str,
+    ncts: tuple[str, ...],
+    kinds: tuple[str, ...],
+    min_grade: str | None,
+    as_json: bool,
+) -> None:
+    """Count the changes: by kind, by grade, by month, status transitions, and how far
+    primary completion dates moved.
+
+    \b
+    trialwatch stats
+    trialwatch stats --clock registry --since 2024-01-01 --until 2024-12-31
+    trialwatch stats --kind primary_completion_date --min-grade major --json
+
+    \b
+    JSON keys:
+      clock                     observed or registry
+      total                     changes counted
+      by_kind                   {kind: count}, every kind
+      by_grade                  {editorial|minor|major: count} (not graded counts as major)
+      by_month                  {YYYY-MM: count} by the clock's day, months with changes
+      status_transitions        [{from, to, count}] from status changes' before and after
+      primary_completion_slips  primary completion date changes with a day count:
+                                count, earlier, later, type_only (0 days), min_days,
+                                median_days, p90_days (nearest rank), max_days (null if
+                                none), buckets {earlier, 0, 1-30, 31-90, 91-180, 181-365,
+                                >365} (days later)
+    """
+    ids = [check_nct(n) for n in ncts]
+    low, high = time_bounds(since, until)
+    with transaction(obj.engine) as session:
+        data = change_stats(
+            session,
+            nct_ids=ids,
+            kinds=kinds,
+            since=low,
+            until=high,
+            min_grade=min_grade,
+            clock=clock,
+        )
+    if as_json:
+        print_json(data)
+        return
+    for line in render(data):
+        click.echo(line)
+
+
+def render(data: dict[str, Any]) -> list[str]:
+    """The counts as plain-text tables."""
+    lines = [f"{data['total']} change(s) (clock: {data['clock']})", ""]
+    lines += _table("kind", {k: n for k, n in data["by_kind"].items() if n})
+    lines += _table("grade", data["by_grade"])
+    lines += _table(f"month ({data['clock']})", data["by_month"])
+    lines += _matrix(data["status_transitions"])
+    lines += _slips(data["primary_completion_slips"])
+    return lines
+
+
+def _table(title: str, counts: dict[str, int]) -> list[str]:
+    width = max([len(title), *(len(k) for k in counts)])
+    out = [f"{title:<{width}}  changes", f"{'-' * width}  -------"]
+    out += [f"{k:<{width}}  {n:>7}" for k, n in counts.items()] or ["(none)"]
+    return [*out, ""]
+
+
+def _matrix(transitions: list[dict[str, Any]]) -> list[str]:
+    title = "status from \\ to"
+    if not transitions:
+        return [title, "(no status changes)", ""]
+    cells = {(t["from"] or "-", t["to"] or "-"): t["count"] for t in transitions}
+    rows = sorted({a for a, _ in cells})
+    cols = sorted({b for _, b in cells})
+    width = max(len(title), *(len(r) for r in rows))
+    out = ["  ".join([f"{title:<{width}}", *cols])]
+    for row in rows:
+        counts = [f"{cells.get((row, c), 0) or '.':>{len(c)}}" for c in cols]
+        out.append("  ".join([f"{row:<{width}}", *counts]))
+    return [*out, ""]
+
+
+def _slips(slips: dict[str, Any]) -> list[str]:
+    out = [
+        f"primary completion date moves: {slips['count']} "
+        f"({slips['later']} later, {slips['earlier']} earlier, {slips['type_only']} type only)"
+    ]
+    if slips["count"]:
+        out.append(
+            f"days: min {slips['min_days']}, median {slips['median_days']}, "
+            f"p90 {slips['p90_days']}, max {slips['max_days']}"
+        )
+        out += _table("days later", slips["buckets"])[:-1]
+    return out

@@ -1,0 +1,137 @@
+"""Counts over the stored changes: by kind, grade and month, status transitions, and how far
+primary completion dates moved. Counting is GROUP BY in SQL; only the quantiles of the day
+counts are taken in Python."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, cast, func
+from sqlmodel import Session, col, select
+
+from trialwatch.kinds import CHANGE_KINDS, GRADES, grade_rank
+
+from .models import Change
+from .queries import change_conditions, change_day
+
+SLIP_KIND = "primary_completion_date"
+# (name, lowest, highest) in days; None: open. "0" is a change of date type only.
+SLIP_BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
+    ("earlier", None, -1),
+    ("0", 0, 0),
+    ("1-30", 1, 30),
+    ("31-90", 31, 90),
+    ("91-180", 91, 180),
+    ("181-365", 181, 365),
+    (">365", 366, None),
+)
+
+
+def change_stats(
+    session: Session,
+    *,
+    nct_ids: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_grade: str | None = None,
+    clock: str = "observed",
+) -> dict[str, Any]:
+    """Counts over the changes the filters select (as ``list_changes`` reads them).
+
+    Keys: ``clock``; ``total``; ``by_kind`` (every kind, 0 when none); ``by_grade`` (every
+    grade; a change not graded counts as major); ``by_month`` (``YYYY-MM`` of the clock's
+    day, ascending, months with changes only); ``status_transitions`` (``from``, ``to``,
+    ``count`` for each pair seen in ``status`` changes); ``primary_completion_slips``
+    (``slip_stats`` of the primary completion date changes that carry a day count).
+    """
+    where = change_conditions(
+        nct_ids=nct_ids,
+        kinds=kinds,
+        since=since,
+        until=until,
+        min_grade=min_grade,
+        clock=clock,
+    )
+    count = func.count(col(Change.id))
+
+    def grouped(column: Any) -> list[Any]:
+        stmt = select(column, count).where(*where).group_by(column)
+        return list(session.exec(stmt).all())
+
+    by_kind = dict.fromkeys(CHANGE_KINDS, 0)
+    for kind, n in grouped(col(Change.kind)):
+        by_kind[kind] = by_kind.get(kind, 0) + n
+    by_grade = dict.fromkeys(GRADES, 0)
+    for grade, n in grouped(col(Change.grade)):
+        by_grade[GRADES[grade_rank(grade)]] += n
+    month = func.substr(change_day(clock), 1, 7)
+    by_month = {m: n for m, n in sorted(grouped(month))}
+
+    # before/after hold JSON; their text groups alike on SQLite and PostgreSQL (json has
+    # no equality operator there, text has).
+    before, after = cast(col(Change.before), String), cast(col(Change.after), String)
+    pairs: dict[tuple[str | None, str | None], int] = {}
+    stmt = (
+        select(before, after, count)
+        .where(*where, col(Change.kind) == "status")
+        .group_by(before, after)
+    )
+    for raw_from, raw_to, n in session.exec(stmt).all():
+        key = (_status(raw_from), _status(raw_to))
+        pairs[key] = pairs.get(key, 0) + n
+    transitions = [
+        {"from": a, "to": b, "count": n}
+        for (a, b), n in sorted(pairs.items(), key=lambda p: (p[0][0] or "", p[0][1] or ""))
+    ]
+
+    delta = Change.detail["delta_days"].as_integer()
+    deltas = session.exec(
+        select(delta).where(*where, col(Change.kind) == SLIP_KIND, delta.is_not(None))
+    ).all()
+    return {
+        "clock": clock,
+        "total": sum(by_kind.values()),
+        "by_kind": by_kind,
+        "by_grade": by_grade,
+        "by_month": by_month,
+        "status_transitions": transitions,
+        "primary_completion_slips": slip_stats([int(d) for d in deltas]),
+    }
+
+
+def slip_stats(deltas: Sequence[int]) -> dict[str, Any]:
+    """How far dates moved, in days (later is positive): ``count``, ``earlier``, ``later``,
+    ``type_only`` (0 days), ``min_days``, ``median_days``, ``p90_days`` (nearest rank),
+    ``max_days`` (None when there are none) and ``buckets`` (``SLIP_BUCKETS`` names)."""
+    ordered = sorted(deltas)
+    buckets = {
+        name: sum(1 for d in ordered if (lo is None or d >= lo) and (hi is None or d <= hi))
+        for name, lo, hi in SLIP_BUCKETS
+    }
+    return {
+        "count": len(ordered),
+        "earlier": sum(1 for d in ordered if d < 0),
+        "later": sum(1 for d in ordered if d > 0),
+        "type_only": sum(1 for d in ordered if d == 0),
+        "min_days": ordered[0] if ordered else None,
+        "median_days": statistics.median(ordered) if ordered else None,
+        "p90_days": ordered[math.ceil(0.9 * len(ordered)) - 1] if ordered else None,
+        "max_days": ordered[-1] if ordered else None,
+        "buckets": buckets,
+    }
+
+
+def _status(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, str) else None

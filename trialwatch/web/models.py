@@ -1,0 +1,138 @@
+"""The shapes the web page and its JSON API share (pydantic, so /openapi.json documents them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+PAGE_SIZE = 50
+
+
+class TrialSummary(BaseModel):
+    nct_id: str
+    title: str | None
+    overall_status: str | None
+    lead_sponsor: str | None
+    phases: list[str]
+    conditions: list[str]
+
+
+class SearchPage(BaseModel):
+    q: str
+    page: int
+    page_size: int = PAGE_SIZE
+    total: int
+    trials: list[TrialSummary]
+
+
+class VersionRow(BaseModel):
+    """One stored version with both clocks: the registry's (valid from its registry date until
+    the next version's) and trialwatch's (first and last seen)."""
+
+    version_id: int
+    origin: str
+    format: str
+    registry_version: str | None
+    valid_from: str | None = Field(description="The version's registry date")
+    valid_until: str | None = Field(description="The next version's registry date; None: latest")
+    first_seen_at: str
+    last_seen_at: str
+    overall_status: str | None
+    primary_completion_date: str | None
+    changes: list[str]
+    grades: list[str]
+
+
+class StatusPeriod(BaseModel):
+    """A run of consecutive versions with one status, on the registry clock."""
+
+    status: str | None
+    valid_from: str
+    valid_until: str | None = Field(description="None: still in force")
+    version_ids: list[int]
+
+
+class PcdPoint(BaseModel):
+    version_id: int
+    valid_from: str
+    date: str
+    type: str | None
+
+
+class Slip(BaseModel):
+    """The primary completion date moving between two consecutive versions that state it."""
+
+    from_version_id: int
+    to_version_id: int
+    before: str
+    after: str
+    delta_days: int
+
+
+class Timeline(BaseModel):
+    nct_id: str
+    origin: str | None = Field(description="The origin whose clock the timeline follows")
+    status_periods: list[StatusPeriod]
+    primary_completion: list[PcdPoint]
+    slips: list[Slip]
+
+
+class TrialView(BaseModel):
+    nct_id: str
+    title: str | None
+    summary: TrialSummary
+    record: dict[str, Any] = Field(description="The merged record (see `trialwatch show`)")
+
+
+class DiffItem(BaseModel):
+    """One criterion or outcome item (or one value, for other kinds) before and after."""
+
+    op: str
+    where: str
+    before: str
+    after: str
+    grade: str
+    reason: str
+
+
+class FieldDiff(BaseModel):
+    kind: str
+    grade: str
+    reason: str
+    summary: str
+    items: list[DiffItem]
+
+
+class DiffView(BaseModel):
+    nct_id: str
+    a: VersionRow
+    b: VersionRow
+    changes: list[FieldDiff]
+
+
+class ChangeRow(BaseModel):
+    id: int
+    nct_id: str
+    kind: str
+    grade: str
+    source: str
+    from_version_id: int
+    to_version_id: int
+    registry_date: str | None
+    observed_at: str
+    summary: str
+    details: list[str]
+
+
+class FeedPage(BaseModel):
+    filters: dict[str, str]
+    page: int
+    page_size: int = PAGE_SIZE
+    total: int | None = Field(description="Matching changes in all pages, where counted")
+    has_next: bool
+    changes: list[ChangeRow]
+
+
+class Problem(BaseModel):
+    detail: str
