@@ -165,6 +165,20 @@ def test_filters_match_direct_counts(url: str) -> None:
     assert registry["total"] > 0
 
 
+def test_stats_take_every_filter_changes_takes(url: str) -> None:
+    for args in (
+        ("--phase", "2"),
+        ("--sponsor", "national institute"),
+        ("--source", "ctgov", "--min-delay-days", "1"),
+    ):
+        listed = CliRunner().invoke(cli, ["--db", url, "changes", *args, "--json"])
+        assert listed.exit_code == 0, listed.output
+        counted = Counter(c["kind"] for c in json.loads(listed.stdout))
+        found = stats(url, *args)
+        assert found["total"] == sum(counted.values()) > 0, args
+        assert {k: n for k, n in found["by_kind"].items() if n} == dict(counted), args
+
+
 def test_bad_input_is_one_line_and_exit_2(url: str) -> None:
     for args in (
         ("--since", "2026-13-01"),

@@ -7,64 +7,14 @@ from typing import Any
 
 import click
 
-from trialwatch.cli.filters import OneLineUsage, clock_option, normalise_phase, time_bounds
-from trialwatch.cli.util import Context, check_nct, err, print_json
-from trialwatch.kinds import CHANGE_KINDS, GRADES
+from trialwatch.cli.filters import OneLineUsage, change_filters, filter_options
+from trialwatch.cli.util import Context, err, print_json
 from trialwatch.registry.db import transaction
 from trialwatch.registry.queries import change_dict, count_changes, list_changes
 
 
 @click.command(cls=OneLineUsage)
-@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable).")
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    type=click.Choice(CHANGE_KINDS),
-    help="Only this kind (repeatable).",
-)
-@click.option(
-    "--since", metavar="ISO8601", help="Only changes at or after this time (a date: its start)."
-)
-@click.option(
-    "--until", metavar="ISO8601", help="Only changes at or before this time (a date: its end)."
-)
-@clock_option
-@click.option(
-    "--min-grade",
-    type=click.Choice(GRADES),
-    help="Only changes of this grade or higher (editorial < minor < major). Default: all.",
-)
-@click.option(
-    "--source",
-    "sources",
-    multiple=True,
-    metavar="SLUG",
-    help="Only changes from this origin: ctgov (the registry) or a site's slug (repeatable).",
-)
-@click.option(
-    "--min-delay-days",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Only start, primary completion and completion date changes that moved the date "
-    "later by at least N days.",
-)
-@click.option(
-    "--phase",
-    "phases",
-    multiple=True,
-    metavar="PHASE",
-    help="Only trials whose current record lists this phase: 1, 2, 3, 4, early1 or na "
-    "(also phase3, 'Phase 3', PHASE3, EARLY_PHASE1; repeatable: any of them).",
-)
-@click.option(
-    "--sponsor",
-    "sponsors",
-    multiple=True,
-    metavar="TEXT",
-    help="Only trials whose current lead sponsor contains this text, in any case "
-    "(repeatable: any of them).",
-)
+@filter_options
 @click.option(
     "--limit", type=click.IntRange(min=0), metavar="N", help="At most N changes (the first N)."
 )
@@ -75,19 +25,10 @@ from trialwatch.registry.queries import change_dict, count_changes, list_changes
 @click.pass_obj
 def changes(
     obj: Context,
-    ncts: tuple[str, ...],
-    kinds: tuple[str, ...],
-    since: str | None,
-    until: str | None,
-    clock: str,
-    min_grade: str | None,
-    sources: tuple[str, ...],
-    min_delay_days: int | None,
-    phases: tuple[str, ...],
-    sponsors: tuple[str, ...],
     limit: int | None,
     offset: int,
     as_json: bool,
+    **options: Any,
 ) -> None:
     """List typed changes between consecutive versions, oldest first: when trialwatch saw
     each, the registry's date of the version that brought it, the trial, the origin and the
@@ -112,20 +53,7 @@ def changes(
     from trialwatch.diffing.changes import Change
     from trialwatch.diffing.render import details, summary
 
-    ids = [check_nct(n) for n in ncts]
-    low, high = time_bounds(since, until)
-    filters: dict[str, Any] = {
-        "nct_ids": ids,
-        "kinds": kinds,
-        "since": low,
-        "until": high,
-        "min_grade": min_grade,
-        "sources": sources,
-        "min_delay_days": min_delay_days,
-        "phases": [normalise_phase(p) for p in phases],
-        "sponsors": [s for s in sponsors if s.strip()],
-        "clock": clock,
-    }
+    filters = change_filters(options)
     with transaction(obj.engine) as session:
         rows = list_changes(session, **filters, limit=limit, offset=offset)
         data = [change_dict(c) for c in rows]

@@ -1,15 +1,17 @@
-"""What the analyst commands (changes, stats) share: usage errors on one line, and the
-parsing of their time bounds and phase words."""
+"""What the analyst commands (changes, stats) share: their filter options, usage errors on
+one line, and the parsing of their time bounds and phase words."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import click
 
-from trialwatch.cli.util import parse_time
+from trialwatch.cli.util import check_nct, parse_time
+from trialwatch.kinds import CHANGE_KINDS, GRADES
 from trialwatch.registry.queries import CLOCKS, PHASES
 
 
@@ -91,3 +93,85 @@ clock_option = click.option(
     "change) or 'registry' (the registry's date of the version that brought it; a site's "
     "change counts on the UTC day it was seen).",
 )
+
+
+_FILTERS = (
+    click.option(
+        "--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable)."
+    ),
+    click.option(
+        "--kind",
+        "kinds",
+        multiple=True,
+        type=click.Choice(CHANGE_KINDS),
+        help="Only this kind (repeatable).",
+    ),
+    click.option(
+        "--since", metavar="ISO8601", help="Only changes at or after this time (a date: its start)."
+    ),
+    click.option(
+        "--until", metavar="ISO8601", help="Only changes at or before this time (a date: its end)."
+    ),
+    clock_option,
+    click.option(
+        "--min-grade",
+        type=click.Choice(GRADES),
+        help="Only changes of this grade or higher (editorial < minor < major). Default: all.",
+    ),
+    click.option(
+        "--source",
+        "sources",
+        multiple=True,
+        metavar="SLUG",
+        help="Only changes from this origin: ctgov (the registry) or a site's slug (repeatable).",
+    ),
+    click.option(
+        "--min-delay-days",
+        type=click.IntRange(min=0),
+        metavar="N",
+        help="Only start, primary completion and completion date changes that moved the date "
+        "later by at least N days.",
+    ),
+    click.option(
+        "--phase",
+        "phases",
+        multiple=True,
+        metavar="PHASE",
+        help="Only trials whose current record lists this phase: 1, 2, 3, 4, early1 or na "
+        "(also phase3, 'Phase 3', PHASE3, EARLY_PHASE1; repeatable: any of them).",
+    ),
+    click.option(
+        "--sponsor",
+        "sponsors",
+        multiple=True,
+        metavar="TEXT",
+        help="Only trials whose current lead sponsor contains this text, in any case "
+        "(repeatable: any of them).",
+    ),
+)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def filter_options(command: F) -> F:
+    """The change filters, as options of ``command`` (read back with ``change_filters``)."""
+    for option in reversed(_FILTERS):
+        command = option(command)
+    return command
+
+
+def change_filters(params: dict[str, Any]) -> dict[str, Any]:
+    """``list_changes``' filters from the options ``filter_options`` added (popped from
+    ``params``), checked: a bad value is a usage error naming its option."""
+    low, high = time_bounds(params.pop("since"), params.pop("until"))
+    return {
+        "nct_ids": [check_nct(n) for n in params.pop("ncts")],
+        "kinds": params.pop("kinds"),
+        "since": low,
+        "until": high,
+        "min_grade": params.pop("min_grade"),
+        "sources": params.pop("sources"),
+        "min_delay_days": params.pop("min_delay_days"),
+        "phases": [normalise_phase(p) for p in params.pop("phases")],
+        "sponsors": [s for s in params.pop("sponsors") if s.strip()],
+        "clock": params.pop("clock"),
+    }

@@ -6,46 +6,17 @@ from typing import Any
 
 import click
 
-from trialwatch.cli.filters import OneLineUsage, clock_option, time_bounds
-from trialwatch.cli.util import Context, check_nct, print_json
-from trialwatch.kinds import CHANGE_KINDS, GRADES
+from trialwatch.cli.filters import OneLineUsage, change_filters, filter_options
+from trialwatch.cli.util import Context, print_json
 from trialwatch.registry.db import transaction
 from trialwatch.registry.stats import change_stats
 
 
 @click.command(cls=OneLineUsage)
-@click.option(
-    "--since", metavar="ISO8601", help="Only changes at or after this time (a date: its start)."
-)
-@click.option(
-    "--until", metavar="ISO8601", help="Only changes at or before this time (a date: its end)."
-)
-@clock_option
-@click.option("--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable).")
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    type=click.Choice(CHANGE_KINDS),
-    help="Only this kind (repeatable).",
-)
-@click.option(
-    "--min-grade",
-    type=click.Choice(GRADES),
-    help="Only changes of this grade or higher (editorial < minor < major). Default: all.",
-)
+@filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys below).")
 @click.pass_obj
-def stats(
-    obj: Context,
-    since: str | None,
-    until: str | None,
-    clock: str,
-    ncts: tuple[str, ...],
-    kinds: tuple[str, ...],
-    min_grade: str | None,
-    as_json: bool,
-) -> None:
+def stats(obj: Context, as_json: bool, **options: Any) -> None:
     """Count the changes: by kind, by grade, by month, status transitions, and how far
     primary completion dates moved.
 
@@ -53,6 +24,7 @@ def stats(
     trialwatch stats
     trialwatch stats --clock registry --since 2024-01-01 --until 2024-12-31
     trialwatch stats --kind primary_completion_date --min-grade major --json
+    trialwatch stats --phase 3 --sponsor pfizer --clock registry
 
     \b
     JSON keys:
@@ -68,18 +40,9 @@ def stats(
                                 none), buckets {earlier, 0, 1-30, 31-90, 91-180, 181-365,
                                 >365} (days later)
     """
-    ids = [check_nct(n) for n in ncts]
-    low, high = time_bounds(since, until)
+    filters = change_filters(options)
     with transaction(obj.engine) as session:
-        data = change_stats(
-            session,
-            nct_ids=ids,
-            kinds=kinds,
-            since=low,
-            until=high,
-            min_grade=min_grade,
-            clock=clock,
-        )
+        data = change_stats(session, **filters)
     if as_json:
         print_json(data)
         return

@@ -304,32 +304,8 @@ def list_changes(
     return list(session.exec(stmt).all())
 
 
-def count_changes(
-    session: Session,
-    *,
-    nct_ids: Sequence[str] = (),
-    kinds: Sequence[str] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-    min_grade: str | None = None,
-    sources: Sequence[str] = (),
-    min_delay_days: int | None = None,
-    phases: Sequence[str] = (),
-    sponsors: Sequence[str] = (),
-    clock: str = "observed",
-) -> int:
+def count_changes(session: Session, **filters: Any) -> int:
     """How many changes ``list_changes`` with the same filters gives (without a limit)."""
-    where = change_conditions(
-        nct_ids=nct_ids,
-        kinds=kinds,
-        since=since,
-        until=until,
-        min_grade=min_grade,
-        sources=sources,
-        min_delay_days=min_delay_days,
-        phases=phases,
-        sponsors=sponsors,
-        clock=clock,
-    )
+    where = change_conditions(**filters)
     stmt = select(func.count()).select_from(Change).where(*where)
     return int(session.exec(stmt).one())

@@ -8,7 +8,6 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, cast, func
@@ -35,14 +34,11 @@ SLIP_BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
 def change_stats(
     session: Session,
     *,
-    nct_ids: Sequence[str] = (),
-    kinds: Sequence[str] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-    min_grade: str | None = None,
     clock: str = "observed",
+    **filters: Any,
 ) -> dict[str, Any]:
-    """Counts over the changes the filters select (as ``list_changes`` reads them).
+    """Counts over the changes the filters select (``list_changes``' filters, the same
+    names).
 
     Keys: ``clock``; ``total``; ``by_kind`` (every kind, 0 when none); ``by_grade`` (every
     grade; a change not graded counts as major); ``by_month`` (``YYYY-MM`` of the clock's
@@ -50,14 +46,7 @@ def change_stats(
     ``count`` for each pair seen in ``status`` changes); ``primary_completion_slips``
     (``slip_stats`` of the primary completion date changes that carry a day count).
     """
-    where = change_conditions(
-        nct_ids=nct_ids,
-        kinds=kinds,
-        since=since,
-        until=until,
-        min_grade=min_grade,
-        clock=clock,
-    )
+    where = change_conditions(clock=clock, **filters)
     count = func.count(col(Change.id))
 
     def grouped(column: Any) -> list[Any]:
