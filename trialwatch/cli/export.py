@@ -12,7 +12,7 @@ from typing import IO, Any
 import click
 
 from trialwatch.cli.util import Context, check_nct, err, parse_time
-from trialwatch.export_writers import FORMATS, format_for, open_writer
+from trialwatch.exports.writers import FORMATS, format_for, open_writer
 from trialwatch.kinds import CHANGE_KINDS, GRADES
 from trialwatch.registry.export import CLOCKS, EXPORTS, ExportFilters, check_filters, open_rows
 

@@ -1,0 +1,1 @@
+"""Export files: the formats an analyst reads (CSV, JSONL, typed Parquet)."""
