@@ -71,6 +71,8 @@ def test_feed_filters_select_what_list_changes_selects(client: TestClient) -> No
         (f"sponsor={sponsor}", {"sponsors": [sponsor]}),
         ("phase=PHASE3", {"phases": ["PHASE3"]}),
         ("phase=phase2&grade=major", {"phases": ["PHASE2"], "min_grade": "major"}),
+        ("phase=2", {"phases": ["PHASE2"]}),
+        ("phase=Phase%203", {"phases": ["PHASE3"]}),
     ]
     everything = expected_ids(url)
     assert len(everything) > 5

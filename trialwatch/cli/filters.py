@@ -3,7 +3,6 @@ one line, and the parsing of their time bounds and phase words."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any, TypeVar
@@ -12,7 +11,7 @@ import click
 
 from trialwatch.cli.util import check_nct, parse_time
 from trialwatch.kinds import CHANGE_KINDS, GRADES
-from trialwatch.registry.queries import CLOCKS, PHASES
+from trialwatch.registry.queries import CLOCKS, phase_word
 
 
 class OneLineUsageError(click.ClickException):
@@ -59,29 +58,12 @@ def _moment(value: str, hint: str, *, end_of_day: bool = False) -> datetime:
         raise click.BadParameter(exc.message, param_hint=f"'{hint}'") from None
 
 
-_PHASE_WORDS = {
-    **{str(n): f"PHASE{n}" for n in range(1, 5)},
-    **{f"PHASE{n}": f"PHASE{n}" for n in range(1, 5)},
-    "EARLY1": "EARLY_PHASE1",
-    "EARLYPHASE1": "EARLY_PHASE1",
-    "NA": "NA",
-    "N/A": "NA",
-    "NOTAPPLICABLE": "NA",
-}
-
-
 def normalise_phase(value: str) -> str:
-    """A phase as people write it (``3``, ``phase3``, ``Phase 3``, ``early1``,
-    ``EARLY_PHASE1``, ``na``) as the registry's word; else a usage error naming it."""
-    key = re.sub(r"[\s_\-]+", "", value.strip().upper())
-    if key in PHASES:
-        return key
-    if key in _PHASE_WORDS:
-        return _PHASE_WORDS[key]
-    raise click.BadParameter(
-        f"{value!r} is not a phase (1, 2, 3, 4, early1, na, or the registry's {', '.join(PHASES)})",
-        param_hint="'--phase'",
-    )
+    """A phase as people write it, as the registry's word; else a usage error naming it."""
+    try:
+        return phase_word(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--phase'") from None
 
 
 clock_option = click.option(

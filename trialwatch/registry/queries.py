@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -156,6 +157,28 @@ def change_dict(change: Change) -> dict[str, Any]:
 DATE_KINDS: tuple[str, ...] = ("start_date", "primary_completion_date", "completion_date")
 CLOCKS: tuple[str, ...] = ("observed", "registry")
 PHASES: tuple[str, ...] = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
+_PHASE_WORDS = {
+    **{str(n): f"PHASE{n}" for n in range(1, 5)},
+    "EARLY1": "EARLY_PHASE1",
+    "EARLYPHASE1": "EARLY_PHASE1",
+    "N/A": "NA",
+    "NOTAPPLICABLE": "NA",
+}
+
+
+def phase_word(value: str) -> str:
+    """A phase as people write it (``3``, ``phase3``, ``Phase 3``, ``early1``,
+    ``EARLY_PHASE1``, ``na``) as the registry's word; else ValueError naming it."""
+    key = re.sub(r"[\s_\-]+", "", value.strip().upper())
+    if key in _PHASE_WORDS:
+        return _PHASE_WORDS[key]
+    for word in PHASES:
+        if key == word.replace("_", ""):
+            return word
+    raise ValueError(
+        f"{value[:40]!r} is not a phase (1, 2, 3, 4, early1, na, or the registry's "
+        f"{', '.join(PHASES)})"
+    )
 
 
 class utc_day(FunctionElement[str]):

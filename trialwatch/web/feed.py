@@ -13,7 +13,7 @@ from trialwatch.diffing.changes import Change as FoundChange
 from trialwatch.diffing.render import details, summary
 from trialwatch.kinds import CHANGE_KINDS, GRADES
 from trialwatch.registry.models import Change
-from trialwatch.registry.queries import PHASES, count_changes, grade_of, list_changes
+from trialwatch.registry.queries import count_changes, grade_of, list_changes, phase_word
 from trialwatch.web.models import PAGE_SIZE, ChangeRow, FeedPage
 
 MAX_TEXT = 200  # characters of a sponsor filter; more is not a name
@@ -52,6 +52,13 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _phase(value: str) -> str:
+    try:
+        return phase_word(value)
+    except ValueError as exc:
+        raise BadInput(f"phase: {exc}") from None
+
+
 @dataclass
 class FeedFilters:
     """The feed's filters as given (empty: not filtered), checked."""
@@ -75,7 +82,7 @@ class FeedFilters:
         if given["grade"]:
             out.grade = _choice("grade", given["grade"], GRADES)
         if given["phase"]:
-            out.phase = _choice("phase", given["phase"].upper(), PHASES)
+            out.phase = _phase(given["phase"])
         for name in ("since", "until"):
             if given[name]:
                 setattr(out, name, _day(name, given[name]).isoformat())
