@@ -17,16 +17,13 @@ Nothing here is fetched: every payload goes through ``Pipeline.ingest_body``.
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import FIXTURES, PG_URL
+from tests.conftest import FIXTURES, postgres_database
 from trialwatch.demo import build_rounds
 from trialwatch.demo.history import HISTORY_TRIAL, history_versions
 from trialwatch.pipeline import Pipeline, Tally
@@ -101,18 +98,6 @@ def analyst_url(
         shutil.copytree(analyst_template, tmp_path / "analyst")
         yield f"sqlite:///{tmp_path / 'analyst' / 'trialwatch.db'}"
         return
-    server = request.getfixturevalue("postgres_server")
-    if server is None:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set TRIALWATCH_TEST_POSTGRES_URL)")
-    name = f"tw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
+    with postgres_database(request) as url:
         build(url, tmp_path / "trialwatch-data")
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

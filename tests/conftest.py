@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'trialwatch.db'}"
         return
+    with postgres_database(request) as url:
+        yield url
+
+
+@contextmanager
+def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after; the test is skipped without a server."""
     server = request.getfixturevalue("postgres_server")
     if server is None:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set TRIALWATCH_TEST_POSTGRES_URL)")
