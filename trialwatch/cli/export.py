@@ -11,33 +11,16 @@ from typing import IO, Any
 
 import click
 
+from trialwatch.cli.filters import OneLineUsage
 from trialwatch.cli.util import Context, check_nct, err, parse_time
 from trialwatch.exports.writers import FORMATS, format_for, open_writer
 from trialwatch.kinds import CHANGE_KINDS, GRADES
-from trialwatch.registry.export import CLOCKS, EXPORTS, ExportFilters, check_filters, open_rows
+from trialwatch.registry.export import EXPORTS, ExportFilters, check_filters, open_rows
+from trialwatch.registry.queries import CLOCKS
 
 
-class OneLineUsage(click.UsageError):
-    """A usage error as one line on stderr (exit status 2), without the usage text."""
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"trialwatch export: {self.format_message()}", err=True)
-
-
-class _OneLineCommand(click.Command):
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.UsageError as exc:
-            raise OneLineUsage(exc.format_message(), exc.ctx) from None
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except OneLineUsage:
-            raise
-        except click.UsageError as exc:
-            raise OneLineUsage(exc.format_message(), exc.ctx) from None
+class _ExportCommand(OneLineUsage):
+    prefix = "trialwatch export: "
 
 
 def _moment(value: str | None, flag: str, *, end_of_day: bool = False) -> Any:
@@ -49,7 +32,7 @@ def _moment(value: str | None, flag: str, *, end_of_day: bool = False) -> Any:
         raise click.UsageError(f"{flag} {exc.message}") from None
 
 
-@click.command("export", cls=_OneLineCommand)
+@click.command("export", cls=_ExportCommand)
 @click.argument("what", type=click.Choice(EXPORTS))
 @click.option(
     "-o",

@@ -26,8 +26,10 @@ class OneLineUsageError(click.ClickException):
 class OneLineUsage(click.Command):
     """A command whose bad options end it with one line instead of the usage text."""
 
+    prefix = "Error: "  # what the line starts with
+
     def _one_line(self, ctx: click.Context, exc: click.UsageError) -> OneLineUsageError:
-        return OneLineUsageError(f"Error: {exc.format_message()}")
+        return OneLineUsageError(f"{self.prefix}{exc.format_message()}")
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:

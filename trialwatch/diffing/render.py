@@ -18,17 +18,17 @@ def _signed(number: int) -> str:
     return f"+{number}" if number >= 0 else f"{MINUS}{-number}"
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
     if value is None:
         return NONE
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(_value(v) for v in value) if value else NONE
+        return ", ".join(value_text(v) for v in value) if value else NONE
     return str(value)
 
 
-def _date(value: dict[str, Any] | None) -> str:
+def date_text(value: dict[str, Any] | None) -> str:
     if value is None:
         return NONE
     return f"{value['date']} ({value['type']})" if value.get("type") else value["date"]
@@ -41,13 +41,13 @@ def _counts(detail: dict[str, Any]) -> str:
 
 
 def _status(change: Change) -> str:
-    line = f"status: {_value(change.before)} \u2192 {_value(change.after)}"
+    line = f"status: {value_text(change.before)} \u2192 {value_text(change.after)}"
     why = change.detail.get("why_stopped")
     return f"{line} (why stopped: {why})" if why else line
 
 
 def _dates(change: Change) -> str:
-    line = f"{change.kind}: {_date(change.before)} \u2192 {_date(change.after)}"
+    line = f"{change.kind}: {date_text(change.before)} \u2192 {date_text(change.after)}"
     delta = change.detail.get("delta_days")
     if delta is None:
         return line
@@ -76,7 +76,7 @@ def _criteria(change: Change) -> str:
 
 def _field(change: Change) -> str:
     name = change.detail.get("field", "")
-    return f"{change.kind}: {name} {_value(change.before)} \u2192 {_value(change.after)}"
+    return f"{change.kind}: {name} {value_text(change.before)} \u2192 {value_text(change.after)}"
 
 
 def _outcome(change: Change) -> str:
@@ -121,7 +121,7 @@ def _sponsor(change: Change) -> str:
 
 
 def _plain(change: Change) -> str:
-    return f"{change.kind}: {_value(change.before)} \u2192 {_value(change.after)}"
+    return f"{change.kind}: {value_text(change.before)} \u2192 {value_text(change.after)}"
 
 
 _RENDERERS: dict[str, Callable[[Change], str]] = {
@@ -148,12 +148,12 @@ def summary(change: Change) -> str:
     return " ".join(line.split())
 
 
-def _item(value: Any) -> str:
+def item_text(value: Any) -> str:
     text = value.get("measure", "") if isinstance(value, dict) else str(value)
     return " ".join(str(text).split())
 
 
-def _place(where: dict[str, Any]) -> str:
+def place_text(where: dict[str, Any]) -> str:
     """ "inclusion" or "inclusion / Cohort A" for an item's section and path."""
     return " / ".join([where.get("section", ""), *where.get("path", [])])
 
@@ -162,19 +162,19 @@ def _criteria_line(e: dict[str, Any]) -> str:
     grade = f" [{e.get('grade', 'major')}]"
     op = e.get("op")
     if op == "added":
-        return f"+ {_place(e)}: {_item(e['text'])}{grade}"
+        return f"+ {place_text(e)}: {item_text(e['text'])}{grade}"
     if op == "removed":
-        return f"{MINUS} {_place(e)}: {_item(e['text'])}{grade}"
+        return f"{MINUS} {place_text(e)}: {item_text(e['text'])}{grade}"
     if op == "changed":
-        return f"~ {_place(e)}: {_item(e['before'])} \u2192 {_item(e['after'])}{grade}"
+        return f"~ {place_text(e)}: {item_text(e['before'])} \u2192 {item_text(e['after'])}{grade}"
     if op == "moved":
-        where = f"{_place(e['from'])} \u2192 {_place(e['to'])}"
-        text = _item(e["after"])
+        where = f"{place_text(e['from'])} \u2192 {place_text(e['to'])}"
+        text = item_text(e["after"])
         if e["before"] != e["after"]:
-            text = f"{_item(e['before'])} \u2192 {text}"
+            text = f"{item_text(e['before'])} \u2192 {text}"
         return f"> moved {where}: {text}{grade}"
     # A renamed group heading.
-    return f"~ group: {_place(e['from'])} \u2192 {_place(e['to'])}{grade}"
+    return f"~ group: {place_text(e['from'])} \u2192 {place_text(e['to'])}{grade}"
 
 
 _OUTCOME_MARKS = {"added": "+", "removed": MINUS, "changed": "~"}
@@ -186,16 +186,16 @@ def _outcome_line(e: dict[str, Any]) -> str:
     before, after = e.get("before"), e.get("after")
     if op in ("promoted", "demoted"):
         to = "primary" if op == "promoted" else "secondary"
-        text = _item(after)
-        if before is not None and _item(before) != text:
-            text = f"{_item(before)} \u2192 {text}"
+        text = item_text(after)
+        if before is not None and item_text(before) != text:
+            text = f"{item_text(before)} \u2192 {text}"
         return f"{'^' if op == 'promoted' else 'v'} {op} to {to}: {text}{grade}"
     if op == "changed":
-        old, new = _item(before), _item(after)
+        old, new = item_text(before), item_text(after)
         if old == new:  # the measure is the same: say which other field changed
             return f"~ {new} ({e.get('reason', 'reworded')}){grade}"
         return f"~ {old} \u2192 {new}{grade}"
-    return f"{_OUTCOME_MARKS.get(op, '~')} {_item(after if op == 'added' else before)}{grade}"
+    return f"{_OUTCOME_MARKS.get(op, '~')} {item_text(after if op == 'added' else before)}{grade}"
 
 
 def details(change: Change) -> list[str]:
@@ -218,7 +218,10 @@ def details(change: Change) -> list[str]:
         return []
     lines: list[str] = []
     for label, d in sides:
-        lines += [f"+ {label}{_item(item)}" for item in d.get("added", [])]
-        lines += [f"{MINUS} {label}{_item(item)}" for item in d.get("removed", [])]
-        lines += [f"~ {label}{_item(old)} \u2192 {_item(new)}" for old, new in d.get("changed", [])]
+        lines += [f"+ {label}{item_text(item)}" for item in d.get("added", [])]
+        lines += [f"{MINUS} {label}{item_text(item)}" for item in d.get("removed", [])]
+        lines += [
+            f"~ {label}{item_text(old)} \u2192 {item_text(new)}"
+            for old, new in d.get("changed", [])
+        ]
     return lines

@@ -21,10 +21,10 @@ from sqlalchemy import Engine
 from trialwatch.kinds import GRADES
 
 from .models import UTCDateTime
+from .queries import CLOCKS
 from .timeline import REGISTRY_ORIGIN
 
 EXPORTS: tuple[str, ...] = ("trials", "versions", "changes")
-CLOCKS: tuple[str, ...] = ("observed", "registry")
 BATCH_ROWS = 10_000  # rows fetched (and written) at a time: memory is bounded by this
 VIEWS = {"trials": "trial_latest", "versions": "trial_versions", "changes": "changes_feed"}
 

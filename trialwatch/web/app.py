@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +37,7 @@ from trialwatch.web.models import (
 )
 
 HERE = Path(__file__).parent
+T = TypeVar("T")
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
@@ -278,28 +279,25 @@ def _page_query(result: FeedPage, number: int) -> dict[str, str]:
     return {**result.filters, "page": str(number)}
 
 
-def _trial(db: Session, nct_id: str) -> TrialView:
+def _held(db: Session, nct_id: str, read: Callable[[Session, str], T | None]) -> T:
+    """What ``read`` gives for the trial; NotFound when the trial is not held."""
     nct = _nct(nct_id)
-    view = data.trial_view(db, nct)
-    if view is None:
+    found = read(db, nct)
+    if found is None:
         raise NotFound(f"{nct}: not held")
-    return view
+    return found
+
+
+def _trial(db: Session, nct_id: str) -> TrialView:
+    return _held(db, nct_id, data.trial_view)
 
 
 def _versions(db: Session, nct_id: str) -> list[VersionRow]:
-    nct = _nct(nct_id)
-    rows = data.versions(db, nct)
-    if rows is None:
-        raise NotFound(f"{nct}: not held")
-    return rows
+    return _held(db, nct_id, data.versions)
 
 
 def _timeline(db: Session, nct_id: str) -> Timeline:
-    nct = _nct(nct_id)
-    timeline = data.trial_timeline(db, nct)
-    if timeline is None:
-        raise NotFound(f"{nct}: not held")
-    return timeline
+    return _held(db, nct_id, data.trial_timeline)
 
 
 def _diff(db: Session, nct_id: str, a: str | None, b: str | None) -> DiffView:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from trialwatch.diffing.changes import DATE_KINDS, Change, compare
-from trialwatch.diffing.render import NONE, _date, _item, _place, _value, summary
+from trialwatch.diffing.render import NONE, date_text, item_text, place_text, summary, value_text
 from trialwatch.registry.models import TrialVersion
 from trialwatch.registry.queries import find_trial
 from trialwatch.registry.timeline import record_of
@@ -58,14 +58,16 @@ def field_diff(change: Change) -> FieldDiff:
 def _shown(kind: str, value: Any) -> str:
     """A whole value as text, the way `trialwatch changes` writes it."""
     if kind in DATE_KINDS:
-        return _date(value)
+        return date_text(value)
     if kind == "enrollment" and isinstance(value, dict):
         return f"{value.get('count')} ({value['type']})" if value.get("type") else str(value)
     if kind == "locations" and isinstance(value, list):
         return "; ".join(_site(v) for v in value) or NONE
     if kind == "interventions" and isinstance(value, list):
-        return "; ".join(_item(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value)
-    return _value(value)
+        return "; ".join(
+            item_text(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value
+        )
+    return value_text(value)
 
 
 def _site(location: Any) -> str:
@@ -85,9 +87,9 @@ def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
         if op in ("added", "removed"):
             before, after = (None, e.get("text")) if op == "added" else (e.get("text"), None)
         if op in ("moved", "renamed"):
-            where = f"{_place(e['from'])} \u2192 {_place(e['to'])}"
+            where = f"{place_text(e['from'])} \u2192 {place_text(e['to'])}"
         else:
-            where = _place(e)
+            where = place_text(e)
     else:
         where = {"promoted": "secondary \u2192 primary", "demoted": "primary \u2192 secondary"}.get(
             op, ""
@@ -99,8 +101,8 @@ def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
     return DiffItem(
         op=op,
         where=where,
-        before=_item(before) if before is not None else "",
-        after=_item(after) if after is not None else "",
+        before=item_text(before) if before is not None else "",
+        after=item_text(after) if after is not None else "",
         grade=str(e.get("grade") or "major"),
         reason=str(e.get("reason") or ""),
     )
