@@ -6,10 +6,11 @@ import copy
 import json
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trialwatch.diffing import Change
+from trialwatch.diffing import Change, compare
 from trialwatch.record import TrialRecord
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "diffing"
@@ -132,3 +133,30 @@ def ungraded(changes: list[Change]) -> list[Change]:
         )
         for c in changes
     ]
+
+
+Study = dict[str, Any]  # a study's protocolSection, as edited by a test
+
+
+def set_field(path: str, value: Any) -> Callable[[Study], None]:
+    """An edit that sets the dotted ``path`` of a protocolSection (None deletes it)."""
+
+    def edit(ps: Study) -> None:
+        *parents, last = path.split(".")
+        node = ps
+        for name in parents:
+            node = node.setdefault(name, {})
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+
+    return edit
+
+
+def graded(edit: Callable[[Study], None], fixture: str = V2_SMALL) -> list[Change]:
+    """Changes from the real record to the same record with one edit of its raw JSON."""
+    study = load_study(fixture)
+    old = parse_v2(study)
+    edit(study["protocolSection"])
+    return compare(old, parse_v2(study))

@@ -6,42 +6,27 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from diffing_support import V2_SMALL, kinds, load_study, parse_v2, ungraded
+from diffing_support import (
+    V2_SMALL,
+    Study,
+    graded,
+    kinds,
+    load_study,
+    parse_v2,
+    set_field,
+    ungraded,
+)
 
 from trialwatch.diffing import KINDS, Change, compare, record_hash
 from trialwatch.record import TrialDate, TrialRecord
 
-Study = dict[str, Any]
-
-
-def _graded(edit: Callable[[Study], None], fixture: str = V2_SMALL) -> list[Change]:
-    """Changes from the real record to the same record with one edit of its raw JSON."""
-    study = load_study(fixture)
-    old = parse_v2(study)
-    edit(study["protocolSection"])
-    return compare(old, parse_v2(study))
-
 
 def _edited(edit: Callable[[Study], None], fixture: str = V2_SMALL) -> list[Change]:
-    """The same changes without their grades (graded in test_grade_of_each_kind)."""
-    return ungraded(_graded(edit, fixture))
+    """The same changes without their grades (graded in test_diffing_grade_examples.py)."""
+    return ungraded(graded(edit, fixture))
 
 
 # --- one edit, one kind ----------------------------------------------------------------
-
-
-def _set(path: str, value: Any) -> Callable[[Study], None]:
-    def edit(ps: Study) -> None:
-        *parents, last = path.split(".")
-        node = ps
-        for name in parents:
-            node = node.setdefault(name, {})
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-
-    return edit
 
 
 def _day(date: str, type_: str) -> dict[str, Any]:
@@ -59,7 +44,7 @@ def test_status_with_why_stopped() -> None:
 
 
 def test_primary_completion_date_slips() -> None:
-    edit = _set("statusModule.primaryCompletionDateStruct.date", "2020-06-30")
+    edit = set_field("statusModule.primaryCompletionDateStruct.date", "2020-06-30")
     assert _edited(edit) == [
         Change(
             "primary_completion_date",
@@ -76,7 +61,7 @@ def test_primary_completion_date_slips() -> None:
 
 
 def test_completion_date_estimated_to_actual_on_the_same_day_is_not_a_slip() -> None:
-    edit = _set("statusModule.completionDateStruct.type", "ACTUAL")
+    edit = set_field("statusModule.completionDateStruct.type", "ACTUAL")
     assert _edited(edit) == [
         Change(
             "completion_date",
@@ -88,7 +73,7 @@ def test_completion_date_estimated_to_actual_on_the_same_day_is_not_a_slip() -> 
 
 
 def test_start_date_moved_earlier_at_month_precision() -> None:
-    edit = _set("statusModule.startDateStruct.date", "2018-07")
+    edit = set_field("statusModule.startDateStruct.date", "2018-07")
     assert _edited(edit) == [
         Change(
             "start_date",
@@ -100,7 +85,7 @@ def test_start_date_moved_earlier_at_month_precision() -> None:
 
 
 def test_start_date_removed_has_no_delta() -> None:
-    changes = _edited(_set("statusModule.startDateStruct", None))
+    changes = _edited(set_field("statusModule.startDateStruct", None))
     assert changes == [
         Change(
             "start_date",
@@ -112,7 +97,7 @@ def test_start_date_removed_has_no_delta() -> None:
 
 
 def test_enrollment() -> None:
-    edit = _set("designModule.enrollmentInfo", {"count": 120, "type": "ACTUAL"})
+    edit = set_field("designModule.enrollmentInfo", {"count": 120, "type": "ACTUAL"})
     assert _edited(edit) == [
         Change(
             "enrollment",
@@ -253,13 +238,13 @@ def test_sponsor_lead_and_collaborators() -> None:
 
 
 def test_phase() -> None:
-    assert _edited(_set("designModule.phases", ["PHASE4"])) == [
+    assert _edited(set_field("designModule.phases", ["PHASE4"])) == [
         Change("phase", None, ["PHASE4"], {})
     ]
 
 
 def test_phase_na_is_no_phase() -> None:
-    assert _edited(_set("designModule.phases", ["NA"])) == []
+    assert _edited(set_field("designModule.phases", ["NA"])) == []
 
 
 def test_title_fields() -> None:
@@ -368,64 +353,3 @@ def test_hash_and_compare_agree_on_a_real_edit() -> None:
     new = parse_v2(study)
     assert record_hash(old) != record_hash(new)
     assert compare(old, new) != []
-
-
-# --- grades: one example per kind (the rules are in docs/grades.md) --------------
-
-
-def _outcome_time(ps: Study) -> None:
-    ps["outcomesModule"]["primaryOutcomes"][0]["timeFrame"] = "7 days"
-
-
-def _outcome_case(ps: Study) -> None:
-    first = ps["outcomesModule"]["primaryOutcomes"][0]
-    first["measure"] = first["measure"].upper()
-
-
-def _outcome_demoted(ps: Study) -> None:
-    module = ps["outcomesModule"]
-    module["secondaryOutcomes"].append(module["primaryOutcomes"].pop(2))
-
-
-def _site_added(ps: Study) -> None:
-    ps["contactsLocationsModule"]["locations"].append(
-        {"facility": "Hospital del Mar", "city": "Barcelona", "country": "Spain"}
-    )
-
-
-def _site_respelled(ps: Study) -> None:
-    site = ps["contactsLocationsModule"]["locations"][0]
-    site["facility"] = site["facility"].upper()
-
-
-@pytest.mark.parametrize(
-    ("edit", "grade", "reason"),
-    [
-        (_set("statusModule.overallStatus", "COMPLETED"), "major", "status changed"),
-        (_set("statusModule.primaryCompletionDateStruct.date", "2020-06-30"), "major", "slipped"),
-        (_set("statusModule.completionDateStruct.type", "ACTUAL"), "editorial", "same date"),
-        (_set("statusModule.startDateStruct.date", "2018-08"), "major", "less precisely"),
-        (_set("designModule.enrollmentInfo.count", 90), "major", "enrollment 100"),
-        (_set("designModule.enrollmentInfo.type", "ACTUAL"), "editorial", "confirmed as actual"),
-        (_set("eligibilityModule.minimumAge", "21 Years"), "major", "minimum age changed"),
-        (_set("eligibilityModule.minimumAge", "18 years"), "editorial", "spelled another way"),
-        (_outcome_time, "major", "time frame: number changed"),
-        (_outcome_case, "editorial", "case only"),
-        (_outcome_demoted, "major", "moved from primary to secondary"),
-        (_site_added, "minor", "1 site added"),
-        (_site_respelled, "editorial", "respelled"),
-        (_set("sponsorCollaboratorsModule.leadSponsor.name", "Balton"), "major", "lead sponsor"),
-        (_set("designModule.phases", ["PHASE4"]), "major", "phase changed"),
-        (_set("identificationModule.acronym", "BiOSS"), "editorial", "case only"),
-        (
-            _set("conditionsModule.conditions", ["coronary artery disease"]),
-            "editorial",
-            "respelled",
-        ),
-        (_set("conditionsModule.conditions", []), "major", "1 condition removed"),
-    ],
-)
-def test_grade_of_each_kind(edit: Callable[[Study], None], grade: str, reason: str) -> None:
-    [change] = _graded(edit)
-    assert (change.grade, change.detail["grade"]) == (grade, grade)
-    assert reason in change.detail["reason"]

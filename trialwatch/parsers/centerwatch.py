@@ -27,11 +27,10 @@ import re
 
 from trialwatch.parsers.clean import clean_list, iso_day, parse_date, status_word
 from trialwatch.parsers.site_words import count_in, is_status_phrase, sponsor_name
+from trialwatch.parsers.sitecriteria import criteria_lines, eligibility_from_lines
 from trialwatch.parsers.sitelabels import (
     Label,
     Sections,
-    criteria_lines,
-    eligibility_from_lines,
     finish,
     nct_in,
     require_labels,

@@ -28,11 +28,10 @@ from __future__ import annotations
 
 from trialwatch.parsers.clean import parse_date, phases, sex_word, status_word
 from trialwatch.parsers.site_words import count_in, healthy_volunteers_word, sponsor_name
+from trialwatch.parsers.sitecriteria import criteria_lines, eligibility_from_lines
 from trialwatch.parsers.sitelabels import (
     Label,
     Sections,
-    criteria_lines,
-    eligibility_from_lines,
     finish,
     nct_in,
     require_labels,

@@ -29,17 +29,15 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from trialwatch.parsers.criteria_markup import MD, html_nodes, markdown_nodes
 from trialwatch.parsers.criteria_read import (
     CLOSES,
     HEADING,
-    MD,
     OPENS,
     STRONG,
     Node,
     Rendering,
     clean,
-    html_nodes,
-    markdown_nodes,
     plain_lines,
     powers,
     read_lines,

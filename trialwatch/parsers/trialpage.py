@@ -46,11 +46,10 @@ from trialwatch.parsers.site_words import (
     sponsor_name,
     typed_intervention,
 )
+from trialwatch.parsers.sitecriteria import criteria_lines, eligibility_from_lines
 from trialwatch.parsers.sitelabels import (
     Label,
     Sections,
-    criteria_lines,
-    eligibility_from_lines,
     finish,
     nct_in,
     require_labels,

@@ -1,0 +1,145 @@
+"""The eligibility criteria on a site page: the lines under its "Inclusion/Exclusion
+Criteria" headings (`criteria_lines`), read with the criteria tree parser on their printed
+lines, wrapped lines rejoined first (`eligibility_from_lines`), so one element or `<br>` per
+printed line gives the same criteria as one element per criterion."""
+
+from __future__ import annotations
+
+import re
+
+from trialwatch.parsers.clean import clean_text
+from trialwatch.parsers.criteria import heading_test
+from trialwatch.parsers.criteria_read import CLOSES, STRONG, marker
+from trialwatch.parsers.eligibility import eligibility_from_text
+from trialwatch.parsers.sitelabels import CRITERIA_HEADING, Sections, label_key
+from trialwatch.parsers.sitepage import Line
+from trialwatch.record import Eligibility
+
+_GLUED_HEADING = re.compile(r"^((?:inclusion|exclusion)\s+criteria\s*:)\s*(\S.*)$", re.IGNORECASE)
+_MID_HEADING = re.compile(r"\s(?=(?:inclusion|exclusion)\s+criteria\s*:)", re.IGNORECASE)
+_ENUMERATOR = re.compile(r"(?:(?<=\s)|^)(\d{1,2})\.\s")
+
+
+def criteria_lines(sections: Sections, stop_at: list[str] | None = None) -> list[Line]:
+    """Lines from the first "Inclusion/Exclusion Criteria" heading to the next other label."""
+    lines: list[Line] = []
+    started = False
+    stops = {label_key(text) for text in stop_at or []}
+    for index, section in enumerate(sections.items):
+        if section.label is None and index and started:
+            break  # page chrome ("Share", a sign-up) ended the criteria
+        if section.label is not None:
+            is_heading = bool(CRITERIA_HEADING.match(section.heading))
+            if started and not is_heading and (not stops or section.label.key in stops):
+                break
+            started = started or is_heading
+            if started:
+                lines.append(Line(section.heading, "block"))
+        for line in section.lines:
+            if not started and CRITERIA_HEADING.match(line.text):
+                started = True
+            if started:
+                lines.append(line)
+    return lines
+
+
+def eligibility_from_lines(lines: list[Line]) -> Eligibility | None:
+    """Eligibility (text + items) from criteria lines; None when there are no items.
+
+    Wrapped lines are rejoined first (see `_printed`), so `text` is one line per criterion,
+    heading or paragraph, without list markers, whatever the markup or its wrapping.
+    """
+    shown: list[str] = []
+    marked: list[str] = []
+    for start, text in _logical_lines(_printed(lines)):
+        for i, piece in enumerate(_unglue(text)):
+            shown.append(piece)
+            if start == "item" and i == 0:
+                marked.append(f"* {piece}")
+            elif start == "block" and i == 0:
+                marked.extend(["", piece])
+            else:
+                marked.append(piece)
+    if not shown:
+        return None
+    # The re-marked lines are plain text: a page's "> 18 years" is no markdown quote.
+    eligibility = eligibility_from_text("\n".join(marked), "plain", shown="\n".join(shown))
+    return eligibility if eligibility is not None and eligibility.criteria else None
+
+
+def _printed(lines: list[Line]) -> list[Line]:
+    """The lines as printed lines: "block" only where the page shows a blank line.
+
+    A page printing one element per line makes every line a paragraph; it shows itself by
+    paragraphs that go on with a line a hard wrap cut (`_continues`). Where it prints blank
+    lines as empty paragraphs (`gap`), those are the paragraph breaks; where it prints none
+    (and two or more lines run on), every line that starts no item runs on from the one
+    before. A page with one paragraph per criterion keeps its paragraphs, a stray empty one
+    or not.
+    """
+    pairs = zip(lines, lines[1:], strict=False)
+    wraps = sum(
+        1 for a, b in pairs if b.start == "block" and not b.gap and _continues(a.text, b.text)
+    )
+    if wraps and any(line.gap for line in lines):
+        return [
+            line if line.start == "item" else Line(line.text, "block" if line.gap else "line")
+            for line in lines
+        ]
+    if wraps >= 2:
+        return [Line(line.text, "line") if line.start == "block" else line for line in lines]
+    return lines
+
+
+_SENTENCE_END = (".", ";", ":", "!", "?")
+
+
+def _continues(before: str, text: str) -> bool:
+    """`text` goes on with the line before it, which a hard wrap cut: that line is long and
+    ends no sentence, and this one starts with a small letter ("mofetil or rituximab) ...")."""
+    return len(before) >= 50 and not before.endswith(_SENTENCE_END) and text[:1].islower()
+
+
+def _logical_lines(lines: list[Line]) -> list[tuple[str, str]]:
+    """(start, text) with each wrapped line joined to the line it continues: a "line", or a
+    paragraph that continues a cut line (a blank line inside a criterion). A line that
+    opens with a list marker or a heading, or follows a bare heading, is left to the
+    criteria reader."""
+    out: list[tuple[str, str]] = []
+    before = ""
+    for line in lines:
+        own = marker(line.text) is not None or heading_test(line.text) & STRONG
+        runs_on = line.start == "line" or (line.start == "block" and _continues(before, line.text))
+        if out and runs_on and not own and not heading_test(out[-1][1]) & CLOSES:
+            out[-1] = (out[-1][0], f"{out[-1][1]} {line.text}")
+        else:
+            out.append((line.start, line.text))
+        before = line.text
+    return out
+
+
+def _unglue(text: str) -> list[str]:
+    """Split what a layout ran together: a heading glued to its first item, a heading in
+    mid-line, and a run of numbered items on one line ("1. ... 2. ... 3. ...")."""
+    pieces: list[str] = []
+    for part in _MID_HEADING.split(text):
+        m = _GLUED_HEADING.match(part)
+        if m:
+            pieces.append(m[1])
+            part = m[2]
+        pieces.extend(_split_numbered_run(part))
+    return [p for p in (clean_text(p) for p in pieces) if p]
+
+
+def _split_numbered_run(text: str) -> list[str]:
+    """Cut before each enumerator of a 1, 2, 3, ... run (at least three long)."""
+    cuts: list[int] = []
+    expected = 1
+    for m in _ENUMERATOR.finditer(text):
+        if int(m[1]) == expected:
+            cuts.append(m.start())
+            expected += 1
+    if len(cuts) < 3:
+        return [text]
+    bounds = [0, *cuts, len(text)] if cuts[0] else [*cuts, len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
