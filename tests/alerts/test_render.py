@@ -7,6 +7,7 @@ enrollment, the real NCT00513591 version pair of the diffing tests.
 from __future__ import annotations
 
 import html as htmllib
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -303,3 +304,43 @@ def test_naive_times_are_utc_and_empty_input_is_an_error() -> None:
     assert_in_both(render(naive), "2026-01-02 03:04 UTC (ctgov)")
     with pytest.raises(ValueError):
         render()
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_bidi_controls_are_taken_out_of_every_part() -> None:
+    """A stated test edit of the real NCT03934567 record: bidirectional-text controls put into
+    its title, lead sponsor, a new site's name and a new inclusion criterion."""
+    from tests.conftest import FIXTURES
+    from trialwatch.diffing import compare
+    from trialwatch.parsers import ctgov
+
+    body = (FIXTURES / "ctgov" / "NCT03934567" / "ctgov_v2_NCT03934567.json").read_bytes()
+    study = json.loads(body)
+    protocol = study["protocolSection"]
+    protocol["identificationModule"]["briefTitle"] = "Tazemetostat \u202eexe.txt\u202c study"
+    sponsor = protocol["sponsorCollaboratorsModule"]["leadSponsor"]
+    sponsor["name"] = f"\u2067{sponsor['name']}\u2069\u200f"
+    site = {"facility": "\u2066Katmai Oncology Group\u061c", "city": "Anchorage"}
+    protocol["contactsLocationsModule"]["locations"].append(site)
+    criteria = protocol["eligibilityModule"]["eligibilityCriteria"]
+    protocol["eligibilityModule"]["eligibilityCriteria"] = criteria.replace(
+        "Inclusion Criteria:\n", f"Inclusion Criteria:\n\n* Age {BIDI} over 18\n", 1
+    )
+    old, new = ctgov.parse(body), ctgov.parse(json.dumps(study).encode())
+    changes = compare(old, new)
+    assert {"title", "sponsor", "locations", "eligibility_criteria"} <= {c.kind for c in changes}
+    items = [
+        AlertItem(
+            "NCT03934567", new.brief_title, c.kind, c.before, c.after, c.detail, "ctgov", SEEN
+        )
+        for c in changes
+    ]
+    sponsor_only = [i for i in items if i.kind == "sponsor"]
+    for message in (render(*items), render(*sponsor_only)):
+        for part in (message.subject, message.text, message.html):
+            assert not set(BIDI) & set(part), {f"U+{ord(c):04X}" for c in set(BIDI) & set(part)}
+    message = render(*items)
+    assert_in_both(message, "Tazemetostat exe.txt study", "Age  over 18", "Katmai Oncology Group,")
+    assert sponsor["name"][1:-2] in render(*sponsor_only).subject

@@ -7,7 +7,9 @@ headline, each change's grade and reason, the grouping by trial, site lists, lin
 footer.
 
 Everything that came from a scraped page (titles, criteria, sites, status words) is data:
-the HTML template is autoescaped and nothing here is marked safe.
+the HTML template is autoescaped and nothing here is marked safe. Bidirectional-text controls
+are removed from every value both parts show, and from the subject (``trialwatch.display``):
+a plain-text reader is as open to reordered text as an HTML one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from trialwatch.diffing.changes import DATE_KINDS, Change
 from trialwatch.diffing.render import MINUS, details, summary
+from trialwatch.display import displayed, finalize
 from trialwatch.kinds import GRADES, grade_rank
 
 ARROW = "\u2192"
@@ -70,6 +73,7 @@ _ENV = Environment(
     # "alert.html.j2" ends in ".html.j2", so name that ending; the text part stays raw.
     autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "html.j2")),
     undefined=StrictUndefined,
+    finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
@@ -129,8 +133,9 @@ def render_message(
 
 
 def one_line(text: str | None) -> str:
-    """``text`` without control characters or runs of whitespace (headers, headings)."""
-    return " ".join(_CONTROL.sub(" ", text or "").split())
+    """``text`` without control characters or runs of whitespace (headers, headings), and
+    without bidirectional controls."""
+    return " ".join(displayed(_CONTROL.sub(" ", text or "")).split())
 
 
 def truncate(text: str, limit: int = SUBJECT_MAX) -> str:

@@ -20,22 +20,32 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port."
 )
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.5, 300),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="A client has this long to send a request's headers (from connecting, or from the "
+    "previous response); then the connection is closed. Request lines over 8192 bytes get "
+    "414, headers over 16384 bytes get 431.",
+)
 @click.pass_obj
-def serve(obj: Context, host: str, port: int) -> None:
+def serve(obj: Context, host: str, port: int, header_timeout: float) -> None:
     """Serve a read-only web page over the database: search trials, each trial's status and
     primary completion timeline, its versions side by side, and the change feed. The same
-    data is JSON under /api (described at /openapi.json). Only reads; stop with Ctrl-C.
+    data is JSON under /api (described at /openapi.json). Only reads (GET and HEAD); stop
+    with Ctrl-C.
 
     \b
     trialwatch serve
     trialwatch --db postgresql+psycopg://reader@db/trialwatch serve --port 8080
     """
-    import uvicorn
-
     from trialwatch.web.app import create_app
+    from trialwatch.web.server import run
 
     app = create_app(obj.engine)
     if host not in LOOPBACK:
         err(f"serve: listening on {host}: the page is reachable from other machines")
     err(f"serve: http://{host if ':' not in host else f'[{host}]'}:{port}/ (Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    run(app, host, port, header_timeout)

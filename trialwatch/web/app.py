@@ -1,10 +1,11 @@
 """The read-only web page and its JSON API: search, a trial's timeline and versions, the
-diff of two versions, the change feed. GET only; every response carries a strict
-Content-Security-Policy (no script, no inline style, nothing from elsewhere)."""
+diff of two versions, the change feed. GET and HEAD only; every response carries a strict
+Content-Security-Policy (no script, no inline style, nothing from elsewhere), and what every
+request must pass is in ``guard``."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
 
+from trialwatch.display import finalize
 from trialwatch.kinds import CHANGE_KINDS, GRADES
 from trialwatch.record import NCT_RE
 from trialwatch.registry.queries import PHASES, find_trial
@@ -25,6 +27,7 @@ from trialwatch.web import data
 from trialwatch.web.charts import charts
 from trialwatch.web.diff import version_diff
 from trialwatch.web.feed import BadInput, FeedFilters, feed, parse_page
+from trialwatch.web.guard import Guard
 from trialwatch.web.models import (
     PAGE_SIZE,
     DiffView,
@@ -68,8 +71,12 @@ Db = Annotated[Session, Depends(_session)]
 
 def _templates() -> Jinja2Templates:
     # Autoescape everything: every value shown is data, much of it scraped. Never |safe.
+    # finalize drops bidirectional controls from every value shown (trialwatch.display).
     env = Environment(
-        loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=finalize,
     )
     return Jinja2Templates(env=env)
 
@@ -116,14 +123,6 @@ def create_app(engine_or_url: Engine | str) -> FastAPI:
     templates = _templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
-
     def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context, status_code=code)
 
@@ -132,6 +131,8 @@ def create_app(engine_or_url: Engine | str) -> FastAPI:
             return JSONResponse({"detail": message}, status_code=status)
         name = "not_found.html" if status == 404 else "error.html"
         return render(request, name, status, message=message, status=status)
+
+    app.add_middleware(Guard, problem=problem, headers=SECURITY_HEADERS)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -149,12 +150,14 @@ def create_app(engine_or_url: Engine | str) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        message = {404: "no such page", 405: "only GET is served here"}.get(
+        message = {404: "no such page", 405: "only GET and HEAD are served here"}.get(
             exc.status_code, str(exc.detail)
         )
         response = problem(request, exc.status_code, f"{request.url.path}: {message}")
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:  # the guard answers HEAD wherever GET is answered
+            response.headers["Allow"] = "GET, HEAD"
         return response
 
     # ---- JSON API
