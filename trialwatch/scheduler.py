@@ -5,24 +5,21 @@ uses. Jobs survive restarts (they live in the database), never run twice at once
 (max_instances=1, and one `schedule run` per database), and missed runs coalesce into one.
 A stored job holds the crawl's options only: the scheduler that runs it passes its own
 database (``serving``), so no URL or password is ever written into the job store.
+Adding, listing and removing jobs edit the job store alone: ``scheduler_store``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 if TYPE_CHECKING:
@@ -34,24 +31,8 @@ JOB_TABLE = "apscheduler_jobs"
 JOB_FUNC = "trialwatch.scheduler:crawl_job"
 # coalesce: missed runs become one; misfire_grace_time None: a late run still runs.
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-_EVERY = re.compile(r"^\s*(\d{1,12})\s*([smhd])\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-LONGEST = timedelta(days=366)  # rarer than yearly is a --cron line, not an interval
 # Keys that jobs stored by older versions carried and that are never used now.
 STALE_KWARGS = ("db_url",)
-
-
-def parse_every(text: str) -> timedelta:
-    """ "30s", "15m", "6h", "1d" → a timedelta, from 1 s to 366 days."""
-    match = _EVERY.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 6h or 1d")
-    seconds = int(match[1]) * _SECONDS[match[2]]
-    if seconds == 0:
-        raise ValueError(f"{text!r}: a duration must be at least 1s")
-    if seconds > LONGEST.total_seconds():
-        raise ValueError(f"{text!r}: a duration must be at most {LONGEST.days}d (or use --cron)")
-    return timedelta(seconds=seconds)
 
 
 def make_scheduler(db: str | Engine) -> BackgroundScheduler:
@@ -65,88 +46,9 @@ def make_scheduler(db: str | Engine) -> BackgroundScheduler:
     )
 
 
-@contextmanager
-def _paused(url: str) -> Iterator[BackgroundScheduler]:
-    """A scheduler that reads and writes the job store but runs nothing."""
-    from trialwatch.registry.db import open_engine
-
-    # trialwatch's own engine: on SQLite it waits for a running scheduler's writes
-    scheduler = make_scheduler(open_engine(url, check_schema=False))
-    scheduler.start(paused=True)
-    try:
-        yield scheduler
-    finally:
-        scheduler.shutdown(wait=False)
-
-
-def add_crawl_job(
-    url: str, *, options: Mapping[str, Any], every: str | None = None, cron: str | None = None
-) -> dict[str, Any]:
-    """Store a crawl job; ``options`` are the crawl command's (slug, nct_ids, query, ...)."""
-    if (every is None) == (cron is None):
-        raise ValueError("give exactly one of --every and --cron")
-    if every is not None:
-        try:
-            trigger: Any = IntervalTrigger(seconds=parse_every(every).total_seconds(), timezone=UTC)
-        except ValueError as exc:
-            raise ValueError(f"--every {exc}") from None
-    else:
-        try:
-            trigger = CronTrigger.from_crontab(str(cron), timezone=UTC)
-        except Exception as exc:  # APScheduler refuses a line in its own words
-            said = str(exc).strip().splitlines() or [type(exc).__name__]
-            raise ValueError(f"--cron {cron!r}: {said[0]}") from None
-        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
-            raise ValueError(f"--cron {cron!r}: that date never comes (e.g. 31 February)")
-    job_id = uuid.uuid4().hex[:12]
-    name = f"crawl {options['slug']} " + " ".join(_describe(options))
-    with _paused(url) as scheduler:
-        job = scheduler.add_job(
-            JOB_FUNC,
-            trigger,
-            kwargs={"job_id": job_id, **_plain(options)},
-            id=job_id,
-            name=name.strip(),
-            replace_existing=False,
-        )
-        return _job_dict(job)
-
-
-def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
+def plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The crawl's options as stored: plain values, and never a database URL."""
     return {k: v for k, v in options.items() if k not in STALE_KWARGS}
-
-
-def _describe(options: Mapping[str, Any]) -> list[str]:
-    words = [f"--nct {n}" for n in options.get("nct_ids") or []]
-    words += [f"--url {u}" for u in options.get("urls") or []]
-    words += [f"--query {k}={v}" for k, v in sorted((options.get("query") or {}).items())]
-    if options.get("updated_since"):
-        words.append(f"--updated-since {options['updated_since']}")
-    return words
-
-
-def _job_dict(job: Any) -> dict[str, Any]:
-    next_run = getattr(job, "next_run_time", None)
-    return {
-        "id": job.id,
-        "name": job.name,
-        "trigger": str(job.trigger),
-        "next_run_time": next_run.isoformat() if next_run else None,
-    }
-
-
-def list_jobs(url: str) -> list[dict[str, Any]]:
-    with _paused(url) as scheduler:
-        return [_job_dict(job) for job in scheduler.get_jobs()]
-
-
-def remove_job(url: str, job_id: str) -> bool:
-    with _paused(url) as scheduler:
-        if scheduler.get_job(job_id) is None:
-            return False
-        scheduler.remove_job(job_id)
-        return True
 
 
 def scrub_stored_urls(scheduler: BackgroundScheduler) -> list[str]:
@@ -155,7 +57,7 @@ def scrub_stored_urls(scheduler: BackgroundScheduler) -> list[str]:
     scrubbed = []
     for job in scheduler.get_jobs():
         if any(key in job.kwargs for key in STALE_KWARGS):
-            scheduler.modify_job(job.id, kwargs=_plain(job.kwargs))
+            scheduler.modify_job(job.id, kwargs=plain_options(job.kwargs))
             scrubbed.append(job.id)
     return scrubbed
 

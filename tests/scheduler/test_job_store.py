@@ -21,7 +21,8 @@ from tests.conftest import FIXTURES
 from tests.scheduler.support import db_arg, runs, trialwatch, wait_for
 from trialwatch.cli import cli
 from trialwatch.demo.replay import ReplayServer
-from trialwatch.scheduler import JOB_FUNC, JOB_TABLE, add_crawl_job, make_scheduler
+from trialwatch.scheduler import JOB_FUNC, JOB_TABLE, make_scheduler
+from trialwatch.scheduler_store import add_crawl_job
 
 PASSWORD = "Sekr1t-pw-that-must-not-leak"
 RETIRED = {

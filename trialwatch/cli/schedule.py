@@ -35,7 +35,7 @@ def schedule_add(
     one it writes to (no database URL or password is stored with it).
     """
     from trialwatch.cli.util import crawl_options
-    from trialwatch.scheduler import add_crawl_job
+    from trialwatch.scheduler_store import add_crawl_job
     from trialwatch.spiders.runner import build_job
 
     if not command or command[0] != "crawl":
@@ -79,14 +79,20 @@ def schedule_add(
 @click.pass_obj
 def schedule_list(obj: Context, as_json: bool) -> None:
     """List scheduled jobs."""
-    from trialwatch.scheduler import list_jobs
+    from trialwatch.scheduler_store import list_jobs
 
     jobs = list_jobs(obj.url)
     if as_json:
         print_json(jobs)
         return
     for job in jobs:
-        click.echo(f"{job['id']}  {job['name']}  ({job['trigger']}; next {job['next_run_time']})")
+        if job["unreadable"]:
+            click.echo(f"{job['id']}  unreadable, kept as stored: {job['unreadable']}")
+            continue
+        when = f"next {job['next_run_time']}"
+        if job["overdue"]:  # missed while no `schedule run` served it; the next one runs it
+            when = f"overdue since {job['next_run_time']}"
+        click.echo(f"{job['id']}  {job['name']}  ({job['trigger']}; {when})")
 
 
 @schedule.command("remove")
@@ -94,7 +100,7 @@ def schedule_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def schedule_remove(obj: Context, job_id: str) -> None:
     """Remove a scheduled job."""
-    from trialwatch.scheduler import remove_job
+    from trialwatch.scheduler_store import remove_job
 
     if not remove_job(obj.url, job_id):
         err(f"job {job_id}: no such job")
