@@ -21,6 +21,7 @@ are written one at a time, so one bad study is set aside and the rest is stored.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -35,7 +36,7 @@ from trialwatch.parse_pool import Parsed, ParsePool, parse_study
 from trialwatch.registry import batch as db
 from trialwatch.registry.first import FirstVersion, held_trials, store_first_versions
 from trialwatch.registry.ingest import IngestResult
-from trialwatch.registry.locks import lock_trials, retrying, writing
+from trialwatch.registry.locks import fault, lock_trials, lock_wait, retrying, writing
 from trialwatch.registry.timeline import payload_key
 from trialwatch.study_bytes import FORMATS, nct_in, nct_of, raw_hash, split_page
 
@@ -72,6 +73,7 @@ class Batch:
         self.pending: list[Unit] = []
         self._since = time.monotonic()
         self.pool = ParsePool()
+        self._said_wait = False
 
     def __enter__(self) -> Batch:
         return self
@@ -145,6 +147,8 @@ class Batch:
         try:
             self._commit(units)
         except DBAPIError as exc:
+            if fault(exc) is not None:  # the database or its disk: no record is to blame
+                raise
             said = str(exc.orig or exc).strip().splitlines()
             self.pipeline.report(
                 f"a batch of {len(units)} record(s) ({units[0].name} to {units[-1].name}) was "
@@ -157,6 +161,8 @@ class Batch:
                 try:
                     self._commit([unit])
                 except DBAPIError as one:
+                    if fault(one) is not None:
+                        raise
                     reason = refused_by_database(one)
                     self.tally.reject(f"{unit.name}: {reason}")
                     self.pipeline.report(self.tally.problems[-1])
@@ -183,7 +189,7 @@ class Batch:
             said = self.pipeline.report
             self.pipeline.report = lines.append
             try:
-                with writing(self.pipeline.engine) as session:
+                with writing(self.pipeline.engine, waiting=lambda: self._waiting(said)) as session:
                     self._write(session, units, delta, parsed, seen_before)
             finally:
                 self.pipeline.report = said
@@ -193,6 +199,11 @@ class Batch:
         self.tally.add(delta)
         for line in lines:
             self.pipeline.report(line)
+
+    def _waiting(self, report: Callable[[str], None]) -> None:
+        if not self._said_wait:  # once: each batch would say it again
+            self._said_wait = True
+            report(f"waiting on another writer's lock (up to {lock_wait():g} s)")
 
     def _parse_first(self, units: list[Unit]) -> tuple[dict[int, Parsed], db.Snapshot]:
         """Parse, before the write lock is taken and on every core, the studies that are not

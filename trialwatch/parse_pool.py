@@ -3,17 +3,25 @@ database, is then what takes the time.
 
 Worker processes are started (spawned: nothing of the parent's connections or threads is
 copied) only when a batch holds enough studies to parse to pay for them, and live as long as
-the batch stream. A study is parsed the same in a worker as in the process itself; a worker
-that dies or a pool that cannot start leaves the parsing to the process itself.
+the batch stream, never longer than the process that started them: however it ends (SIGKILL
+included) they end with it, and a Ctrl-C is left to it. A study is parsed the same in a
+worker as in the process itself; a worker that dies or a pool that cannot start leaves the
+parsing to the process itself.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
-from collections.abc import Sequence
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from trialwatch.diffing.canonical import record_hash
 from trialwatch.parsers import ParseError
@@ -25,6 +33,7 @@ Job = tuple[bytes, str | None, str | None]
 Parsed = tuple[TrialRecord, str] | str
 
 MIN_JOBS = 64  # fewer studies than this are parsed in the process itself
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def parse_study(job: Job) -> Parsed:
@@ -55,9 +64,18 @@ class ParsePool:
         try:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=context,
+                    initializer=_follow_parent,
+                    initargs=(os.getpid(),),
+                )
             chunk = max(1, len(jobs) // (self.workers * 4))
-            return list(self._pool.map(parse_study, jobs, chunksize=chunk))
+            # Held only once the pool is made: multiprocessing unblocks SIGINT after it starts
+            # its resource tracker, which making the pool does.
+            with _interrupts_held():  # workers are started while the jobs are handed out
+                results = self._pool.map(parse_study, jobs, chunksize=chunk)
+            return list(results)
         except (BrokenProcessPool, OSError):
             self._broken = True
             self.close()
@@ -67,6 +85,42 @@ class ParsePool:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT blocked in this thread meanwhile: a worker started now starts with it blocked
+    (the mask outlives exec), so a Ctrl-C during its start-up is no traceback of its own."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _follow_parent(parent: int) -> None:
+    """In each worker: die when the process that started it dies, however it dies (else it,
+    and multiprocessing's resource tracker that waits for it, would run on forever), and
+    leave a Ctrl-C at the terminal to that process, which finishes its batch."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:  # no parent-death signal: watch for being handed to another parent
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _cores() -> int:

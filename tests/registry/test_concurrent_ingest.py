@@ -36,9 +36,9 @@ def _next_day(study: dict[str, Any], index: int) -> dict[str, Any]:
     """The study a day later: its versionHolder moves; every third one also really changes
     (a status move or a slipped completion date), with a new update date."""
     later = copy.deepcopy(study)
-    later.setdefault("derivedSection", {}).setdefault("miscInfoModule", {})[
-        "versionHolder"
-    ] = "2026-11-02"
+    later.setdefault("derivedSection", {}).setdefault("miscInfoModule", {})["versionHolder"] = (
+        "2026-11-02"
+    )
     status = later["protocolSection"]["statusModule"]
     if index % 3 == 0:
         status["overallStatus"] = (
@@ -233,8 +233,6 @@ def test_a_batch_that_fails_mid_way_leaves_nothing_of_it_and_the_rest_goes_on(
     state = _state(db_url)
     held = {row[0] for row in state["trials"]}
     assert nct not in held  # no trial row left behind without its version
-    assert held == {
-        p.name.removeprefix("ctgov_v2_").removesuffix(".json") for p in STUDIES
-    } - {nct}
+    assert held == {p.name.removeprefix("ctgov_v2_").removesuffix(".json") for p in STUDIES} - {nct}
     assert len(state["versions"]) == len(STUDIES) - 1
     assert [r for r in state["failures"] if "no room" in r[0]]

@@ -10,7 +10,9 @@ import sys
 from typing import IO, Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
+from trialwatch.cli.faults import fault_line
 from trialwatch.cli.util import Context, err, print_json
 from trialwatch.registry.db import (
     DatabaseError,
@@ -31,13 +33,18 @@ class DatabaseUnusable(click.ClickException):
 
 class OneLineDatabaseErrors(click.Group):
     """The root group: a database that cannot be opened (unreachable, no driver, a schema
-    behind or ahead) ends any command with its one line instead of a traceback."""
+    behind or ahead) or written (read-only, its disk full, locked by another writer past the
+    wait), or a full disk, ends any command with its one line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except DatabaseError as exc:
-            raise DatabaseUnusable(str(exc)) from None
+        except (DatabaseError, DBAPIError, OSError) as exc:
+            url = ctx.obj.url if isinstance(ctx.obj, Context) else ""
+            line = fault_line(exc, url)
+            if line is None:
+                raise
+            raise DatabaseUnusable(line) from None
 
 
 @click.group("db")
