@@ -143,11 +143,15 @@ def test_a_version_answering_500_is_reported_and_skipped(bf: Backfill, tmp_path:
     tally, _ = bf.run(folder, [NCT, EMPTY], settings=NO_WAIT)
     assert (tally.fetched, tally.failed, tally.no_history) == (5, 1, 1)
     [problem] = tally.problems
-    assert problem.startswith(f"{NCT} v2: not fetched (HTTP 500 for ") and problem in bf.lines
+    assert (
+        problem
+        == f"{NCT} v2: not fetched (HTTP 500 Internal Server Error after 2 attempts); skipped"
+    )
+    assert problem in bf.lines
     assert tally.trials[NCT].outcome == "stored"
     assert (tally.stored, tally.unchanged) == (4, 1)  # versions 0, 1, 3, 5; 4 is as 3
     [run] = bf.runs()
-    assert run.status == "partial" and run.errors == [problem]
+    assert run.status == "failed" and run.errors == [problem]
 
     # the next run fetches only what is missing
     tally, paths = bf.run(replay(tmp_path, "again"), [NCT])
@@ -280,7 +284,7 @@ def test_command_exits_1_when_a_version_failed(db: str, tmp_path: Path) -> None:
     with ReplayServer(folder) as srv:
         result = invoke(db, "backfill", NCT, "--base-url", srv.base_url, "--delay", "0")
     assert result.exit_code == 1
-    assert f"{NCT} v3: not fetched (HTTP 404 for " in result.stderr
+    assert f"{NCT} v3: not fetched (HTTP 404 Not Found after 1 attempt); skipped" in result.stderr
     assert "6 version(s) fetched" not in result.stderr and "1 failed" in result.stderr
     rows = json.loads(invoke(db, "history", NCT, "--json").stdout)
     assert [r["registry_versions"] for r in rows] == [[0], [1], [2], [4], [5]]

@@ -126,6 +126,7 @@ class _Backfill:
         self.report = report
         self.ingested = Tally()  # what the pipeline did, over all trials
         self.answered = 0  # fetches that got an answer (ok or not found)
+        self.fetch_failed = 0  # fetches with no usable answer after their retries
         self.stopped: str | None = None  # why the crawl was cut short (its deadline)
         self.passes = {
             nct: _Pass(counts=tally.trials[nct], have=set(have.get(nct, ())))
@@ -155,6 +156,7 @@ class _Backfill:
             self.problem(f"backfill stopped: {self.stopped}")
             return
         self.answered += row.outcome in ("ok", "not_found")
+        self.fetch_failed += row.outcome == "failed" and not row.answered
         p = self.passes.get(row.requested_nct or "")
         if p is None or p.counts.outcome != "pending":
             return
@@ -303,8 +305,8 @@ def run_backfill(
             status = "failed"
             work.finish(f"not finished ({work.stopped})")
         work.finish("the crawl ended before this trial's fetches were done")
-        if work.answered == 0 and tally.failed:
-            status = "failed"  # not one answer: the server is down or unreachable
+        if work.fetch_failed:
+            status = "failed"  # a list or version not fetched: the history is not whole
     except BaseException as exc:  # the crawl died or was interrupted: settle, record, re-raise
         status = "failed"
         work.finish(f"not finished ({one_line(exc) or type(exc).__name__})")

@@ -2,9 +2,10 @@
 as a crawl_run.
 
 A run is `failed` when the crawl was cut short (a pageToken loop, the page cap, the deadline:
-the spider says why in a STOP line) or when the server never answered at all (every fetch
-timed out or was refused); what was fetched before is ingested all the same. It is `partial`
-when some fetches or records were set aside, else `ok`.
+the spider says why in a STOP line) or when a fetch failed: no usable answer after its
+retries (timed out, refused, an HTTP error, throttled past the retry budget); what was
+fetched is ingested all the same. It is `partial` when some pages or records were not
+understood (set aside), else `ok`.
 """
 
 from __future__ import annotations
@@ -74,19 +75,17 @@ def run_crawl(
     tally = Tally()
     batch = pipeline.batch(tally)
     search = query_key(query) if query else None
-    stops: list[str] = []  # why the crawl was cut short, from its STOP lines
-    counts = {"fetches": 0, "answered": 0}
+    counts = {"fetches": 0}
 
     def on_fetch(fetched: Fetched) -> None:
         if fetched.kind == NOTICE:
             pipeline.report(fetched.reason or "")
             return
         if fetched.kind == STOP:
-            stops.append(fetched.reason or "crawl stopped")
-            pipeline.report(f"crawl {slug} stopped: {stops[-1]}")
+            tally.stopped.append(fetched.reason or "crawl stopped")
+            pipeline.report(f"crawl {slug} stopped: {tally.stopped[-1]}")
             return
         counts["fetches"] += 1
-        counts["answered"] += fetched.status != 0
         _ingest(fetched)
         if progress is not None:
             progress(counts["fetches"], tally)
@@ -97,9 +96,13 @@ def run_crawl(
             pipeline.report(f"{fetched.requested_url}: not found ({fetched.status})")
             return
         body = fetched.body  # handed over inline (TRIALWATCH_INLINE_BODIES, set above)
+        if fetched.outcome != "ok" and not fetched.answered:  # nothing to read: not set aside
+            tally.fail(f"{fetched.url}: {fetched.reason or f'HTTP {fetched.status}'}")
+            pipeline.report(tally.problems[-1])
+            return
         if fetched.outcome != "ok" or body is None:
-            reason = fetched.reason or f"fetch failed (HTTP {fetched.status})"
-            tally.reject(f"{fetched.requested_url}: {reason}")
+            reason = fetched.reason or "not understood"
+            tally.reject(f"{fetched.url}: {reason}")
             pipeline.report(tally.problems[-1])
             pipeline.set_aside(
                 reason,
@@ -127,11 +130,10 @@ def run_crawl(
                 run_job(slug, job, on_fetch)
         except CrawlError:
             batch.flush()
-            if not stops:  # a child cut short by its deadline exits non-zero: expected
+            if not tally.stopped:  # a child cut short by its deadline exits non-zero: expected
                 raise
-        tally.problems.extend(stops)  # last, so the run's last error says why it stopped
-        nothing_answered = counts["fetches"] > 0 and counts["answered"] == 0
-        return "failed" if stops or nothing_answered else "ok"
+        tally.problems.extend(tally.stopped)  # last, so the run's last error says why it stopped
+        return "failed" if tally.stopped or tally.failed else "ok"
 
     status = "ok"
     try:

@@ -60,18 +60,24 @@ class Tally:
     changes: int = 0
     not_found: int = 0
     deliveries: int = 0
-    rejected: int = 0
+    rejected: int = 0  # payloads or records not understood or refused: set aside
+    failed: int = 0  # fetches that got no usable answer (after their retries)
     problems: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)  # why a crawl was cut short
 
     def reject(self, line: str) -> None:
         self.rejected += 1
         self.problems.append(line)
 
+    def fail(self, line: str) -> None:
+        self.failed += 1
+        self.problems.append(line)
+
     def add(self, other: Tally) -> None:
         """Count what ``other`` counted too."""
         for name, value in vars(other).items():
-            if name == "problems":
-                self.problems.extend(value)
+            if isinstance(value, list):
+                getattr(self, name).extend(value)
             else:
                 setattr(self, name, getattr(self, name) + value)
 

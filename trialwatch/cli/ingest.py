@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from trialwatch.cli.faults import disk_line
 from trialwatch.cli.limits import deadline_option, timeout_option
 from trialwatch.cli.util import (
     Context,
@@ -109,15 +110,22 @@ def import_(
         step()
 
     pipeline.report = say
-    with bar if bar is not None else nullcontext(), pipeline.batch(tally, size=batch_size) as b:
-        for item in iter_inputs(paths, refuse=refuse):
-            try:
-                body = item.read()
-            except InputRefused as exc:
-                refuse(str(exc))
-                continue
-            b.add(body, name=item.name, observed_at=moment, url=url, source=source)
-            step()
+    try:
+        with bar if bar is not None else nullcontext(), pipeline.batch(tally, size=batch_size) as b:
+            for item in iter_inputs(paths, refuse=refuse):
+                try:
+                    body = item.read()
+                except InputRefused as exc:
+                    refuse(str(exc))
+                    continue
+                b.add(body, name=item.name, observed_at=moment, url=url, source=source)
+                step()
+    except OSError as exc:  # a raw payload not written: its batch was rolled back
+        line = disk_line(exc, pipeline.store.root)
+        if line is None:
+            raise
+        err(line)
+        sys.exit(1)
     _summarise(tally)
     sys.exit(1 if tally.rejected else 0)
 
@@ -148,7 +156,8 @@ class _Progress:
     def update(self, fetches: int, tally: Tally) -> None:
         if self.live:
             self.text = (
-                f"{fetches} page(s) fetched, {tally.records} record(s), {tally.rejected} failure(s)"
+                f"{fetches} page(s) fetched, {tally.records} record(s), "
+                f"{tally.failed + tally.rejected} failure(s)"
             )
             self._put(self.text)
 
@@ -302,12 +311,21 @@ def crawl(
         sys.exit(1)
     finally:
         progress.done()
-    why = f" ({run.errors[-1]})" if run.status == "failed" and run.errors else ""
-    err(f"crawl run {run.id}: {run.status}{why}")
+    err(f"crawl run {run.id}: {run.status}{_why(run.status, run.errors, tally)}")
     _summarise(tally)
     if tally.rejected:
         err(f"{tally.rejected} page(s) or record(s) set aside (not understood or refused)")
     sys.exit(1 if tally.rejected or run.status == "failed" else 0)
+
+
+def _why(status: str, errors: list[str], tally: Tally) -> str:
+    """Why a run failed, in brackets: why it stopped, else how many fetches failed (each
+    already said with its URL above)."""
+    if status != "failed" or not errors:
+        return ""
+    if tally.failed and not tally.stopped:
+        return f" ({tally.failed} fetch(es) failed)"
+    return f" ({errors[-1]})"
 
 
 @click.command()

@@ -11,7 +11,7 @@ from trialwatch.crawling import parse_duration
 from trialwatch.spiders.limits import (
     DEFAULT_DEADLINE,
     DEFAULT_TIMEOUT,
-    TIMEOUT_RETRIES,
+    NETWORK_RETRIES,
     seconds_text,
 )
 
@@ -37,8 +37,8 @@ def timeout_option(failed: str) -> Decorator:
         metavar="DURATION",
         callback=duration(3600),
         help=f"How long to wait for an answer to one request (default: "
-        f"{seconds_text(DEFAULT_TIMEOUT)}): 20, 20s, 2m. A request that times out is tried "
-        f"{TIMEOUT_RETRIES + 1} times in all, then counted as {failed}.",
+        f"{seconds_text(DEFAULT_TIMEOUT)}): 20, 20s, 2m. A request that times out (or is "
+        f"refused) is tried {NETWORK_RETRIES + 1} times in all, then counted as {failed}.",
     )
 
 

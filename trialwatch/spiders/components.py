@@ -1,7 +1,7 @@
-"""Scrapy components that run inside the crawl's child process: retries that honour
-Retry-After (and give up sooner on timeouts), redirects held to the spider's allowed domains,
-the crawl's limits (timeouts, a deadline, stop lines), and the pipeline that stores each body
-and writes the manifest line."""
+"""Scrapy components that run inside the crawl's child process: the item every fetch gives,
+redirects held to the spider's allowed domains, the crawl's limits (timeouts, a deadline,
+stop lines), and the pipeline that stores each body and writes the manifest line. Retries
+are in ``retries``."""
 
 from __future__ import annotations
 
@@ -10,28 +10,21 @@ import json
 import logging
 import os
 import sys
-import time
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from typing import IO, Any
 
 from scrapy import Request, Spider, exceptions, signals
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
-from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.response import response_status_message
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
-from twisted.internet.task import deferLater
 
 from trialwatch.snapshots import SnapshotStore
 from trialwatch.spiders.limits import (  # re-exported: the spiders' settings use them
     DEFAULT_DEADLINE,
     DEFAULT_MAX_PAGES,
     DEFAULT_TIMEOUT,
-    TIMEOUT_RETRIES,
+    NETWORK_RETRIES,
     seconds_text,
 )
 
@@ -40,7 +33,7 @@ log = logging.getLogger(__name__)
 # Limits for an unattended crawl (each spider's custom_settings; `crawl_settings` overrides).
 LIMIT_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_TIMEOUT": DEFAULT_TIMEOUT,
-    "TRIALWATCH_TIMEOUT_RETRIES": TIMEOUT_RETRIES,
+    "TRIALWATCH_NETWORK_RETRIES": NETWORK_RETRIES,
     "CLOSESPIDER_TIMEOUT": DEFAULT_DEADLINE,
     "TRIALWATCH_MAX_PAGES": DEFAULT_MAX_PAGES,
 }
@@ -90,30 +83,9 @@ def one_line(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _timeout_of(request: Request, settings: Any) -> float:
+def timeout_of(request: Request, settings: Any) -> float:
+    """The seconds a request waits for its answer."""
     return float(request.meta.get("download_timeout") or settings.getfloat("DOWNLOAD_TIMEOUT"))
-
-
-def network_failure_item(spider: Spider, failure: Any, **fields: Any) -> dict[str, Any]:
-    """The item for a fetch that got no HTTP response (DNS, refused, timeout, ...)."""
-    request: Request = failure.request
-    if isinstance(failure.value, TIMEOUT_ERRORS):
-        tries = request.meta.get("retry_times", 0) + 1
-        waited = seconds_text(_timeout_of(request, spider.settings))
-        reason = f"timed out: no answer within {waited}, {tries} attempt(s), for {request.url}"
-    else:
-        reason = f"{failure.type.__name__}: {one_line(failure.value)} for {request.url}"
-    spider.logger.error("fetch failed: %s", reason)
-    return fetch_item(
-        spider.name,
-        request,
-        url=request.url,
-        status=0,
-        outcome="failed",
-        body=None,
-        reason=reason,
-        **fields,
-    )
 
 
 # The keys of one manifest line (the fields of runner.Fetched).
@@ -130,106 +102,6 @@ MANIFEST_FIELDS = (
     "version",
     "body",  # base64, when the parent asked for bodies inline
 )
-
-
-def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if unusable."""
-    if value is None:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    now = now or datetime.now(when.tzinfo)
-    return max(0.0, (when - now).total_seconds())
-
-
-class RetryAfterMiddleware(RetryMiddleware):
-    """Scrapy's retries, waiting first as the server asks (Retry-After), capped.
-
-    Without the header the wait grows exponentially from RETRY_BACKOFF_BASE. The wait also
-    holds back the request's download slot, so other requests to that host pause too.
-    """
-
-    def __init__(self, settings: Any) -> None:
-        super().__init__(settings)
-        self.max_wait = settings.getfloat("RETRY_AFTER_MAX", 120.0)
-        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
-        self.timeout_retries = settings.getint("TRIALWATCH_TIMEOUT_RETRIES", TIMEOUT_RETRIES)
-
-    def process_exception(
-        self, request: Request, exception: Exception, spider: Spider | None = None
-    ) -> Request | Response | None:
-        """A server that does not answer in time is unlikely to answer the next time: fewer
-        tries than for an HTTP error, and each timeout is said at once (a NOTICE line)."""
-        if not isinstance(exception, TIMEOUT_ERRORS) or request.meta.get("dont_retry", False):
-            return super().process_exception(request, exception)
-        assert self.crawler.spider is not None
-        waited = seconds_text(_timeout_of(request, self.crawler.settings))
-        tries = request.meta.get("retry_times", 0) + 1
-        retry = get_retry_request(
-            request,
-            reason=exception,
-            spider=self.crawler.spider,
-            max_retry_times=self.timeout_retries,
-            priority_adjust=self.priority_adjust,
-        )
-        if retry is not None:
-            write_event(
-                NOTICE,
-                request.url,
-                f"no answer from {request.url} within {waited}; trying again "
-                f"(attempt {tries + 1} of {self.timeout_retries + 1})",
-            )
-        elif "tw_kind" not in request.meta:  # ours get a failed item; robots.txt gets this
-            write_event(
-                NOTICE,
-                request.url,
-                f"no answer from {request.url} within {waited}, {tries} attempt(s); going on",
-            )
-        return retry
-
-    async def process_response(  # type: ignore[override]
-        self, request: Request, response: Response, spider: Spider | None = None
-    ) -> Request | Response:
-        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
-            return response
-        retry = self._retry(request, _status_text(response.status))
-        if retry is None:
-            return response
-        asked = retry_after_seconds(response.headers.get(b"Retry-After"))
-        if asked is None:
-            attempt = retry.meta.get("retry_times", 1)
-            asked = self.backoff_base * 2 ** (attempt - 1)
-        wait = min(asked, self.max_wait)
-        if wait > 0:
-            log.info(
-                "HTTP %s from %s: waiting %.1f s before retrying",
-                response.status,
-                request.url,
-                wait,
-            )
-            self._hold_slot(request, wait)
-            # Imported here: importing the reactor at module level would install the default one.
-            from twisted.internet import reactor
-
-            # deferLater + maybe_deferred_to_future: works on the asyncio and other reactors.
-            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
-        return retry
-
-    def _hold_slot(self, request: Request, wait: float) -> None:
-        engine = getattr(self.crawler, "engine", None)
-        slots = getattr(getattr(engine, "downloader", None), "slots", {})
-        slot = slots.get(request.meta.get("download_slot"))
-        if slot is not None:
-            # The downloader sends the next request once lastseen + delay has passed.
-            slot.lastseen = max(slot.lastseen, time.time() + wait - slot.delay)
 
 
 class OnSiteRedirectMiddleware(RedirectMiddleware):
@@ -270,14 +142,6 @@ class OnSiteRedirectMiddleware(RedirectMiddleware):
         log.info("not following the off-site redirect from %s to %s", request.url, result.url)
         request.meta["tw_offsite_redirect"] = result.url
         return response
-
-
-def _status_text(status: int) -> str:
-    # Twisted's table, used by Scrapy's message, lacks 429.
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return response_status_message(status)
 
 
 class SnapshotPipeline:

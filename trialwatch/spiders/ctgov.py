@@ -23,9 +23,9 @@ from trialwatch.spiders.components import (
     LIMIT_SETTINGS,
     LimitedSpider,
     fetch_item,
-    network_failure_item,
     one_line,
 )
+from trialwatch.spiders.retries import attempts, network_failure_item, status_text
 from trialwatch.spiders.urls import validate_url
 
 NCT_RE = re.compile(r"NCT[0-9]{8}", re.ASCII)
@@ -213,8 +213,8 @@ class CtgovSpider(LimitedSpider):
             if not isinstance(page, dict):
                 raise ValueError(f"top level is {type(page).__name__}, not an object")
         except ValueError as exc:
-            reason = f"search page {response.url} is not a JSON object ({one_line(exc)})"
-            self.logger.error("%s; pagination stopped", reason)
+            reason = f"not a JSON search page ({one_line(exc)})"
+            self.logger.error("%s: %s; pagination stopped", response.url, reason)
             yield self._item(
                 request,
                 url=response.url,
@@ -259,14 +259,11 @@ class CtgovSpider(LimitedSpider):
             response = failure.value.response
             request = request_of(response)
             status = response.status
-            if status in (404, 410):
-                outcome, reason = "not_found", f"HTTP {status} for {response.url}"
-            else:
-                outcome = "failed"
-                tries = request.meta.get("retry_times", 0) + 1
-                reason = f"HTTP {status} for {response.url} after {tries} attempt(s)"
+            tries = request.meta.get("retry_times", 0) + 1
+            outcome = "not_found" if status in (404, 410) else "failed"
+            reason = f"{status_text(status)} after {attempts(tries)}"
             if request.meta.get("tw_kind") == "page":
-                self.logger.error("%s; pagination stopped", reason)
+                self.logger.error("%s: %s; pagination stopped", response.url, reason)
             yield self._item(
                 request,
                 url=response.url,

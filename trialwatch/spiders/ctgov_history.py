@@ -21,8 +21,9 @@ from twisted.python.failure import Failure
 
 from trialwatch.parsers import ParseError
 from trialwatch.parsers.ctgov_history import parse_version_list, wanted_versions
-from trialwatch.spiders.components import LimitedSpider, fetch_item, network_failure_item
+from trialwatch.spiders.components import LimitedSpider, fetch_item
 from trialwatch.spiders.ctgov import CtgovSpider, check_base_url, request_of, validate_nct_id
+from trialwatch.spiders.retries import attempts, network_failure_item, status_text
 
 # What each fetch was, as written in the manifest's `kind`.
 LIST, VERSION, RECHECK = "history_list", "history_version", "history_recheck"
@@ -190,12 +191,12 @@ class CtgovHistorySpider(LimitedSpider):
             status = response.status
             # A list that is not there means the registry holds no history for the trial;
             # a listed version that is not there is a failure.
+            tries = request_of(response).meta.get("retry_times", 0) + 1
+            reason = f"{status_text(status)} after {attempts(tries)}"
             if status in (404, 410) and request.meta["tw_kind"] != VERSION:
-                yield self._item(response, "not_found", f"HTTP {status} for {response.url}")
+                yield self._item(response, "not_found", reason)
             else:
-                tries = request_of(response).meta.get("retry_times", 0) + 1
-                reason = f"HTTP {status} for {response.url} after {tries} attempt(s)"
-                self.logger.error("%s", reason)
+                self.logger.error("%s: %s", response.url, reason)
                 yield self._item(response, "failed", reason)
         else:
             yield network_failure_item(self, failure)

@@ -41,6 +41,11 @@ class Fetched:
     def redirected(self) -> bool:
         return self.url != self.requested_url
 
+    @property
+    def answered(self) -> bool:
+        """The server gave an answer to read (2xx); else the fetch failed or found nothing."""
+        return 200 <= self.status < 300
+
     def to_json(self) -> str:
         data = asdict(self)
         data["fetched_at"] = self.fetched_at.isoformat()

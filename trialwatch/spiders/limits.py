@@ -4,7 +4,7 @@ importing Scrapy for four numbers would cost every command half a second."""
 from __future__ import annotations
 
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for an answer to one request
-TIMEOUT_RETRIES = 1  # a request that timed out is tried this many more times
+NETWORK_RETRIES = 1  # a request with no answer (timed out, refused) is tried this many more times
 DEFAULT_DEADLINE = 6 * 3600.0  # seconds for the whole crawl
 DEFAULT_MAX_PAGES = 20_000  # search pages (the whole registry is about 600 at pageSize 1000)
 

@@ -38,10 +38,12 @@ from trialwatch.spiders.child import (
     start_child,
 )
 from trialwatch.spiders.clinicaltrialexchange import ClinicaltrialexchangeSpider
-from trialwatch.spiders.components import manifest, retry_after_seconds
+from trialwatch.spiders.components import manifest
 from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
 from trialwatch.spiders.ctgov_history import CtgovHistorySpider, check_history_arguments
 from trialwatch.spiders.fetched import CrawlError, Fetched
+from trialwatch.spiders.retries import retry_after_seconds
+from trialwatch.spiders.settings import BASE_SETTINGS
 from trialwatch.spiders.site import BaseSiteSpider
 from trialwatch.spiders.trialpage import TrialpageSpider
 from trialwatch.spiders.veeva import VeevaSpider
@@ -74,23 +76,6 @@ SPIDERS: dict[str, type[Spider]] = {
 TOOL_SPIDERS: dict[str, type[Spider]] = {"capture": CaptureSpider}
 # Run the same way, by `trialwatch backfill` rather than `crawl`: a trial's registry history.
 HISTORY_SPIDERS: dict[str, type[Spider]] = {"ctgov_history": CtgovHistorySpider}
-
-# Applied to every crawl under the spider's own custom_settings; `crawl(settings=...)` wins.
-BASE_SETTINGS: dict[str, Any] = {
-    "DOWNLOADER_MIDDLEWARES": {
-        "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-        "trialwatch.spiders.components.RetryAfterMiddleware": 550,
-        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-        "trialwatch.spiders.components.OnSiteRedirectMiddleware": 600,
-    },
-    "ITEM_PIPELINES": {"trialwatch.spiders.components.SnapshotPipeline": 100},
-    "RETRY_AFTER_MAX": 120.0,  # cap on a server's Retry-After, in seconds
-    "RETRY_BACKOFF_BASE": 2.0,  # wait before retry n when no Retry-After: base * 2**(n-1)
-    "TELNETCONSOLE_ENABLED": False,
-    "LOG_LEVEL": "INFO",
-    "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",  # silences a warning on Scrapy < 2.12
-}
-
 
 # -- parent side --------------------------------------------------------------------------
 

@@ -26,10 +26,10 @@ from trialwatch.spiders.components import (
     LIMIT_SETTINGS,
     LimitedSpider,
     fetch_item,
-    network_failure_item,
     one_line,
 )
 from trialwatch.spiders.ctgov import NCT_RE, USER_AGENT, request_of, validate_nct_id
+from trialwatch.spiders.retries import attempts, network_failure_item, status_text
 from trialwatch.spiders.urls import host_allowed, validate_url
 
 
@@ -231,19 +231,13 @@ class BaseSiteSpider(LimitedSpider):
         request = request_of(response)
         status = response.status
         offsite = request.meta.get("tw_offsite_redirect")
-        if status in (404, 410):
-            outcome, reason = "not_found", f"HTTP {status} for {response.url}"
-        elif offsite:
-            outcome = "failed"
-            reason = (
-                f"HTTP {status} redirect from {response.url} to {offsite} not followed: off-site"
-            )
-        else:
-            outcome = "failed"
-            tries = request.meta.get("retry_times", 0) + 1
-            reason = f"HTTP {status} for {response.url} after {tries} attempt(s)"
+        tries = request.meta.get("retry_times", 0) + 1
+        outcome = "not_found" if status in (404, 410) else "failed"
+        reason = f"{status_text(status)} after {attempts(tries)}"
+        if offsite:
+            reason = f"HTTP {status} redirect to {offsite} not followed: off-site"
         if outcome == "failed":
-            self.logger.error("fetch failed: %s", reason)
+            self.logger.error("fetch failed: %s: %s", response.url, reason)
         item = self._item(
             request,
             url=response.url,
