@@ -279,7 +279,6 @@ def run_backfill(
     have = pipeline.stored_history_versions(ids)
     job = build_job(
         SOURCE,
-        data_dir=pipeline.store.root,
         base_url=base_url,
         nct_ids=ids,
         have={n: sorted(have.get(n, ())) for n in ids},

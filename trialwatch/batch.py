@@ -43,6 +43,7 @@ from trialwatch.study_bytes import FORMATS, nct_in, nct_of, raw_hash, split_page
 if TYPE_CHECKING:
     from trialwatch.pipeline import Pipeline, Tally
 
+
 @dataclass
 class Unit:
     """One study waiting in a batch."""
@@ -168,9 +169,9 @@ class Batch:
                     self.pipeline.report(self.tally.problems[-1])
                     self.pipeline.set_aside(
                         reason,
+                        body=unit.raw,
                         source=unit.source or "ctgov",
                         url=unit.url,
-                        snapshot=self.pipeline.store.put(unit.raw),
                         observed_at=unit.observed_at,
                         crawl_run_id=unit.crawl_run_id,
                     )
@@ -256,10 +257,10 @@ class Batch:
                 pipeline.report(tally.problems[-1])
                 pipeline.set_aside(
                     found,
+                    body=unit.raw,
                     session=session,
                     source=unit.source,
                     url=unit.url,
-                    snapshot=pipeline.store.put(unit.raw),
                     observed_at=unit.observed_at,
                     crawl_run_id=unit.crawl_run_id,
                 )
@@ -274,7 +275,7 @@ class Batch:
                 continue
             if held is None and record.nct_id in unheld and record.nct_id == unit.nct_id:
                 unheld.discard(record.nct_id)
-                snapshot = pipeline.store.put(unit.raw)
+                snapshot = pipeline.store.put(unit.raw, session=session)
                 fresh.append(
                     (
                         unit,
@@ -319,7 +320,6 @@ class Batch:
         db.set_raw_hash(session, raw_hashes)
         db.note_members(session, members)
         db.note_aliases(session, aliases)
-
 
     def _store_first(
         self,
@@ -367,4 +367,3 @@ def _note(
         members.append((unit.search_key, nct_id, unit.observed_at))
     if unit.alias is not None:
         aliases.append((unit.alias, nct_id, unit.observed_at))
-

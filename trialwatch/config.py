@@ -28,3 +28,11 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not a readable TOML file: {exc}") from None
+
+
+def data_dir_override(environ: dict[str, str] | None = None) -> Path | None:
+    """$TRIALWATCH_DATA_DIR: a folder for raw payloads instead of the database's own store
+    (beside a SQLite file, inside PostgreSQL)."""
+    env = os.environ if environ is None else environ
+    given = env.get("TRIALWATCH_DATA_DIR", "").strip()
+    return Path(given) if given else None

@@ -46,7 +46,6 @@ def run_crawl(
 
     job = build_job(
         slug,
-        data_dir=pipeline.store.root,
         base_url=base_url,
         nct_ids=nct_ids,
         urls=urls,
@@ -106,9 +105,9 @@ def run_crawl(
             pipeline.report(tally.problems[-1])
             pipeline.set_aside(
                 reason,
+                body=body,
                 source=slug,
                 url=fetched.url,
-                snapshot=pipeline.store.put(body) if body is not None else None,
                 observed_at=fetched.fetched_at,
                 crawl_run_id=run.id,
             )

@@ -6,17 +6,18 @@ import os
 import ssl
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from trialwatch.alerts.outbox import SendTally, send_pending
 from trialwatch.alerts.smtp import SmtpSettings
-from trialwatch.config import load_config
+from trialwatch.config import data_dir_override, load_config
 from trialwatch.pipeline import Pipeline, Tally
-from trialwatch.registry.db import data_dir, open_engine
+from trialwatch.registry.db import open_engine
 from trialwatch.registry.models import CrawlRun, utcnow
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.registry.rawstore import payload_store
 
 Report = Callable[[str], None]
 
@@ -27,13 +28,16 @@ def crawl_settings(
     timeout: float | None = None,
     deadline: float | None = None,
     max_pages: int | None = None,
+    http_cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Scrapy settings for a crawl's options: the delay between requests (0, for a local
     mirror, also turns AutoThrottle off), the seconds to wait for one answer, the seconds
-    the whole crawl may take, and the most search pages it may fetch.
+    the whole crawl may take, the most search pages it may fetch, and a folder for Scrapy's
+    HTTP cache (answers kept there are replayed without asking the server again; see
+    spiders.settings for what is kept).
 
     None keeps each spider's own default (a delay of about 1 s for ctgov, 3-5 s for the
-    sites; a 30 s timeout, a 6 h deadline, 20,000 pages: see spiders.components).
+    sites; a 30 s timeout, a 6 h deadline, 20,000 pages: see spiders.components; no cache).
     """
     settings: dict[str, Any] = {}
     if delay is not None:
@@ -47,11 +51,16 @@ def crawl_settings(
         settings["CLOSESPIDER_TIMEOUT"] = deadline
     if max_pages is not None:
         settings["TRIALWATCH_MAX_PAGES"] = max_pages
+    if http_cache is not None:
+        settings["HTTPCACHE_ENABLED"] = True
+        # Absolute: Scrapy would put a relative one under a .scrapy/ folder.
+        settings["HTTPCACHE_DIR"] = str(Path(http_cache).resolve())
     return settings
 
 
-def pipeline_for(engine: Engine, url: str, report: Report | None) -> Pipeline:
-    return Pipeline(engine, SnapshotStore(data_dir(url) / "snapshots"), report)
+def pipeline_for(engine: Engine, report: Report | None) -> Pipeline:
+    """The pipeline into ``engine``'s database and its raw payload store."""
+    return Pipeline(engine, payload_store(engine, data_dir_override()), report)
 
 
 def tally_line(tally: Tally) -> str:
@@ -166,7 +175,7 @@ def crawl_and_alert(
         report(queued.line())
         return queued.run, Tally()
     try:
-        run, tally = pipeline_for(engine, url, report).crawl(
+        run, tally = pipeline_for(engine, report).crawl(
             slug,
             base_url=base_url,
             nct_ids=nct_ids,

@@ -36,11 +36,11 @@ from trialwatch.registry.models import (
 )
 from trialwatch.registry.rederive import RereadError
 from trialwatch.registry.timeline import REGISTRY_FORMATS, origin_of
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.snapshots import PayloadStore
 
 
 class Pipeline:
-    def __init__(self, engine: Engine, store: SnapshotStore, report: Report | None = None) -> None:
+    def __init__(self, engine: Engine, store: PayloadStore, report: Report | None = None) -> None:
         self.engine = engine
         self.store = store
         self.report = report or (lambda _line: None)
@@ -102,9 +102,9 @@ class Pipeline:
             self.report(tally.problems[-1])
             self.set_aside(
                 problem,
+                body=body,
                 source=source,
                 url=url,
-                snapshot=self.store.put(body),
                 observed_at=observed_at,
                 crawl_run_id=crawl_run_id,
             )
@@ -168,7 +168,7 @@ class Pipeline:
                     digest=digest,
                 )
                 if result.outcome != "unchanged":
-                    self.store.put(body)  # before the commit that names it
+                    self.store.put(body, session=unit)  # with the row that names it
                 if alerts:
                     tally.deliveries += enqueue(unit, result.changes, created_at=observed_at)
         except (IngestRefused, DataError) as exc:
@@ -178,10 +178,10 @@ class Pipeline:
             self.report(tally.problems[-1])
             self.set_aside(
                 reason,
+                body=body,
                 session=session,
                 source=record.source,
                 url=url,
-                snapshot=self.store.put(body),
                 observed_at=observed_at,
                 crawl_run_id=crawl_run_id,
             )
@@ -225,14 +225,18 @@ class Pipeline:
 
     def reread(self, version: TrialVersion) -> TrialRecord:
         """Parse a stored version's raw payload again with the current parsers."""
-        if version.snapshot is None or version.snapshot not in self.store:
-            raise RereadError(f"raw payload {version.snapshot} is not in {self.store.root}")
+        if version.snapshot is None:
+            raise RereadError(f"version {version.id} names no raw payload")
         key = (version.snapshot, version.source_url, version.format)
         records = self._parsed.get(key)
         if records is None:
             source = None if version.format in REGISTRY_FORMATS else version.format
-            try:
-                body = self.store.get(version.snapshot)
+            try:  # in the session that holds the version: it may have written the payload
+                body = self.store.get(version.snapshot, session=Session.object_session(version))
+            except FileNotFoundError:
+                raise RereadError(
+                    f"raw payload {version.snapshot} is not in {self.store.where}"
+                ) from None
             except OSError as exc:
                 raise RereadError(str(exc) or type(exc).__name__) from None
             try:
@@ -284,14 +288,13 @@ class Pipeline:
                 if record.nct_id != nct_id:
                     raise ParseError(f"the payload is the record of {record.nct_id}")
             except ParseError as exc:
-                digest = self.store.put(payload.body)
                 tally.reject(f"{name}: {exc}")
                 self.report(tally.problems[-1])
                 self.set_aside(
                     str(exc),
+                    body=payload.body,
                     source="ctgov_history",
                     url=payload.url,
-                    snapshot=digest,
                     observed_at=payload.fetched_at,
                     crawl_run_id=crawl_run_id,
                 )
@@ -330,14 +333,17 @@ class Pipeline:
                     )
                 )
 
-    def set_aside(self, reason: str, *, session: Session | None = None, **where: Any) -> None:
-        """Keep a payload that gave no record, with its reason (the raw bytes stay stored);
-        in the caller's unit of work when given (a second writer would wait on it)."""
+    def set_aside(
+        self, reason: str, *, body: bytes | None, session: Session | None = None, **where: Any
+    ) -> None:
+        """Keep a payload that gave no record, with its reason and its raw bytes; in the
+        caller's unit of work when given (a second writer would wait on it)."""
         kept: dict[str, Any] = {
             k: storable(v) if isinstance(v, str) else v for k, v in where.items()
         }
         with self._unit(session) as unit:
-            unit.add(ParseFailure(reason=storable(reason), **kept))
+            snapshot = self.store.put(body, session=unit) if body is not None else None
+            unit.add(ParseFailure(reason=storable(reason), snapshot=snapshot, **kept))
 
     def crawl(self, slug: str, **options: Any) -> tuple[CrawlRun, Tally]:
         """Run one crawl (see ``trialwatch.crawling.run_crawl`` for the options)."""

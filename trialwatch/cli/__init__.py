@@ -31,6 +31,7 @@ def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
     Raw payloads are kept under $TRIALWATCH_DATA_DIR (default: a folder beside the database).
     """
     ctx.obj = Context(db)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _show_log() -> None:

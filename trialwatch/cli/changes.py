@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from trialwatch.cli.filters import OneLineUsage, change_filters, filter_options
-from trialwatch.cli.util import Context, err, print_json
+from trialwatch.cli.util import Context, err, print_json, reads_only
 from trialwatch.registry.db import transaction
 from trialwatch.registry.queries import change_dict, count_changes, list_changes
 
@@ -23,6 +23,7 @@ from trialwatch.registry.queries import change_dict, count_changes, list_changes
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
+@reads_only
 def changes(
     obj: Context,
     limit: int | None,

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from trialwatch.cli.util import Context, err, print_json
+from trialwatch.cli.util import Context, err, print_json, reads_only
 from trialwatch.registry.check import CheckReport, check_database
-from trialwatch.registry.db import data_dir, transaction
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.registry.db import transaction
 
 _COUNTED = ("trials", "versions", "changes", "deliveries", "messages", "snapshots")
 
@@ -27,13 +24,6 @@ def _summary(report: CheckReport, strict: bool) -> str:
     return f"check: ok ({counts})"
 
 
-def _missing_sqlite_file(url: str) -> str | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return None if Path(parsed.database).exists() else str(parsed.database)
-
-
 @click.command("check")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts and problems as JSON.")
 @click.option(
@@ -44,6 +34,7 @@ def _missing_sqlite_file(url: str) -> str | None:
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the check too (exit status 1).")
 @click.pass_obj
+@reads_only
 def check(obj: Context, as_json: bool, deep: bool, strict: bool) -> None:
     """Check the database and the raw payload store; print one line per problem.
 
@@ -77,11 +68,7 @@ def check(obj: Context, as_json: bool, deep: bool, strict: bool) -> None:
     Exit status 0 when there is no error, 1 when there is (or the database cannot be read).
     Nothing is written, apart from the schema upgrade every command makes on opening.
     """
-    missing = _missing_sqlite_file(obj.url)
-    if missing is not None:
-        err(f"check: no database at {missing}")
-        sys.exit(1)
-    store = SnapshotStore(data_dir(obj.url) / "snapshots")
+    store = obj.store()
     try:
         with transaction(obj.engine) as session:
             report = check_database(session, store, deep=deep)

@@ -7,6 +7,7 @@ command (``OneLineDatabaseErrors``).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import IO, Any
 
 import click
@@ -21,6 +22,12 @@ from trialwatch.registry.db import (
     schema_state,
     shown_url,
     upgrade,
+)
+from trialwatch.registry.rawstore import (
+    OLD_FOLDER,
+    DatabaseStore,
+    missing_payloads,
+    move_folder_in,
 )
 
 
@@ -57,12 +64,22 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@click.option(
+    "--payloads",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="PostgreSQL: a folder of raw payloads kept before they moved into the database "
+    f"(default: ./{OLD_FOLDER} if it is there); those the database names are copied in.",
+)
 @click.pass_obj
-def db_upgrade(obj: Context) -> None:
+def db_upgrade(obj: Context, payloads: Path | None) -> None:
     """Run the schema migrations up to this trialwatch's revision.
 
     Says what it did on stderr. Safe to repeat, and to run from several places at once: one
-    upgrades, the others wait for it and find the schema current.
+    upgrades, the others wait for it and find the schema current. A PostgreSQL database
+    keeps its raw payloads in itself (unless $TRIALWATCH_DATA_DIR names a folder); those
+    kept before in ./trialwatch-data/snapshots of the folder commands ran from (or in
+    --payloads DIR) are copied in, and the folder can go once `trialwatch check` passes.
     """
     before, after = upgrade(obj.url)
     where = shown_url(obj.url)
@@ -72,6 +89,31 @@ def db_upgrade(obj: Context) -> None:
         err(f"{where}: created the schema at {after.revision}")
     else:
         err(f"{where}: upgraded from {before.revision} to {after.revision}")
+    if isinstance(obj.store(), DatabaseStore):
+        _move_payloads(obj, payloads)
+
+
+def _move_payloads(obj: Context, given: Path | None) -> None:
+    """Bring a folder's raw payloads into the database; say what moved, and what is still
+    missing."""
+    where = shown_url(obj.url)
+    folder = given or OLD_FOLDER
+    if given is not None or folder.is_dir():
+        moved, nowhere = move_folder_in(obj.engine, folder, err)
+        if moved:
+            err(
+                f"{where}: copied {moved} raw payload(s) from {folder} into the database; the "
+                "folder can be removed once `trialwatch check` passes"
+            )
+        missing = len(nowhere)
+    else:
+        missing = sum(1 for _ in missing_payloads(obj.engine))
+    if missing:
+        err(
+            f"{where}: {missing} raw payload(s) the database names are not in it: run "
+            "`trialwatch db upgrade --payloads DIR` with the folder that holds them (before, "
+            f"./{OLD_FOLDER} in the folder commands ran from)"
+        )
 
 
 @db.command("status")

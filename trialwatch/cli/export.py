@@ -12,7 +12,7 @@ from typing import IO, Any
 import click
 
 from trialwatch.cli.filters import OneLineUsage
-from trialwatch.cli.util import Context, check_nct, err, parse_time
+from trialwatch.cli.util import Context, check_nct, err, parse_time, reads_only
 from trialwatch.exports.writers import FORMATS, format_for, open_writer
 from trialwatch.kinds import CHANGE_KINDS, GRADES
 from trialwatch.registry.export import EXPORTS, ExportFilters, check_filters, open_rows
@@ -84,6 +84,7 @@ def _moment(value: str | None, flag: str, *, end_of_day: bool = False) -> Any:
     "each site's version in force); versions: only the versions in force that day.",
 )
 @click.pass_obj
+@reads_only
 def export(
     obj: Context,
     what: str,

@@ -121,7 +121,7 @@ def import_(
                 b.add(body, name=item.name, observed_at=moment, url=url, source=source)
                 step()
     except OSError as exc:  # a raw payload not written: its batch was rolled back
-        line = disk_line(exc, pipeline.store.root)
+        line = disk_line(exc, pipeline.store.where)
         if line is None:
             raise
         err(line)
@@ -219,6 +219,14 @@ class _Progress:
     help="ctgov: queue the crawl on this Redis server for `trialwatch worker`s to fetch, "
     "instead of crawling here (keys under $TRIALWATCH_REDIS_PREFIX, default trialwatch).",
 )
+@click.option(
+    "--http-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Keep the server's answers in DIR (all but 429s and 5xx) and take any answer "
+    "already there from DIR without asking the server: the same crawl run again with the "
+    "same DIR is replayed offline. For a crawl run here, not a scheduled or --redis one.",
+)
 @click.pass_obj
 def crawl(
     obj: Context,
@@ -235,6 +243,7 @@ def crawl(
     deadline: float | None,
     max_pages: int | None,
     redis_url: str | None,
+    http_cache: Path | None,
 ) -> None:
     """Fetch records from a source and store each new version.
 
@@ -264,7 +273,10 @@ def crawl(
         deadline=deadline,
         max_pages=max_pages,
         search_url=search_url,
+        http_cache=http_cache,
     )
+    if redis_url is not None and http_cache is not None:
+        raise click.UsageError("--http-cache is for a crawl run here, not one queued on --redis")
     if redis_url is not None:  # the workers fetch it: record it as queued, say so, exit 0
         try:
             from trialwatch.workers.enqueue import queue_crawl
@@ -300,7 +312,13 @@ def crawl(
             urls=options["urls"],
             query=options["query"],
             updated_since=parse_time(updated_since).date() if updated_since else None,
-            settings=crawl_settings(delay, timeout=timeout, deadline=deadline, max_pages=max_pages),
+            settings=crawl_settings(
+                delay,
+                timeout=timeout,
+                deadline=deadline,
+                max_pages=max_pages,
+                http_cache=http_cache,
+            ),
             progress=progress.update,
         )
     except ValueError as exc:

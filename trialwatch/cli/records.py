@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from trialwatch.cli.util import Context, check_nct, err, parse_time, print_json
+from trialwatch.cli.util import Context, check_nct, err, parse_time, print_json, reads_only
 from trialwatch.registry.db import transaction
 from trialwatch.registry.merge import source_priority
 from trialwatch.registry.queries import history, record_as_of
@@ -28,6 +28,7 @@ from trialwatch.registry.queries import history, record_as_of
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with DESIGN.md field names.")
 @click.pass_obj
+@reads_only
 def show(obj: Context, nct: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
     """Show a trial's merged record: now, as the registry had it on a day, or as trialwatch
     knew it at a moment.
@@ -58,6 +59,7 @@ def show(obj: Context, nct: str, as_of: str | None, known_at: str | None, as_jso
 @click.argument("nct", callback=lambda _c, _p, v: check_nct(v))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
+@reads_only
 def history_(obj: Context, nct: str, as_json: bool) -> None:
     """List a trial's versions, each origin in the registry's order: registry version
     number(s), registry date, payload format, first and last seen, and the change kinds each
@@ -98,6 +100,7 @@ def history_(obj: Context, nct: str, as_json: bool) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
+@reads_only
 def discrepancies(obj: Context, as_json: bool) -> None:
     """List open disagreements between a republishing site and the registry (status and
     end dates): both values, both sources, and since when."""

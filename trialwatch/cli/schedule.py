@@ -9,8 +9,8 @@ from typing import Any
 import click
 from sqlmodel import col, select
 
-from trialwatch.cli.util import Context, err, print_json
-from trialwatch.registry.db import data_dir, transaction
+from trialwatch.cli.util import Context, err, print_json, reads_only
+from trialwatch.registry.db import transaction
 from trialwatch.registry.models import CrawlRun
 
 
@@ -58,7 +58,6 @@ def schedule_add(
     try:
         build_job(
             options["slug"],
-            data_dir=data_dir(ctx.obj.url),
             base_url=options["base_url"],
             nct_ids=options["nct_ids"],
             urls=options["urls"],
@@ -166,6 +165,7 @@ def schedule_run(ctx: click.Context, lease_timeout: float, wait: bool) -> None:
 @click.option("--limit", type=int, default=50, show_default=True, help="How many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
+@reads_only
 def runs(obj: Context, limit: int, as_json: bool) -> None:
     """List crawl runs: when, what, counts and errors.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from trialwatch.cli.util import Context, err
+from trialwatch.cli.util import Context, err, reads_only
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -31,6 +31,7 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
     "414, headers over 16384 bytes get 431.",
 )
 @click.pass_obj
+@reads_only
 def serve(obj: Context, host: str, port: int, header_timeout: float) -> None:
     """Serve a read-only web page over the database: search trials, each trial's status and
     primary completion timeline, its versions side by side, and the change feed. The same

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from trialwatch.cli.filters import OneLineUsage, change_filters, filter_options
-from trialwatch.cli.util import Context, print_json
+from trialwatch.cli.util import Context, print_json, reads_only
 from trialwatch.registry.db import transaction
 from trialwatch.registry.stats import change_stats
 
@@ -16,6 +16,7 @@ from trialwatch.registry.stats import change_stats
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys below).")
 @click.pass_obj
+@reads_only
 def stats(obj: Context, as_json: bool, **options: Any) -> None:
     """Count the changes: by kind, by grade, by month, status transitions, and how far
     primary completion dates moved.

@@ -3,37 +3,70 @@ NCT ids, query parameters and crawl options."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
 
+from trialwatch.config import data_dir_override
 from trialwatch.pipeline import Pipeline
 from trialwatch.record import NCT_RE
-from trialwatch.registry.db import data_dir, database_url, open_engine
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.registry.db import database_url, open_engine
+from trialwatch.registry.rawstore import payload_store
+from trialwatch.snapshots import PayloadStore
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
-    """What every command shares: the database URL, opened on first use (created if empty;
-    a schema not current is refused: `trialwatch db upgrade`)."""
+    """What every command shares: the database URL, opened on first use (created if empty,
+    unless the command only reads; a schema not current is refused: `trialwatch db
+    upgrade`), and closed when the command ends."""
 
     def __init__(self, db: str | None) -> None:
         self.url = database_url(db)
+        self.reads_only = False  # set by @reads_only: a database must exist to be read
         self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = open_engine(self.url)
+            self._engine = open_engine(self.url, must_exist=self.reads_only)
         return self._engine
 
+    def store(self) -> PayloadStore:
+        """Where the database keeps its raw payloads (or $TRIALWATCH_DATA_DIR)."""
+        return payload_store(self.engine, data_dir_override())
+
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.engine, SnapshotStore(data_dir(self.url) / "snapshots"), report=err)
+        return Pipeline(self.engine, self.store(), report=err)
+
+    def close(self) -> None:
+        """Give the database's connections back (a server counts them)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def reads_only(command: F) -> F:
+    """A command that only reads: a SQLite file that does not exist is refused in one line,
+    never created (a mistyped --db is said, not answered from an empty database). Put it
+    next to the function, under click's decorators."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        found = click.get_current_context().find_object(Context)
+        if found is not None:
+            found.reads_only = True
+        return command(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def err(line: str) -> None:
@@ -121,6 +154,7 @@ def crawl_options(
     deadline: float | None = None,
     max_pages: int | None = None,
     search_url: str | None = None,
+    http_cache: Path | None = None,
 ) -> dict[str, Any]:
     """The crawl command's options, checked, as plain values (a scheduled job stores these).
 
@@ -129,6 +163,10 @@ def crawl_options(
 
     The limits (timeout, deadline, max_pages) not passed are read from the crawl command's
     context, which `schedule add` builds too; they are in the result only when set.
+
+    ``http_cache`` (``--http-cache``) is passed by a crawl run now, and is not in the result:
+    given to `schedule add`, which does not pass it, it is a usage error, since a job that
+    replayed its first answers would never see a change.
     """
     from trialwatch.spiders.ctgov import check_base_url
 
@@ -144,6 +182,11 @@ def crawl_options(
         "deadline": deadline if deadline is not None else given.get("deadline"),
         "max_pages": max_pages if max_pages is not None else given.get("max_pages"),
     }
+    if http_cache is None and given.get("http_cache") is not None:
+        raise click.UsageError(
+            "--http-cache is for a crawl run now, not a scheduled one: the job would replay "
+            "the same answers every time"
+        )
     ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])
     query = parse_query(queries)
     if search_url is not None:

@@ -25,7 +25,7 @@ from trialwatch.diffing.render import details, summary
 from trialwatch.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.queries import grade_of, history, list_changes, record_as_of
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.registry.rawstore import payload_store
 
 DATA = Path(__file__).with_name("data")
 MISSING = "NCT99999999"  # not served: shows how a 404 is reported
@@ -115,9 +115,8 @@ def run_demo(keep: Path | None = None) -> int:
             _say(f"demo: edit for the second crawl, {_nct(edit['file'])}: {edit['says']}")
         first, second, ids = build_rounds(root)
         engine = open_engine(url)
-        # Raw payloads beside the database, where every command looks (registry.db.data_dir).
-        store = SnapshotStore(root / "trialwatch-data" / "snapshots")
-        pipeline = Pipeline(engine, store, report=_say)
+        # Raw payloads beside the database, where every command looks.
+        pipeline = Pipeline(engine, payload_store(engine), report=_say)
         for number, folder in ((1, first), (2, second)):
             with ReplayServer(folder) as server:
                 _say(f"demo: crawl {number} of 2 from {server.base_url} ({len(ids)} NCT ids)")

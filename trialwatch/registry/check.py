@@ -11,12 +11,9 @@ Work goes a chunk of trials at a time, so memory stays flat on a large database.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import os
 import socket
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +23,7 @@ from sqlalchemy import func, literal, union_all
 from sqlalchemy import select as sql_select  # core: a union of plain columns
 from sqlmodel import Session, col, select
 
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.snapshots import PayloadStore
 
 from .lease import LEASE_NAME
 from .models import (
@@ -117,7 +114,7 @@ class CheckReport:
 
 def check_database(
     session: Session,
-    store: SnapshotStore,
+    store: PayloadStore,
     *,
     deep: bool = False,
     now: datetime | None = None,
@@ -175,28 +172,8 @@ def check_trials(session: Session) -> list[Problem]:
     return problems
 
 
-def _sha256_of(store: SnapshotStore, digest: str) -> tuple[str | None, str]:
-    """(code of the problem or None, detail)."""
-    try:
-        path = store.path_for(digest)
-    except ValueError:
-        return "snapshot-missing", "not a sha256 digest, so not a name in the store"
-    if not path.is_file():
-        return "snapshot-missing", f"no file {path}"
-    hasher = hashlib.sha256()
-    try:
-        with gzip.open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                hasher.update(block)
-    except (OSError, EOFError, zlib.error) as exc:
-        return "snapshot-unreadable", f"{path}: {exc}"
-    if hasher.hexdigest() != digest:
-        return "snapshot-mismatch", f"{path} holds bytes that hash to {hasher.hexdigest()}"
-    return None, ""
-
-
 def check_snapshots(
-    session: Session, store: SnapshotStore, *, counts: dict[str, int] | None = None
+    session: Session, store: PayloadStore, *, counts: dict[str, int] | None = None
 ) -> list[Problem]:
     """Every raw payload a version (or a set-aside payload) names is in the store, whole.
     Each payload is read once however many rows hold it, in one pass sorted by digest."""
@@ -235,7 +212,7 @@ def check_snapshots(
     distinct = 0
     for digest, group in groupby(rows, key=lambda row: str(row.digest)):
         distinct += 1
-        code, detail = _sha256_of(store, digest)
+        code, detail = store.verify(digest)
         if code is not None:
             users = [f"{r.kind} {r.row}" + (f" ({r.nct})" if r.nct else "") for r in group]
             problems.append(

@@ -78,17 +78,6 @@ def shown_url(url: str) -> str:
         return re.sub(r"//[^/@]*@", "//***@", url)
 
 
-def data_dir(url: str) -> Path:
-    """TRIALWATCH_DATA_DIR, else a folder beside the SQLite file (or in the working directory)."""
-    if env := os.environ.get("TRIALWATCH_DATA_DIR"):
-        return Path(env)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        db = Path(parsed.database)
-        return db.with_name(db.stem + "-data")
-    return Path("trialwatch-data")
-
-
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL may wait for a writer
@@ -286,15 +275,33 @@ def _stored(conn: Connection) -> str:
         return "unknown"
 
 
-def open_engine(url: str, *, check_schema: bool = True) -> Engine:
+def missing_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist; None for one that does, or
+    for any other database."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if Path(parsed.database).exists() else str(parsed.database)
+
+
+def open_engine(url: str, *, check_schema: bool = True, must_exist: bool = False) -> Engine:
     """The engine for ``url``, checked: the database answers and its schema is this
     trialwatch's. An empty database is created at the latest revision; a schema behind or
     ahead is DatabaseError (upgrading is ``upgrade``'s job, never a side effect).
 
     ``check_schema=False``: only that the database answers (for the job store, and tests
-    that shape a database themselves).
+    that shape a database themselves). ``must_exist``: a SQLite file that is not there is
+    DatabaseError, not created (for commands that only read).
     """
     url = normalize_url(url)
+    if must_exist and (missing := missing_file(url)) is not None:
+        raise DatabaseError(
+            f"{missing}: no such database (a command that only reads never creates one; "
+            "check --db or $TRIALWATCH_DATABASE_URL)"
+        )
     engine = _create(url)
     try:
         with _connected(engine, url) as conn:

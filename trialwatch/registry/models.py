@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -289,3 +289,16 @@ class SchedulerLease(SQLModel, table=True):
     started_at: datetime = _time(nullable=False)
     heartbeat_at: datetime = _time(nullable=False)
     timeout_seconds: float
+
+
+class RawPayload(SQLModel, table=True):
+    """A raw payload kept in the database itself (PostgreSQL, unless $TRIALWATCH_DATA_DIR
+    names a folder): gzip-compressed as the file store keeps it, named by the sha256 of the
+    uncompressed bytes, written in the transaction of the version that names it."""
+
+    __tablename__ = "raw_payload"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # gzip
+    size: int  # bytes before compression
+    stored_at: datetime = _time(nullable=False)

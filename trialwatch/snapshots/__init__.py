@@ -1,4 +1,6 @@
-"""Content-addressed store of raw payloads: each body written once, gzip-compressed, atomically."""
+"""Content-addressed stores of raw payloads: each body kept once, gzip-compressed, under the
+sha256 of its bytes. ``SnapshotStore`` keeps files; a database keeps them in a table
+(``trialwatch.registry.rawstore``). Both answer to ``PayloadStore``."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import os
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Any, Protocol
 
 _HEX = frozenset("0123456789abcdef")
+LEVEL = 6  # gzip level: within a few per cent of level 9's size at a fraction of its time
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -29,46 +33,115 @@ class SnapshotDamaged(OSError):
     longer hash to its name. The text is one line."""
 
 
+def digest_of(body: bytes) -> str:
+    """The name ``body`` is stored under."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def is_digest(name: str) -> bool:
+    return len(name) == 64 and set(name) <= _HEX
+
+
+def compress(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=LEVEL, mtime=0)
+
+
+def unpacked(digest: str, packed: bytes) -> bytes:
+    """The payload kept as ``packed`` (gzip), checked against ``digest``; SnapshotDamaged if
+    it is not gzip, is cut short or no longer hashes to its name."""
+    try:
+        body = gzip.decompress(packed)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise SnapshotDamaged(f"raw payload {digest} is damaged ({exc or 'cut short'})") from None
+    if digest_of(body) != digest:
+        raise SnapshotDamaged(f"raw payload {digest} is damaged (its bytes no longer match)")
+    return body
+
+
+def verified(digest: str, read: Any) -> tuple[str | None, str]:
+    """(a `trialwatch check` problem code or None, its detail) for the payload ``read()``
+    returns (its gzip bytes; FileNotFoundError when there is none)."""
+    if not is_digest(digest):
+        return "snapshot-missing", "not a sha256 digest, so not a name in the store"
+    try:
+        unpacked(digest, read())
+    except FileNotFoundError as exc:
+        return "snapshot-missing", str(exc)
+    except SnapshotDamaged as exc:
+        code = "snapshot-mismatch" if "no longer match" in str(exc) else "snapshot-unreadable"
+        return code, str(exc)
+    except OSError as exc:
+        return "snapshot-unreadable", f"{exc.strerror or exc}"
+    return None, ""
+
+
+class PayloadStore(Protocol):
+    """Where a database's raw payloads are kept. ``session``: the caller's unit of work,
+    so that a payload and the row naming it are written together (the file store writes at
+    once, before the commit that names the file)."""
+
+    @property
+    def where(self) -> str:
+        """The store, as a message names it."""
+        ...
+
+    def digest(self, body: bytes) -> str: ...
+
+    def put(self, body: bytes, *, session: Any = None) -> str: ...
+
+    def get(self, digest: str, *, session: Any = None) -> bytes: ...
+
+    def __contains__(self, digest: str) -> bool: ...
+
+    def verify(self, digest: str) -> tuple[str | None, str]: ...
+
+
 class SnapshotStore:
     """Files live at ``<root>/ab/cd/<sha256>.gz``; the database keeps only the hash."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
+    @property
+    def where(self) -> str:
+        return str(self.root)
+
     def path_for(self, digest: str) -> Path:
         # The digest is ours, but guard anyway: it becomes a path.
-        if len(digest) != 64 or not set(digest) <= _HEX:
+        if not is_digest(digest):
             raise ValueError(f"not a sha256 hex digest: {digest!r}")
         return self.root / digest[:2] / digest[2:4] / f"{digest}.gz"
 
     @staticmethod
     def digest(body: bytes) -> str:
-        """The name ``body`` is stored under."""
-        return hashlib.sha256(body).hexdigest()
+        return digest_of(body)
 
-    def put(self, body: bytes) -> str:
-        digest = self.digest(body)
+    def put(self, body: bytes, *, session: Any = None) -> str:
+        digest = digest_of(body)
         path = self.path_for(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Level 6: within a few per cent of level 9's size at a fraction of its time.
-            write_atomic(path, gzip.compress(body, compresslevel=6, mtime=0))
+            write_atomic(path, compress(body))
         return digest
 
-    def get(self, digest: str) -> bytes:
-        """The payload stored under ``digest``, checked against it; a damaged file raises
-        SnapshotDamaged (an OSError), a missing one FileNotFoundError."""
+    def packed(self, digest: str) -> bytes:
+        """The payload's stored (gzip) bytes; FileNotFoundError when there is none."""
         path = self.path_for(digest)
         try:
-            with gzip.open(path, "rb") as fh:
-                body = fh.read()
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise SnapshotDamaged(
-                f"raw payload {digest} is damaged ({exc or 'cut short'})"
-            ) from None
-        if hashlib.sha256(body).hexdigest() != digest:
-            raise SnapshotDamaged(f"raw payload {digest} is damaged (its bytes no longer match)")
-        return body
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no file {path}") from None
+
+    def get(self, digest: str, *, session: Any = None) -> bytes:
+        """The payload stored under ``digest``, checked against it; a damaged file raises
+        SnapshotDamaged (an OSError), a missing one FileNotFoundError."""
+        return unpacked(digest, self.packed(digest))
 
     def __contains__(self, digest: str) -> bool:
         return self.path_for(digest).exists()
+
+    def verify(self, digest: str) -> tuple[str | None, str]:
+        code, detail = verified(digest, lambda: self.packed(digest))
+        if code is not None and code != "snapshot-missing" and is_digest(digest):
+            detail = f"{self.path_for(digest)}: {detail}"
+        return code, detail

@@ -150,8 +150,7 @@ class SnapshotPipeline:
     with the hash of the body stored here."""
 
     def __init__(self, data_dir: str, inline: bool = False) -> None:
-        self.store = SnapshotStore(data_dir)
-        self.inline = inline
+        self.store = None if inline else SnapshotStore(data_dir)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SnapshotPipeline:
@@ -163,7 +162,7 @@ class SnapshotPipeline:
 
     def process_item(self, item: dict[str, Any], spider: Spider | None = None) -> dict[str, Any]:
         body = item.pop("body", None)
-        if self.inline:
+        if self.store is None:  # inline
             item["snapshot"] = None
             item["body"] = base64.b64encode(body).decode("ascii") if body else None
         else:

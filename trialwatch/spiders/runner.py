@@ -83,7 +83,7 @@ HISTORY_SPIDERS: dict[str, type[Spider]] = {"ctgov_history": CtgovHistorySpider}
 def crawl(
     slug: str,
     *,
-    data_dir: Path,
+    data_dir: Path | None = None,
     base_url: str | None = None,
     nct_ids: Sequence[str] = (),
     urls: Sequence[str] = (),
@@ -98,8 +98,10 @@ def crawl(
 
     `urls` are for the page spiders (veeva, centerwatch, clinicaltrialexchange, trialpage):
     each must be http(s), on the spider's hosts, without credentials and at most
-    2,048 characters long. `have` and `modules` are for ctgov_history (see its spider). Bad
-    arguments raise ValueError before anything starts; a child that dies raises CrawlError.
+    2,048 characters long. `have` and `modules` are for ctgov_history (see its spider).
+    `data_dir`: where the child keeps each body (a SnapshotStore), unless the settings ask for
+    bodies inline (TRIALWATCH_INLINE_BODIES), as every ingesting crawl does. Bad arguments
+    raise ValueError before anything starts; a child that dies raises CrawlError.
     """
     job = build_job(
         slug,
@@ -119,7 +121,7 @@ def crawl(
 def build_job(
     slug: str,
     *,
-    data_dir: Path,
+    data_dir: Path | None = None,
     base_url: str | None = None,
     nct_ids: Sequence[str] = (),
     urls: Sequence[str] = (),
@@ -138,7 +140,8 @@ def build_job(
     if isinstance(urls, str):
         raise ValueError(f"urls must be a sequence of URLs, not the string {urls!r}")
     base_url = base_url or os.environ.get(f"TRIALWATCH_{slug.upper()}_URL") or None
-    job: dict[str, Any] = {"slug": slug, "data_dir": str(Path(data_dir).resolve())}
+    folder = str(Path(data_dir).resolve()) if data_dir is not None else None
+    job: dict[str, Any] = {"slug": slug, "data_dir": folder}
     if slug in HISTORY_SPIDERS:
         if urls or query or updated_since:
             raise ValueError(f"{slug} fetches trials by NCT id: give nct_ids (and have, modules)")
@@ -257,7 +260,8 @@ def _run_in_child(job: Mapping[str, Any]) -> int:
         return 2
     settings = Settings()
     settings.setdict(BASE_SETTINGS, priority="project")
-    settings.set("TRIALWATCH_DATA_DIR", job["data_dir"], priority="project")
+    if job.get("data_dir"):
+        settings.set("TRIALWATCH_DATA_DIR", job["data_dir"], priority="project")
     settings.setdict(job.get("settings") or {}, priority="cmdline")
     kwargs: dict[str, Any] = {"nct_ids": job.get("nct_ids") or (), "base_url": job.get("base_url")}
     if issubclass(spider_cls, CtgovHistorySpider):
@@ -302,8 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = argv[0] if argv else sys.stdin.read()
     try:
         job = json.loads(raw)
-        if not isinstance(job, dict) or "data_dir" not in job:
-            raise ValueError("expected an object with at least slug and data_dir")
+        if not isinstance(job, dict) or "slug" not in job:
+            raise ValueError("expected an object with at least a slug")
     except ValueError as exc:
         print(f"error: bad job spec: {exc}", file=sys.stderr)
         return 2

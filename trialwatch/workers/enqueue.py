@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -69,7 +68,6 @@ def enqueue_crawl(
     spec = json.loads(
         build_job(
             slug,
-            data_dir=Path("."),
             base_url=base_url,
             nct_ids=nct_ids,
             query=query,

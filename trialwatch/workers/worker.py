@@ -55,7 +55,7 @@ class Worker:
         self.report = report
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.engine = open_engine(db_url)
-        self.pipeline = pipeline_for(self.engine, db_url, report)
+        self.pipeline = pipeline_for(self.engine, report)
         self.signum = 0
         self.forced = False  # stopped now (a second signal), not after the request under way
         self._in_crawl = False
