@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import os
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import Pool
 
 from tests.reliability import Recorder, write
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The most connections a test process holds to PostgreSQL at once: a server shared with other
+# clients (CI's has 100 in all) must never be exhausted by the suite, however it is split.
+MAX_PG_CONNECTIONS = 10
 PG_URL = os.environ.get(
     "TRIALWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -96,3 +102,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
+
+
+class PgConnections:
+    """This process's open PostgreSQL connections, through every SQLAlchemy pool (the
+    program's engines and the tests' own): counted when each is made, so the count at that
+    moment is the peak. A connection closed, or dropped with its engine, no longer counts."""
+
+    def __init__(self) -> None:
+        self.open: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.peak = 0
+
+    def live(self) -> int:
+        return sum(1 for conn in list(self.open) if not conn.closed)
+
+    def made(self, dbapi_conn: Any, _record: Any) -> None:
+        if type(dbapi_conn).__module__.startswith("psycopg"):
+            self.open.add(dbapi_conn)
+            self.peak = max(self.peak, self.live())
+
+
+PG_CONNECTIONS = PgConnections()
+event.listen(Pool, "connect", PG_CONNECTIONS.made)
+
+
+@pytest.fixture(autouse=True)
+def _few_pg_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test holds more than MAX_PG_CONNECTIONS connections at once."""
+    PG_CONNECTIONS.peak = PG_CONNECTIONS.live()
+    yield
+    peak = PG_CONNECTIONS.peak
+    assert peak <= MAX_PG_CONNECTIONS, (
+        f"{request.node.nodeid} held {peak} PostgreSQL connections at once "
+        f"(at most {MAX_PG_CONNECTIONS})"
+    )

@@ -99,6 +99,7 @@ def test_bad_inputs_are_named_set_aside_and_the_rest_goes_on(run, tmp_path):
 
 
 def test_show_unknown_trial_and_usage_errors(run):
+    assert run("db", "upgrade").exit_code == 0  # a database with nothing in it
     result = run("show", "NCT09999999")
     assert result.exit_code == 1 and "NCT09999999" in result.stderr
     assert run("show", "NCT123").exit_code == 2

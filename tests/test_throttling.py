@@ -226,7 +226,7 @@ def test_schedule_run_rides_out_a_429_before_every_path(
     with ReplayServer(here / "srv", throttled(here / "srv", [TOO_MANY], ncts=SIX[:2])) as srv:
         added = CliRunner().invoke(
             cli,
-            ["--db", db_url, "schedule", "add", "--every", "1d", "crawl", "ctgov",
+            ["--db", db_url, "schedule", "add", "--every", "1s", "crawl", "ctgov",
              "--nct", SIX[0], "--nct", SIX[1], "--base-url", srv.base_url],
         )  # fmt: skip
         assert added.exit_code == 0, added.output

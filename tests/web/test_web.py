@@ -210,6 +210,9 @@ def test_serve_warns_when_not_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_p
 
     ran: list[tuple[str, int]] = []
     monkeypatch.setattr(uvicorn, "run", lambda _app, host, port, **_kw: ran.append((host, port)))
+    assert (
+        CliRunner().invoke(cli, ["--db", str(tmp_path / "web.db"), "db", "upgrade"]).exit_code == 0
+    )
     result = CliRunner().invoke(
         cli, ["--db", str(tmp_path / "web.db"), "serve", "--host", "0.0.0.0"]
     )

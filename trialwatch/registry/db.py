@@ -36,6 +36,9 @@ JOB_STORE_TABLE = "apscheduler_jobs"
 SCHEMA_LOCK_KEY = 0x7472_6961_6C77_6174  # "trialwat"
 SQLITE_LOCK_WAIT_MS = 600_000  # a second upgrade waits this long for the first one
 POSTGRES_CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
+# A process holds at most POOL_SIZE + POOL_OVERFLOW connections to a server (shared by others).
+POOL_SIZE = 5
+POOL_OVERFLOW = 5
 PG_DRIVERS = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg"}
 
 log = logging.getLogger(__name__)
@@ -195,9 +198,20 @@ def _create(url: str) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         connect_args: dict[str, object] = {}
-        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT  # an unanswering host
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        if parsed.get_backend_name() == "postgresql":
+            if "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT  # an unanswering host
+            if (
+                "application_name" not in parsed.query
+            ):  # who holds a connection, in pg_stat_activity
+                connect_args["application_name"] = f"trialwatch {os.getpid()}"
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            connect_args=connect_args,
+        )
     except ImportError as exc:
         backend = url.partition(":")[0]
         if backend.startswith("postgresql"):
