@@ -26,7 +26,7 @@ import pytest
 from tests.conftest import FIXTURES, postgres_database
 from trialwatch.demo import build_rounds
 from trialwatch.demo.history import HISTORY_TRIAL, history_versions
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine
 from trialwatch.snapshots import SnapshotStore
 

@@ -13,11 +13,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from trialwatch.backfill import BackfillTally, run_backfill
 from trialwatch.cli import cli
 from trialwatch.demo.history import build_history_replay
 from trialwatch.demo.replay import ReplayServer
-from trialwatch.pipeline import Pipeline
+from trialwatch.ingest.backfill import BackfillTally, run_backfill
+from trialwatch.ingest.pipeline import Pipeline
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun
 from trialwatch.snapshots import SnapshotStore

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from tests.conftest import FIXTURES
 from trialwatch.cli import cli
 from trialwatch.demo.replay import ReplayServer
-from trialwatch.jobs import crawl_settings
+from trialwatch.ingest.jobs import crawl_settings
 
 VEEVA_PAGE = FIXTURES / "veeva" / "seed003_NCT02249676"
 

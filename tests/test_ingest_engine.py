@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import FIXTURES
 from trialwatch.cli import cli
+from trialwatch.ingest.study_bytes import raw_hash
 from trialwatch.parsers.json_strict import strict_only
-from trialwatch.study_bytes import raw_hash
 
 STUDY = FIXTURES / "ctgov" / "NCT04267848" / "ctgov_v2_NCT04267848.json"
 OTHERS = [FIXTURES / "ctgov" / n / f"ctgov_v2_{n}.json" for n in ("NCT03934567", "NCT04431453")]
@@ -176,7 +176,7 @@ def _rows(url: str) -> dict[str, list[dict[str, Any]]]:
 def test_first_versions_in_bulk_are_the_rows_one_at_a_time_would_be(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trialwatch.pipeline import Pipeline, Tally
+    from trialwatch.ingest.pipeline import Pipeline, Tally
     from trialwatch.registry.db import open_engine
     from trialwatch.snapshots import SnapshotStore
 
@@ -205,7 +205,7 @@ def test_first_versions_in_bulk_are_the_rows_one_at_a_time_would_be(
 
 
 def test_studies_parsed_in_worker_processes_are_parsed_as_in_the_process() -> None:
-    from trialwatch.parse_pool import MIN_JOBS, ParsePool, parse_study
+    from trialwatch.ingest.parse_pool import MIN_JOBS, ParsePool, parse_study
 
     bodies = [p.read_bytes() for p in sorted((FIXTURES / "ctgov").glob("*/ctgov_v2_NCT*.json"))]
     jobs = [(body, None, None) for body in bodies] * (MIN_JOBS // len(bodies) + 1)

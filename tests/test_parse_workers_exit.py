@@ -22,7 +22,7 @@ from tests.conftest import fixture_file
 from tests.faults import write_copies
 from tests.kill_points import ROOT, Target
 from tests.reliability import Recorder
-from trialwatch.parse_pool import MIN_JOBS
+from trialwatch.ingest.parse_pool import MIN_JOBS
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="finds processes through Linux's /proc"

@@ -171,7 +171,7 @@ def run_crawl_job(
     with _active_lock:
         _active[job_id] = started
     try:
-        from trialwatch.jobs import crawl_and_alert
+        from trialwatch.ingest.jobs import crawl_and_alert
 
         crawl_and_alert(
             url,

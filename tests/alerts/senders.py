@@ -27,7 +27,7 @@ from sqlmodel import select
 
 from tests.conftest import fixture_file
 from trialwatch.alerts.watches import add_watch
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import AlertMessage, Delivery
 from trialwatch.snapshots import SnapshotStore
@@ -40,7 +40,7 @@ FROM = "alerts@trialwatch.test"
 # Imports everything, says "ready" on stdout, then waits for a line on stdin, so processes
 # started together go at the same instant; then the `trialwatch` command's own entry point.
 GATED = (
-    "import sys, trialwatch.jobs, trialwatch.alerts.outbox\n"
+    "import sys, trialwatch.ingest.jobs, trialwatch.alerts.outbox\n"
     "from trialwatch.cli import main\n"
     "print('ready', flush=True)\n"
     "sys.stdin.readline()\n"

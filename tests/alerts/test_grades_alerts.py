@@ -21,7 +21,7 @@ from trialwatch.alerts.outbox import send_pending
 from trialwatch.alerts.render import AlertItem, render_message
 from trialwatch.alerts.watches import enqueue
 from trialwatch.cli import cli
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import Change, Delivery, TrialVersion, Watch
 from trialwatch.snapshots import SnapshotStore

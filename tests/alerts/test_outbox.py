@@ -14,7 +14,7 @@ from tests.conftest import fixture_file
 from trialwatch.alerts.outbox import compose, send_pending
 from trialwatch.alerts.smtp import build_email, send_email
 from trialwatch.alerts.watches import add_watch, query_key
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import AlertMessage, Delivery, Watch
 from trialwatch.snapshots import SnapshotStore

@@ -35,6 +35,16 @@ def _numbered(size: int) -> str:
     return "".join(parts)[:size]
 
 
+def _counted(size: int) -> str:
+    """ "1\n2\n3\n...": short lines, no two alike (a list of distinct values)."""
+    parts, total, n = [], 0, 1
+    while total < size:
+        parts.append(f"{n}\n")
+        total += len(parts[-1])
+        n += 1
+    return "".join(parts)[:size]
+
+
 def _indented(size: int) -> str:
     """Bullets each set in one space further than the one before: ever deeper nesting."""
     parts, total, depth = [], 0, 0
@@ -61,21 +71,21 @@ FAMILIES: dict[str, Family] = {
     "li_paragraphs": lambda size: "<ul><li>x" + _run("<p>more text</p>")(size - 9),
     # list markers, with and without line breaks
     "stars_in_line": _run("* "),
-    "star_lines": _run("* x\n"),
-    "dash_lines": _run("- x\n"),
+    "dashes_in_line": _run("- "),
     "bullets": _run("•"),
-    "bullet_lines": _run("• x\n"),
     "numbers_in_line": _run("1. "),
-    "number_lines": _run("1. x\n"),
+    "markers_in_line": _run("* - • 1. a) (i) "),
     "numbered_run": _numbered,
-    "letter_lines": _run("a) x\n"),
-    "roman_lines": _run("(i) x\n"),
+    "bullet_lines": _run("* x\n- x\n• x\n"),
+    "number_lines": _run("1. x\n"),
+    "letter_lines": _run("a) x\n(i) x\n"),
     "alternating_lists": _run("1. x\nA) x\n"),
     "indented": _indented,
     "item_paragraphs": lambda size: "- x\n" + _run("\n  more text\n")(size - 4),
     # digits, brackets, whitespace, long lines
     "digits": _run("1"),
     "digit_words": _run("1 "),
+    "counted_lines": _counted,
     "open_parens": _run("("),
     "nested_parens": lambda size: "(" * (size // 2) + ")" * (size - size // 2),
     "unbalanced_parens": _run("((x)"),
@@ -195,14 +205,15 @@ def classic_fields(text: str) -> Payload:
     return _classic(edit).encode(), None
 
 
-def site_page(slug: str, case: str, anchor: str, *, heading: str = "") -> Build:
+def site_page(slug: str, case: str, *anchors: str, heading: str = "") -> Build:
     """A site page's real text (page.txt) with the text on the lines after the first line
-    matching `anchor` (preceded by `heading`, for a page that shows no criteria)."""
+    matching each anchor (preceded by `heading`, for a page that shows no criteria)."""
 
     def build(text: str) -> Payload:
         lines = _read(FIXTURES / slug / case / "page.txt").split("\n")
-        at = next(i for i, line in enumerate(lines) if re.match(anchor, line.strip(), re.I))
-        lines[at + 1 : at + 1] = [heading, text] if heading else [text]
+        for anchor in anchors:
+            at = next(i for i, line in enumerate(lines) if re.match(anchor, line.strip(), re.I))
+            lines[at + 1 : at + 1] = [heading, text] if heading else [text]
         return "\n".join(lines).encode(), slug
 
     return build

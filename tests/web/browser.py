@@ -21,7 +21,7 @@ import pytest
 
 from tests.analyst_data import ROUND_2
 from trialwatch.demo import edited
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine
 from trialwatch.snapshots import SnapshotStore
 

@@ -14,7 +14,7 @@ from lxml import html
 
 from tests.conftest import FIXTURES
 from tests.web.conftest import api, cli_json, db_of, page
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.queries import list_changes
 from trialwatch.snapshots import SnapshotStore

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
 from tests.conftest import FIXTURES
 from tests.web.conftest import Client, api, cli_json, db_of, page
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine
 from trialwatch.snapshots import SnapshotStore
 from trialwatch.web.app import SECURITY_HEADERS

@@ -193,7 +193,7 @@ def alerts_send(obj: Context, ignore_backoff: bool) -> None:
     retry` sends held messages again whatever the cause. Exits 1 when anything was deferred
     or held, or is still held by the current settings.
     """
-    from trialwatch.jobs import send_alerts
+    from trialwatch.ingest.jobs import send_alerts
 
     _exit(send_alerts(obj.engine, report=err, ignore_backoff=ignore_backoff))
 
@@ -207,7 +207,7 @@ def alerts_retry(obj: Context, message_ids: tuple[int, ...], retry_all: bool) ->
     or --all. Each goes back to pending with its Message-ID and is sent at once; one that
     fails again is held again, with the new reason."""
     from trialwatch.alerts.claims import release_held
-    from trialwatch.jobs import send_alerts
+    from trialwatch.ingest.jobs import send_alerts
 
     if retry_all == bool(message_ids):
         raise click.UsageError("name the held messages to retry, or pass --all (not both)")

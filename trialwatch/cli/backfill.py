@@ -9,7 +9,7 @@ import click
 
 from trialwatch.cli.limits import deadline_option, timeout_option
 from trialwatch.cli.util import Context, check_nct, err, read_nct_file
-from trialwatch.jobs import crawl_settings
+from trialwatch.ingest.jobs import crawl_settings
 
 DEFAULT_BASE_URL = "https://clinicaltrials.gov"
 
@@ -86,7 +86,7 @@ def backfill(
     was fetched (run it again), or the deadline cut the backfill short; a trial with no
     history is reported but is not a failure.
     """
-    from trialwatch.backfill import run_backfill
+    from trialwatch.ingest.backfill import run_backfill
     from trialwatch.spiders.runner import CrawlError
 
     ids = [check_nct(n) for n in ncts] + (read_nct_file(nct_file) if nct_file else [])

@@ -16,10 +16,10 @@ from trialwatch.cli.util import (
     err,
     parse_time,
 )
+from trialwatch.ingest.jobs import crawl_settings, tally_line
+from trialwatch.ingest.pipeline import Tally
 from trialwatch.inputs import InputRefused, count_inputs, iter_inputs
-from trialwatch.jobs import crawl_settings, tally_line
 from trialwatch.parsers import KNOWN_SOURCES
-from trialwatch.pipeline import Tally
 from trialwatch.registry.models import utcnow
 from trialwatch.spiders.limits import (
     DEFAULT_MAX_PAGES,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from trialwatch.crawling import parse_duration
+from trialwatch.ingest.crawling import parse_duration
 from trialwatch.spiders.limits import (
     DEFAULT_DEADLINE,
     DEFAULT_TIMEOUT,

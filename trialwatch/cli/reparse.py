@@ -28,7 +28,7 @@ def reparse(obj: Context, ncts: tuple[str, ...], stale_only: bool, as_json: bool
     trialwatch reparse
     trialwatch reparse --nct NCT04280705
     """
-    from trialwatch.reparse import reparse as run
+    from trialwatch.ingest.reparse import reparse as run
 
     ids = [check_nct(n) for n in ncts]
     tally = run(obj.pipeline(), ids, everything=not stale_only)

@@ -15,7 +15,7 @@ import click
 from sqlalchemy import Engine
 
 from trialwatch.config import data_dir_override
-from trialwatch.pipeline import Pipeline
+from trialwatch.ingest.pipeline import Pipeline
 from trialwatch.record import NCT_RE
 from trialwatch.registry.db import database_url, open_engine
 from trialwatch.registry.rawstore import payload_store

@@ -22,7 +22,7 @@ from trialwatch.demo.history import (
 from trialwatch.demo.replay import ReplayServer
 from trialwatch.diffing.changes import Change as FoundChange
 from trialwatch.diffing.render import details, summary
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.queries import grade_of, history, list_changes, record_as_of
 from trialwatch.registry.rawstore import payload_store
@@ -139,7 +139,7 @@ def run_demo(keep: Path | None = None) -> int:
 
 def _backfill(root: Path, pipeline: Pipeline) -> None:
     """Backfill a trial's registry history from a loopback replay, then read its past."""
-    from trialwatch.backfill import run_backfill
+    from trialwatch.ingest.backfill import run_backfill
 
     folder = build_history_replay(root / "history")
     with ReplayServer(folder) as server:

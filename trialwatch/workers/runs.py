@@ -1,7 +1,7 @@
 """A queued run in the database: its crawl_run row (status "queued" until its end), each
 worker's part added to it, and its end.
 
-Every part is a crawl of its own (``trialwatch.crawling.run_crawl``, a crawl_run row marked
+Every part is a crawl of its own (``trialwatch.ingest.crawling.run_crawl``, a crawl_run row marked
 ``part_of`` the queued run in its args); its counts and errors are added to the queued run's
 as soon as the part ends, so the queued run's counts are the sum of its parts'. A part that
 fetched nothing (the worker came as the last request was taken) leaves no row.

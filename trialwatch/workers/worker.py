@@ -1,7 +1,7 @@
 """A worker: takes the crawls queued in Redis and fetches them into the database.
 
 It looks for the oldest queued run with requests waiting, joins it, and runs a crawl of its
-own for it (``trialwatch.crawling.run_crawl``, in a crawl child like any other) whose
+own for it (``trialwatch.ingest.crawling.run_crawl``, in a crawl child like any other) whose
 scheduler is the run's shared queue in Redis (``spiders.redis_queue``): the child takes
 requests from the queue one at a time, ingests what it fetches through the normal pipeline,
 puts what its callbacks yield back into the queue, and ends when the queue is empty. The
@@ -27,8 +27,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from trialwatch.crawling import run_crawl
-from trialwatch.jobs import pipeline_for, send_alerts
+from trialwatch.ingest.crawling import run_crawl
+from trialwatch.ingest.jobs import pipeline_for, send_alerts
 from trialwatch.registry.db import open_engine
 from trialwatch.spiders.components import seconds_text
 from trialwatch.spiders.redis_queue import worker_settings

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from trialwatch import parsers
-from trialwatch.pipeline import Pipeline
+from trialwatch.ingest.pipeline import Pipeline
 from trialwatch.registry.db import transaction
 from trialwatch.registry.discrepancies import grade_discrepancies, update_discrepancies
 from trialwatch.registry.models import Trial, utcnow

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from trialwatch.alerts.watches import query_key
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import transaction
 from trialwatch.registry.models import CrawlRun, utcnow
 

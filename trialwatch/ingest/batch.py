@@ -32,16 +32,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from trialwatch import parsers
-from trialwatch.parse_pool import Parsed, ParsePool, parse_study
+from trialwatch.ingest.parse_pool import Parsed, ParsePool, parse_study
+from trialwatch.ingest.study_bytes import FORMATS, nct_in, nct_of, raw_hash, split_page
 from trialwatch.registry import batch as db
 from trialwatch.registry.first import FirstVersion, held_trials, store_first_versions
 from trialwatch.registry.ingest import IngestResult
 from trialwatch.registry.locks import fault, lock_trials, lock_wait, retrying, writing
 from trialwatch.registry.timeline import payload_key
-from trialwatch.study_bytes import FORMATS, nct_in, nct_of, raw_hash, split_page
 
 if TYPE_CHECKING:
-    from trialwatch.pipeline import Pipeline, Tally
+    from trialwatch.ingest.pipeline import Pipeline, Tally
 
 
 @dataclass
@@ -156,7 +156,7 @@ class Batch:
                 f"rolled back ({said[0] if said else type(exc).__name__}); "
                 "storing them one at a time"
             )
-            from trialwatch.payloads import refused_by_database
+            from trialwatch.ingest.payloads import refused_by_database
 
             for unit in units:
                 try:
@@ -179,7 +179,7 @@ class Batch:
     def _commit(self, units: list[Unit]) -> None:
         """Write ``units`` in one transaction (retried after a conflict); the tally and the
         report lines are taken only once it committed."""
-        from trialwatch.payloads import Tally
+        from trialwatch.ingest.payloads import Tally
 
         lines: list[str] = []
         parsed, seen_before = self._parse_first(units)

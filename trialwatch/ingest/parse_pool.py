@@ -38,7 +38,7 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def parse_study(job: Job) -> Parsed:
     """One study payload: its record and hash, or the one-line reason it is refused."""
-    from trialwatch.payloads import parse_guarded
+    from trialwatch.ingest.payloads import parse_guarded
 
     raw, url, source = job
     try:

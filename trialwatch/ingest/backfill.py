@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from trialwatch.ingest.pipeline import HistoryPayload, Pipeline, Report, Tally
 from trialwatch.parsers import ParseError
 from trialwatch.parsers.ctgov_history import HistoryEntry, parse_version_list, wanted_versions
-from trialwatch.pipeline import HistoryPayload, Pipeline, Report, Tally
 from trialwatch.registry.db import transaction
 from trialwatch.registry.models import CrawlRun, utcnow
 from trialwatch.spiders.components import NOTICE, STOP, one_line

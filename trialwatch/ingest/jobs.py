@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from trialwatch.alerts.outbox import SendTally, send_pending
 from trialwatch.alerts.smtp import SmtpSettings
 from trialwatch.config import data_dir_override, load_config
-from trialwatch.pipeline import Pipeline, Tally
+from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine
 from trialwatch.registry.models import CrawlRun, utcnow
 from trialwatch.registry.rawstore import payload_store

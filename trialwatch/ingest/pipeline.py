@@ -13,9 +13,8 @@ from sqlmodel import Session, col, select
 
 from trialwatch import parsers
 from trialwatch.alerts.watches import enqueue, note_query_member
-from trialwatch.batch import Batch
-from trialwatch.parsers import ParseError, ctgov_history
-from trialwatch.payloads import (
+from trialwatch.ingest.batch import Batch
+from trialwatch.ingest.payloads import (
     HistoryPayload,
     Report,
     Tally,
@@ -23,6 +22,7 @@ from trialwatch.payloads import (
     refused_by_database,
     storable,
 )
+from trialwatch.parsers import ParseError, ctgov_history
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
 from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record, record_alias
@@ -48,7 +48,7 @@ class Pipeline:
         self._parsed: dict[tuple[str, str | None, str], list[TrialRecord]] = {}
 
     def batch(self, tally: Tally, *, size: int = 500) -> Batch:
-        """A batch to ``add`` payloads to (see ``trialwatch.batch``); flushed when it ends."""
+        """A batch to ``add`` payloads to (``trialwatch.ingest.batch``), flushed when it ends."""
         return Batch(self, tally, size=size)
 
     def ingest_body(
@@ -346,7 +346,7 @@ class Pipeline:
             unit.add(ParseFailure(reason=storable(reason), snapshot=snapshot, **kept))
 
     def crawl(self, slug: str, **options: Any) -> tuple[CrawlRun, Tally]:
-        """Run one crawl (see ``trialwatch.crawling.run_crawl`` for the options)."""
-        from trialwatch.crawling import run_crawl
+        """Run one crawl (see ``trialwatch.ingest.crawling.run_crawl`` for the options)."""
+        from trialwatch.ingest.crawling import run_crawl
 
         return run_crawl(self, slug, **options)
