@@ -22,7 +22,7 @@ from tests.scheduler.support import db_arg, runs, trialwatch, wait_for
 from trialwatch.cli import cli
 from trialwatch.demo.replay import ReplayServer
 from trialwatch.scheduler import JOB_FUNC, JOB_TABLE, make_scheduler
-from trialwatch.scheduler_store import add_crawl_job
+from trialwatch.scheduler.store import add_crawl_job
 
 PASSWORD = "Sekr1t-pw-that-must-not-leak"
 RETIRED = {

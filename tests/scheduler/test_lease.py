@@ -15,7 +15,7 @@ from tests.scheduler.support import db_arg, runs, trialwatch, wait_for
 from trialwatch.registry.db import open_engine
 from trialwatch.registry.lease import TABLE, Lease, LeaseHeld
 from trialwatch.registry.models import utcnow
-from trialwatch.scheduler_store import add_crawl_job
+from trialwatch.scheduler.store import add_crawl_job
 
 RETIRED = {  # fails at once, every second: a run on record each time a scheduler runs it
     "slug": "retired",

@@ -22,7 +22,7 @@ from trialwatch.demo.replay import ReplayServer
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import CrawlRun
 from trialwatch.scheduler import make_scheduler, run_crawl_job, serving
-from trialwatch.scheduler_store import add_crawl_job, parse_every
+from trialwatch.scheduler.store import add_crawl_job, parse_every
 
 
 def test_durations():

@@ -28,7 +28,7 @@ from tests.scheduler.support import (
     wait_for,
 )
 from trialwatch.cli import cli
-from trialwatch.scheduler_store import add_crawl_job
+from trialwatch.scheduler.store import add_crawl_job
 
 
 def _add_crawl(db_url: str, base_url: str) -> str:

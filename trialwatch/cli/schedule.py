@@ -35,7 +35,7 @@ def schedule_add(
     one it writes to (no database URL or password is stored with it).
     """
     from trialwatch.cli.util import crawl_options
-    from trialwatch.scheduler_store import add_crawl_job
+    from trialwatch.scheduler.store import add_crawl_job
     from trialwatch.spiders.runner import build_job
 
     if not command or command[0] != "crawl":
@@ -78,7 +78,7 @@ def schedule_add(
 @click.pass_obj
 def schedule_list(obj: Context, as_json: bool) -> None:
     """List scheduled jobs."""
-    from trialwatch.scheduler_store import list_jobs
+    from trialwatch.scheduler.store import list_jobs
 
     jobs = list_jobs(obj.url)
     if as_json:
@@ -99,7 +99,7 @@ def schedule_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def schedule_remove(obj: Context, job_id: str) -> None:
     """Remove a scheduled job."""
-    from trialwatch.scheduler_store import remove_job
+    from trialwatch.scheduler.store import remove_job
 
     if not remove_job(obj.url, job_id):
         err(f"job {job_id}: no such job")
@@ -141,7 +141,7 @@ def schedule_run(ctx: click.Context, lease_timeout: float, wait: bool) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from trialwatch.scheduler import failure_line
-    from trialwatch.scheduler_run import SchedulerBusy, run_forever
+    from trialwatch.scheduler.runner import SchedulerBusy, run_forever
 
     obj: Context = ctx.obj
     verbose = bool(ctx.find_root().params.get("verbose"))

@@ -5,7 +5,7 @@ uses. Jobs survive restarts (they live in the database), never run twice at once
 (max_instances=1, and one `schedule run` per database), and missed runs coalesce into one.
 A stored job holds the crawl's options only: the scheduler that runs it passes its own
 database (``serving``), so no URL or password is ever written into the job store.
-Adding, listing and removing jobs edit the job store alone: ``scheduler_store``.
+Adding, listing and removing jobs edit the job store alone: ``scheduler.store``.
 """
 
 from __future__ import annotations
