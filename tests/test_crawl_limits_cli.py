@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlmodel import col
 from sqlmodel import select as query
 
+from tests.registry_server import held
 from tests.spiders.servers import (
     STUDIES,
     PageServer,
@@ -29,7 +29,7 @@ from tests.spiders.servers import (
 from trialwatch.cli import cli
 from trialwatch.demo.history import history_versions, version_list
 from trialwatch.registry.db import open_engine, transaction
-from trialwatch.registry.models import CrawlRun, TrialVersion
+from trialwatch.registry.models import CrawlRun
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCH = ["--query", "query.cond=anything", "--delay", "0"]
@@ -53,15 +53,6 @@ def only_run(db: str) -> CrawlRun:
         with transaction(engine) as session:
             [run] = session.exec(query(CrawlRun)).all()
             return run
-    finally:
-        engine.dispose()
-
-
-def held(db: str) -> set[str]:
-    engine = open_engine(db)
-    try:
-        with transaction(engine) as session:
-            return set(session.exec(query(col(TrialVersion.nct_id))).all())
     finally:
         engine.dispose()
 

@@ -22,6 +22,7 @@ from tests.conftest import fixture_file
 from tests.faults import write_copies
 from tests.kill_points import ROOT, Target
 from tests.reliability import Recorder
+from tests.scheduler.support import proc_stat
 from trialwatch.ingest.parse_pool import MIN_JOBS
 
 pytestmark = pytest.mark.skipif(
@@ -35,27 +36,18 @@ WORKERS = 2
 Pid = tuple[int, str]  # a process id and its start time: the same process, not a reused id
 
 
-def _stat(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat's fields after the command name (state is [0], parent [1])."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
 def _children(parent: int) -> list[Pid]:
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            fields = _stat(int(entry))
+            fields = proc_stat(int(entry))
             if fields is not None and int(fields[1]) == parent:
                 found.append((int(entry), fields[19]))
     return found
 
 
 def _alive(process: Pid) -> bool:
-    fields = _stat(process[0])
+    fields = proc_stat(process[0])
     return fields is not None and fields[19] == process[1] and fields[0] not in ("Z", "X")
 
 

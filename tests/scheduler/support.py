@@ -112,7 +112,7 @@ def runs(db_url: str) -> list[CrawlRun]:
 # -- processes ----------------------------------------------------------------------------
 
 
-def _stat(pid: int) -> list[str] | None:
+def proc_stat(pid: int) -> list[str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
@@ -127,7 +127,7 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    stat = _stat(pid)
+    stat = proc_stat(pid)
     return stat is not None and stat[0] not in ("Z", "X")
 
 
@@ -137,7 +137,7 @@ def crawl_children(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        stat = _stat(int(entry.name))
+        stat = proc_stat(int(entry.name))
         if stat is None or int(stat[1]) != pid or stat[0] in ("Z", "X"):
             continue
         try:

@@ -6,10 +6,8 @@ once, and a row that cannot be read back is listed, not deleted. Each command is
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +18,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import create_engine, text
 
 from tests.conftest import FIXTURES
-from tests.scheduler.support import ROOT, STUDY, db_arg, runs, trialwatch, wait_for
+from tests.registry_server import command
+from tests.scheduler.support import STUDY, db_arg, runs, trialwatch, wait_for
 from trialwatch.demo.replay import ReplayServer
 from trialwatch.scheduler import JOB_TABLE
 
@@ -30,17 +29,8 @@ NOISE = ("Traceback", "cannot schedule new futures", "Error submitting job", "ap
 
 def _cli(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``trialwatch --db DB ARGS`` as a user would run it, with nothing from the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIALWATCH_")}
-    env.update(PYTHONPATH=str(ROOT), TRIALWATCH_DATA_DIR=str(cwd / "data"))
     cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        [sys.executable, "-m", "trialwatch.cli", "--db", db_url, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return command(db_url, cwd, *args, env={"TRIALWATCH_DATA_DIR": str(cwd / "data")})
 
 
 def _clean(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
