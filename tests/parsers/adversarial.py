@@ -142,9 +142,10 @@ def _after_first_line(real: str, text: str) -> str:
 
 
 def v2_criteria(text: str) -> Payload:
+    """Put in as the criteria's last paragraph: after the last ">" of the real text."""
     data = json.loads(_read(_V2))
     module = data["protocolSection"]["eligibilityModule"]
-    module["eligibilityCriteria"] = _after_first_line(module["eligibilityCriteria"], text)
+    module["eligibilityCriteria"] = f"{module['eligibilityCriteria']}\n\n{text}"
     return json.dumps(data).encode(), None
 
 

@@ -142,7 +142,7 @@ OLD_ANY = _old_run(site_words._END_PHRASES + site_words._SKIP_PHRASES)
 OLD_SKIP = _old_run(site_words._SKIP_PHRASES)
 
 
-@settings(max_examples=3000, deadline=None, database=None)
+@settings(max_examples=1000, deadline=None, database=None)
 @given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=7))
 def test_chrome_lines_told_as_the_regex_told_them(words: list[tuple[str, str]]) -> None:
     text = "".join(word + separator for word, separator in words)

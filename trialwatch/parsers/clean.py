@@ -24,9 +24,11 @@ def clean_markdown(value: object) -> str | None:
 def clean_list(values: Iterable[object] | None) -> list[str] | None:
     """Clean each value, drop empties and repeats (keeping order); [] -> None."""
     out: list[str] = []
+    seen: set[str] = set()  # a list's `in` would make thousands of values quadratic
     for value in values or ():
         text = clean_text(value)
-        if text is not None and text not in out:
+        if text is not None and text not in seen:
+            seen.add(text)
             out.append(text)
     return out or None
 
@@ -260,8 +262,21 @@ def study_type_word(value: object) -> str | None:
     text = clean_text(value)
     if text is None:
         return None
-    word = enum_word(re.sub(r"\[.*?\]", "", text))
+    word = enum_word(_without_brackets(text))
     return None if word in {None, "N_A", "NA"} else word
+
+
+def _without_brackets(text: str) -> str:
+    """The text without each "[", the first "]" after it and what is between, as a lazy
+    regex from "[" to "]" gives it (the text is cleaned: it holds no line break); the regex
+    takes time quadratic in a run of "[" that no "]" closes."""
+    out: list[str] = []
+    done = 0
+    while (start := text.find("[", done)) >= 0 and (end := text.find("]", start)) >= 0:
+        out.append(text[done:start])
+        done = end + 1
+    out.append(text[done:])
+    return "".join(out)
 
 
 def intervention_type_word(value: object) -> str | None:

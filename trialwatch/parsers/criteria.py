@@ -25,11 +25,17 @@ module walks that outline:
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from trialwatch.parsers.criteria_markup import MD, html_nodes, markdown_nodes
+from trialwatch.parsers.criteria_markup import (
+    block_tags,
+    html_nodes,
+    looks_like_markdown,
+    markdown_nodes,
+    markdown_source,
+    markdown_tokens,
+)
 from trialwatch.parsers.criteria_read import (
     CLOSES,
     HEADING,
@@ -38,8 +44,8 @@ from trialwatch.parsers.criteria_read import (
     Node,
     Rendering,
     clean,
+    group_word,
     plain_lines,
-    powers,
     read_lines,
 )
 from trialwatch.record import Criterion
@@ -89,11 +95,6 @@ _NO_GROUP = re.compile(
     r"the following|listed below|below)$",
     re.IGNORECASE,
 )
-_GROUP_WORD = re.compile(
-    r"^(?:group|cohort|part|arm|stage|phase|step|period|sub-?study|panel|population|"
-    r"segment|module|cohorts|parts|arms)\s+[\w.-]{1,6}(?:\s*(?:and|&|/|,)\s*[\w.-]{1,6})*$",
-    re.IGNORECASE,
-)
 
 
 def _words(text: str) -> list[str]:
@@ -115,7 +116,7 @@ def _qualifier(text: str, colon: bool) -> str | None | Literal[False]:
     if colon:
         return q if len(q) <= 100 and len(words) <= 15 else False
     # Without a colon only a short name: "Stage 1", "(MCI patients)", "for Part A".
-    named = _GROUP_WORD.match(q) or text.lstrip()[:1] in "(-–—" or q[:1].isupper()
+    named = group_word(q) or text.lstrip()[:1] in "(-–—" or q[:1].isupper()
     named = named or q[:1].isdigit() or bool(re.match(r"(?i)for\s", text.lstrip()))
     return q if named and len(words) <= 5 else False
 
@@ -161,9 +162,7 @@ def heading(text: str) -> Heading | None:
     named: str | None | Literal[False] = None
     if rest.startswith(":"):
         after = rest[1:].strip() or None
-    elif (
-        rest[:1] in ("-", "–", "—") and ":" not in rest and not _GROUP_WORD.match(rest[1:].strip())
-    ):
+    elif rest[:1] in ("-", "–", "—") and ":" not in rest and not group_word(rest[1:].strip()):
         after = rest[1:].strip() or None  # "Inclusion criteria - adults with asthma"
     elif ":" in rest:
         before, _, behind = rest.partition(":")
@@ -214,7 +213,7 @@ def _name(text: str) -> str:
 
 
 def _labelish(text: str) -> bool:
-    return text.rstrip().endswith(":") or bool(_GROUP_WORD.match(text.strip()))
+    return text.rstrip().endswith(":") or group_word(text.strip())
 
 
 def _label(node: Node, following: Node | None) -> tuple[int, str, bool] | None:
@@ -227,9 +226,7 @@ def _label(node: Node, following: Node | None) -> tuple[int, str, bool] | None:
         return None
     if _SENTENCE_BREAK.search(name):
         return (_INTRO, name, True) if following.item else None
-    category = bool(_GROUP_WORD.match(name)) or (
-        len(name.split()) <= 6 and not _INTRO_WORDS.search(name)
-    )
+    category = group_word(name) or (len(name.split()) <= 6 and not _INTRO_WORDS.search(name))
     if category:
         outer = name.isupper() or (not following.item and _labelish(following.text))
         return _OUTER if outer else _GROUP, name, False
@@ -318,12 +315,17 @@ class _Builder:
 
 def _join_paragraphs(node: Node) -> tuple[str, list[Node]]:
     """An item's text with the plain paragraphs right after it (its second paragraph)."""
-    text, rest = node.text, list(node.children)
-    while (
-        rest and not rest[0].item and not _labelish(rest[0].text) and heading(rest[0].text) is None
-    ):
-        text = clean(f"{text} {rest.pop(0).text}")
-    return text, rest
+    rest = node.children
+    joined = 0
+    while joined < len(rest) and _second_paragraph(rest[joined]):
+        joined += 1
+    if not joined:
+        return node.text, list(rest)
+    return clean(" ".join([node.text, *(p.text for p in rest[:joined])])), rest[joined:]
+
+
+def _second_paragraph(node: Node) -> bool:
+    return not node.item and not _labelish(node.text) and heading(node.text) is None
 
 
 def _flatten(nodes: list[Node]) -> list[Node]:
@@ -338,36 +340,18 @@ def _flatten(nodes: list[Node]) -> list[Node]:
 
 # --- which rendering ---------------------------------------------------------------
 
-_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_HTML_HINT = re.compile(r"<\s*/?\s*(?:p|li|ul|ol|br|div|table|tr|td|h[1-6])\b[^>]*>", re.I)
-_MD_ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~]")
-_MD_BULLET = re.compile(r"^[ \t]*\*[ \t]+\S", re.MULTILINE)
-
-
-def markdown_source(text: str) -> str:
-    """Markdown with its NFKC forms resolved before parsing ("１８." is a list marker, as
-    in plain text); a form that becomes punctuation ("＞") stays text: it is escaped."""
-    text = powers(text)
-    out = []
-    for char in text:
-        if ord(char) > 127 and (form := unicodedata.normalize("NFKC", char)) != char:
-            char = f"\\{form}" if len(form) == 1 and form in _ASCII_PUNCTUATION else char
-        out.append(char)
-    return unicodedata.normalize("NFKC", "".join(out)).replace("\r\n", "\n").replace("\r", "\n")
-
 
 def read_outline(text: str, rendering: Rendering = "auto") -> list[Node]:
     """The outline of a criteria text. "auto": HTML when it has block tags; markdown when
     it has Markdown escapes or "* " bullets (API v2) and no indented code blocks, which
     would mean deep plain-text indentation; otherwise plain text (the classic layout)."""
-    if rendering == "html" or (rendering == "auto" and _HTML_HINT.search(text)):
+    if rendering == "html" or (rendering == "auto" and block_tags(text)):
         return html_nodes(text, heading_test)
-    if rendering in ("auto", "markdown"):
+    if rendering == "markdown" or (rendering == "auto" and looks_like_markdown(text)):
         source = markdown_source(text)
-        tokens = MD.parse(source)
-        looks = bool(_MD_ESCAPE.search(text) or _MD_BULLET.search(text))
+        tokens = markdown_tokens(source)
         code = any(t.type in ("code_block", "fence") for t in tokens)
-        if rendering == "markdown" or (looks and not code):
+        if rendering == "markdown" or not code:
             return markdown_nodes(source, heading_test, tokens)
     return read_lines(plain_lines(text), heading_test)
 

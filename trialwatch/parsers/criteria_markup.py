@@ -4,11 +4,14 @@
   line reader, which finds what markdown does not know ("a)", "(iv)", "•" items);
 - HTML: lxml gives the structure (`<ul>`, `<ol>`, `<li>`, `<p>`, `<br>`); `<sup>` keeps its
   meaning ("10<sup>9</sup>" -> "10^9"), `<sub>` is joined ("HbA<sub>1c</sub>" -> "HbA1c").
+
+Which of the two a text is (`block_tags`, `looks_like_markdown`) is told here too.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import lxml.html
 from lxml import etree
@@ -21,6 +24,7 @@ from trialwatch.parsers.criteria_read import (
     Node,
     list_item,
     plain_lines,
+    powers,
     prep,
     read_lines,
     sup,
@@ -29,20 +33,28 @@ from trialwatch.parsers.criteria_read import (
 # --- markdown ------------------------------------------------------------------------
 
 MD = MarkdownIt("commonmark")
+# markdown-it tries each "[" as a link, at the cost of some 20 inline rules a try; with no
+# "](" (of an inline link) or "]:" (of a link definition) no link can be, and none is tried.
+_MD_NO_LINKS = MarkdownIt("commonmark").disable(["link", "image"])
 _MD_LIST_MARK = re.compile(r"\s*(?:>\s*)*(?:(?:[*+-]|\d{1,9}[.)])(?:[ \t]+|$))*")
 
 
+def markdown_tokens(source: str) -> list[Token]:
+    """MD.parse(source), with the link rules left out where no link can be."""
+    return (MD if "](" in source or "]:" in source else _MD_NO_LINKS).parse(source)
+
+
 def _inline_lines(token: Token) -> list[str]:
-    lines = [""]
+    lines: list[list[str]] = [[]]  # each line's pieces, joined once at the end
     for child in token.children or []:
         tag = child.content.lower().replace(" ", "") if child.type == "html_inline" else ""
         if child.type in ("softbreak", "hardbreak") or tag.startswith("<br"):
-            lines.append("")
+            lines.append([])
         elif child.type in ("text", "code_inline", "image"):
-            lines[-1] += child.content
+            lines[-1].append(child.content)
         elif tag in ("<sup>", "</sup>", "<sub>", "</sub>"):
-            lines[-1] += child.content  # prep() reads them
-    return lines
+            lines[-1].append(child.content)  # prep() reads them
+    return ["".join(pieces) for pieces in lines]
 
 
 def _paragraph(token: Token, source: list[str], heading: HeadingTest) -> list[Node]:
@@ -144,3 +156,36 @@ def html_nodes(text: str, heading: HeadingTest) -> list[Node]:
     except (etree.LxmlError, ValueError):
         return read_lines(plain_lines(text), heading)
     return _html_block(root, heading)
+
+
+# --- which rendering ---------------------------------------------------------------
+
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_HTML_TAG = re.compile(r"<\s*(?:/\s*)?(?:p|li|ul|ol|br|div|table|tr|td|h[1-6])\b", re.I)
+_MD_ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~]")
+_MD_BULLET = re.compile(r"^[ \t]*\*[ \t]+\S", re.MULTILINE)
+
+
+def markdown_source(text: str) -> str:
+    """Markdown with its NFKC forms resolved before parsing ("１８." is a list marker, as
+    in plain text); a form that becomes punctuation ("＞") stays text: it is escaped."""
+    text = powers(text)
+    out = []
+    for char in text:
+        if ord(char) > 127 and (form := unicodedata.normalize("NFKC", char)) != char:
+            char = f"\\{form}" if len(form) == 1 and form in _ASCII_PUNCTUATION else char
+        out.append(char)
+    return unicodedata.normalize("NFKC", "".join(out)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def looks_like_markdown(text: str) -> bool:
+    """Markdown escapes or "* " bullets: API v2's markdown."""
+    return bool(_MD_ESCAPE.search(text) or _MD_BULLET.search(text))
+
+
+def block_tags(text: str) -> bool:
+    """Whether the text has a block tag ("<p>", "</li >"): a tag's start with a ">" after
+    it. (One regex ending in `[^>]*>` would run from every "<p" to the end of a text that
+    holds no ">", which is quadratic.)"""
+    tag = _HTML_TAG.search(text)
+    return tag is not None and text.find(">", tag.end()) >= 0

@@ -42,8 +42,10 @@ class Node:
 
 _SUP_CHARS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 _SUP_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
-_SUP_TAG = re.compile(r"<\s*sup\s*>(.*?)<\s*/\s*sup\s*>", re.IGNORECASE | re.DOTALL)
-_SUB_TAG = re.compile(r"<\s*/?\s*sub\s*>", re.IGNORECASE)
+# `(?:/\s*)?`, not `/?\s*`: two `\s*` either side of an optional "/" try every split of a
+# run of spaces after each "<".
+_SUP_TAG = re.compile(r"<\s*(/\s*)?sup\s*>", re.IGNORECASE)
+_SUB_TAG = re.compile(r"<\s*(?:/\s*)?sub\s*>", re.IGNORECASE)
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _POWER = re.compile(r"[-+−]?\d+(?:\.\d+)?")
 
@@ -59,6 +61,22 @@ def powers(text: str) -> str:
     return _SUP_RUN.sub(lambda m: "^" + m[0].translate(_SUP_CHARS), text)
 
 
+def _sup_tags(line: str) -> str:
+    """Each `<sup>` up to the first `</sup>` after it read by sup(), in one pass over the
+    tags: a lazy regex from every unclosed `<sup>` to the end of the line is quadratic."""
+    out: list[str] = []
+    done = 0  # the text before this is in `out`
+    opened: re.Match[str] | None = None
+    for tag in _SUP_TAG.finditer(line):
+        if tag[1] is None:
+            opened = opened or tag
+        elif opened is not None:
+            out += [line[done : opened.start()], sup(line[opened.end() : tag.start()])]
+            done, opened = tag.end(), None
+    out.append(line[done:])
+    return "".join(out)
+
+
 def prep(line: str) -> str:
     """Entities, inline sup/sub tags, superscript digits and NFKC resolved; spacing kept."""
     for _ in range(3):  # double-escaped entities ("&amp;gt;") need more than one pass
@@ -66,7 +84,7 @@ def prep(line: str) -> str:
         if unescaped == line:
             break
         line = unescaped
-    line = _SUB_TAG.sub("", _SUP_TAG.sub(lambda m: sup(m[1]), line))
+    line = _SUB_TAG.sub("", _sup_tags(line))
     line = powers(line)
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", line))
 
@@ -136,6 +154,48 @@ def _follows(prev: Readings, new: Readings) -> bool:
     return any(s == p_s and (n == p + 1 or n == p == 0) for s, n in new for p_s, p in prev)
 
 
+# --- group names ---------------------------------------------------------------------
+
+_GROUP_HEAD = re.compile(
+    r"(?:group|cohort|part|arm|stage|phase|step|period|sub-?study|panel|population|"
+    r"segment|module|cohorts|parts|arms)\s+",
+    re.IGNORECASE,
+)
+_NAME_CHAR = re.compile(r"[\w.-]")
+_JOINER = re.compile(r"\s*(?:and|&|/|,)\s*", re.IGNORECASE)
+_NAME_LENGTH = 6
+
+
+def group_word(text: str) -> bool:
+    """A group word and its names: "Cohort 2", "Parts A and B", "Arms 1, 2 & 3" (names of
+    up to 6 characters joined by "and", "&", "/" or ",").
+
+    Read with the positions where a name may start and end, not as one regex: "and" is both
+    a joiner and a name, and a regex tries every way of cutting "aandandand..." into names,
+    taking time exponential in its length.
+    """
+    head = _GROUP_HEAD.match(text)
+    if head is None:
+        return False
+    size, reach = len(text), head.end()  # reach: the furthest a name or joiner goes
+    starts, ends = [False] * (size + 1), [False] * (size + 1)
+    starts[reach] = True
+    for at in range(head.end(), size + 1):
+        if at > reach:
+            break  # names end before this: no name ends further on
+        if ends[at] and (joiner := _JOINER.match(text, at)):
+            starts[joiner.end()] = True
+            reach = max(reach, joiner.end())
+        if starts[at]:
+            end = at
+            while end < size and end - at < _NAME_LENGTH and _NAME_CHAR.match(text, end):
+                end += 1
+                ends[end] = True
+            reach = max(reach, end)
+    # Like a regex's `$`, the text may end with a newline after its last name.
+    return ends[size] or (text.endswith("\n") and ends[size - 1])
+
+
 # --- the line reader -----------------------------------------------------------------
 
 Line = tuple[int, str] | None  # (indent, prepped text without it); None is a blank line
@@ -147,6 +207,52 @@ class _Open:
     indent: int  # column of its marker
     text_col: int
     readings: Readings
+
+
+_Key = tuple[bool, int, str, int]  # (a marker column?, the column, scheme, ordinal)
+
+
+def _keys(item: _Open) -> list[_Key]:
+    """How a marker continuing the item finds it: by the item's marker column or its text
+    column (a right-aligned "10."), and by each reading of its number."""
+    return [
+        key
+        for scheme, n in item.readings
+        for key in ((True, item.indent, scheme, n), (False, item.text_col, scheme, n))
+    ]
+
+
+class _Stack:
+    """The open items, innermost last, looked up by the keys of _keys: lists nested without
+    indentation (lines "1. x", "A) y", "1. x", "A) y", ...) open as many items as there are
+    lines, and a scan of them all for every line is quadratic."""
+
+    def __init__(self) -> None:
+        self.items: list[_Open] = []
+        self.at: dict[_Key, list[int]] = {}  # key -> positions in `items`, ascending
+
+    def push(self, item: _Open) -> None:
+        for key in _keys(item):
+            self.at.setdefault(key, []).append(len(self.items))
+        self.items.append(item)
+
+    def pop(self) -> None:
+        for key in _keys(self.items.pop()):
+            self.at[key].pop()
+
+    def cut(self, size: int) -> None:
+        while len(self.items) > size:
+            self.pop()
+
+    def continued(self, m: Marker, indent: int) -> int | None:
+        """The innermost open item whose numbering the marker continues (see _follows): it
+        and its sub-items end."""
+        found: list[int] = []
+        for scheme, n in m.readings:
+            before = n - 1 if n else 0  # "3." continues "2."; a bullet continues a bullet
+            for key in ((True, indent, scheme, before), (False, indent + m.width, scheme, before)):
+                found += self.at.get(key, [])[-1:]
+        return max(found, default=None)
 
 
 class _LineReader:
@@ -162,7 +268,7 @@ class _LineReader:
         self.loose = after_blank >= 2 and after_blank > 2 * (len(marked) - after_blank)
         self.weak_ok = self._neighbours()
         self.roots: list[Node] = []
-        self.stack: list[_Open] = []
+        self.stack = _Stack()
         self.block: Node | None = None
         self.block_col = 0  # where the open block's text starts
         self.parts: list[str] = []
@@ -185,16 +291,8 @@ class _LineReader:
     def _open(self, node: Node, text: str, col: int) -> None:
         if self.block is not None:
             self.block.text = clean(" ".join(self.parts))
-        (self.stack[-1].node.children if self.stack else self.roots).append(node)
+        (self.stack.items[-1].node.children if self.stack.items else self.roots).append(node)
         self.block, self.parts, self.block_col = node, [text], col
-
-    def _sibling(self, m: Marker, indent: int) -> int | None:
-        """The open item whose numbering this marker continues (it and its sub-items end)."""
-        for k, o in reversed(list(enumerate(self.stack))):
-            same = o.indent == indent or o.text_col == indent + m.width  # right-aligned "10."
-            if same and _follows(o.readings, m.readings):
-                return k
-        return None
 
     def _starts_item(self, i: int, m: Marker, indent: int, start: bool) -> bool:
         if not start and self.loose and indent >= self.block_col:
@@ -207,30 +305,29 @@ class _LineReader:
         # A "1." right after a paragraph or an item's text opens a (sub-)list; a later
         # number that continues no list is a wrapped line ("... at least\n2. ").
         first = any(n == 1 for _, n in m.readings)
-        return m.bullet or first or self._sibling(m, indent) is not None
+        return m.bullet or first or self.stack.continued(m, indent) is not None
 
     def _item(self, m: Marker, indent: int, body: str, start: bool) -> None:
-        sibling = self._sibling(m, indent)
+        sibling = self.stack.continued(m, indent)
         readings, width = m.readings, m.width
         inner = marker(body)
         if inner is not None and not inner.weak and not (inner.bullet and m.bullet):
             # "* a) Cohort 1", "-  1. ...": the inner enumerator is the numbering
             readings, width, body = inner.readings, width + inner.width, body[inner.width :]
-        top = self.stack[-1] if self.stack else None
+        top = self.stack.items[-1] if self.stack.items else None
         # A list restarting at "1." right under an item's text is its sub-list (but
         # "1. a\n1. b" numbers every item "1.": those are siblings).
         nested = top is not None and not start and self.block is top.node
         nested = nested and any(n == 1 and s[0] != "b" for s, n in readings)
         nested = nested and top is not None and not set(top.readings) & set(readings)
         if sibling is not None:
-            del self.stack[sibling:]
-        while self.stack and (
-            self.stack[-1].indent > indent or (self.stack[-1].indent == indent and not nested)
-        ):
+            self.stack.cut(sibling)
+        items = self.stack.items
+        while items and (items[-1].indent > indent or (items[-1].indent == indent and not nested)):
             self.stack.pop()
         node = Node("", item=True)
         self._open(node, body, indent + width)
-        self.stack.append(_Open(node, indent, indent + width, readings))
+        self.stack.push(_Open(node, indent, indent + width, readings))
 
     def read(self) -> list[Node]:
         start = True  # the next line starts a block
@@ -252,7 +349,7 @@ class _LineReader:
                 if self.heading(clean(" ".join(self.parts))) & OPENS:
                     kind = 0
             if start or kind & STRONG or self.block is None:
-                while self.stack and self.stack[-1].indent >= indent:
+                while self.stack.items and self.stack.items[-1].indent >= indent:
                     self.stack.pop()
                 self._open(Node(""), text, indent)
                 start = bool(kind & CLOSES)

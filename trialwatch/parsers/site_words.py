@@ -182,21 +182,57 @@ _SKIP_PHRASES = (
     r"about\s+us",
     r"(?:log|sign)\s+in",
 )
-_SEPARATOR = r"[\s|·•/,–—-]*"
+_SEPARATOR = re.compile(r"[\s|·•/,–—-]*")
 
 
-def _phrase_run(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    one = "|".join(phrases)
-    return re.compile(rf"^{_SEPARATOR}(?:(?:{one}){_SEPARATOR})+$", re.IGNORECASE)
+class _PhraseRun:
+    """Whether a whole line is these phrases with separators around them: what the regex
+    `^sep(?:(?:phrase|phrase|...)sep)+$` matches.
+
+    Read from the places where a phrase may start, each tried once. The regex itself, on a
+    line that is almost such a run, tries every way of cutting it into phrases ("accept
+    cookies" is one phrase or two) before it fails: time exponential in the line's length.
+    """
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        self.any = re.compile("|".join(phrases), re.IGNORECASE)
+        self.each = [re.compile(phrase, re.IGNORECASE) for phrase in phrases]
+
+    def matches(self, text: str) -> bool:
+        starts, tried = [_after_separator(text, 0)], set()
+        while starts:
+            at = starts.pop()
+            if at in tried:
+                continue
+            tried.add(at)
+            if not self.any.match(text, at):
+                continue
+            for phrase in self.each:
+                longest = phrase.match(text, at)  # optional parts are greedy: the longest
+                if longest is None:
+                    continue
+                # "accept" of "accept cookies" is a phrase too: every shorter end as well
+                for end in range(longest.end(), at, -1):
+                    if end == longest.end() or phrase.fullmatch(text, at, end):
+                        after = _after_separator(text, end)
+                        if after == len(text):
+                            return True
+                        starts.append(after)
+        return False
 
 
-_ANY_CHROME = _phrase_run(_END_PHRASES + _SKIP_PHRASES)
-_SKIP_ONLY = _phrase_run(_SKIP_PHRASES)
+def _after_separator(text: str, at: int) -> int:
+    found = _SEPARATOR.match(text, at)
+    return found.end() if found else at
+
+
+_ANY_CHROME = _PhraseRun(_END_PHRASES + _SKIP_PHRASES)
+_SKIP_ONLY = _PhraseRun(_SKIP_PHRASES)
 
 
 def chrome_kind(text: str) -> str | None:
     """ "end" for a footer line ("Cookie settings | Privacy policy", "© 2026 ..."), "skip"
     for a widget line ("Share", "Subscribe to our newsletter"), None for page content."""
-    if len(text) > 300 or not _ANY_CHROME.match(text):
+    if len(text) > 300 or not _ANY_CHROME.matches(text):
         return None
-    return "skip" if _SKIP_ONLY.match(text) else "end"
+    return "skip" if _SKIP_ONLY.matches(text) else "end"

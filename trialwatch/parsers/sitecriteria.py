@@ -92,6 +92,9 @@ def _printed(lines: list[Line]) -> list[Line]:
 
 
 _SENTENCE_END = (".", ";", ":", "!", "?")
+# Characters past which lines joined are no bare heading: a heading's qualifier is at most
+# 100 (criteria._qualifier), its words before and after it a few.
+_HEADING_MAX = 400
 
 
 def _continues(before: str, text: str) -> bool:
@@ -105,17 +108,24 @@ def _logical_lines(lines: list[Line]) -> list[tuple[str, str]]:
     paragraph that continues a cut line (a blank line inside a criterion). A line that
     opens with a list marker or a heading, or follows a bare heading, is left to the
     criteria reader."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, list[str]]] = []  # each line's start and its pieces, joined once
+    size = 0  # characters of the last line so far
+    bare = False  # the last line so far is a heading with nothing after it
     before = ""
     for line in lines:
-        own = marker(line.text) is not None or heading_test(line.text) & STRONG
+        kind = heading_test(line.text)
+        own = marker(line.text) is not None or kind & STRONG
         runs_on = line.start == "line" or (line.start == "block" and _continues(before, line.text))
-        if out and runs_on and not own and not heading_test(out[-1][1]) & CLOSES:
-            out[-1] = (out[-1][0], f"{out[-1][1]} {line.text}")
+        if out and runs_on and not own and not bare:
+            out[-1][1].append(line.text)
+            size += 1 + len(line.text)
+            # A joined line long past any heading is none: not tested again as it grows.
+            bare = size <= _HEADING_MAX and bool(heading_test(" ".join(out[-1][1])) & CLOSES)
         else:
-            out.append((line.start, line.text))
+            out.append((line.start, [line.text]))
+            size, bare = len(line.text), bool(kind & CLOSES)
         before = line.text
-    return out
+    return [(start, " ".join(pieces)) for start, pieces in out]
 
 
 def _unglue(text: str) -> list[str]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from trialwatch.parsers import ParseError
 from trialwatch.parsers.clean import clean_text
@@ -46,7 +47,7 @@ class Label:
     inline: bool = False  # may be glued after other text: "Phase 1Accepts Healthy Volunteers?"
     pattern: re.Pattern[str] | None = None
 
-    @property
+    @cached_property  # looked up for every label on every line of a page
     def key(self) -> str:
         return label_key(self.text)
 
@@ -113,7 +114,40 @@ class Sections:
         return head.values() if head is not None else []
 
 
+class _Labels:
+    """A site's labels, indexed once for the lookups made on every line of a page (trying
+    every label on every line costs tens of calls a line)."""
+
+    def __init__(self, labels: list[Label]) -> None:
+        self.labels = labels
+        self.patterns = [(i, lb.pattern) for i, lb in enumerate(labels) if lb.pattern is not None]
+        self.keys: dict[str, int] = {}  # a word label's key -> its first place in `labels`
+        self.firsts: dict[str, list[int]] = {}  # a word label's first letter, lower case
+        for i, label in enumerate(labels):
+            if label.pattern is None:
+                self.keys.setdefault(label.key, i)
+                self.firsts.setdefault(label.text[:1].lower(), []).append(i)
+        # Found inside a line; inside the criteria (strict) only one ending with ":" or "?".
+        inline = [label for label in labels if label.inline and label.pattern is None]
+        self.inline = {False: inline, True: [label for label in inline if _punctuated(label)]}
+
+    def whole(self, text: str) -> Label | None:
+        """The first label that is the whole line."""
+        places = [i for i, pattern in self.patterns if pattern.fullmatch(text)]
+        key = label_key(text)
+        if key in self.keys:
+            places.append(self.keys[key])
+        return self.labels[min(places)] if places else None
+
+    def starting(self, text: str) -> list[Label]:
+        """The labels the line may start with, in their order: those with a pattern and the
+        word labels with the line's first letter."""
+        places = [i for i, _ in self.patterns] + self.firsts.get(text[:1].lower(), [])
+        return [self.labels[i] for i in sorted(places)]
+
+
 def _cut(lines: tuple[Line, ...], labels: list[Label]) -> list[Section]:
+    index = _Labels(labels)
     sections = [Section(None, "")]
     in_criteria = False  # inside the criteria, a one-word label must stand alone
     for line in lines:
@@ -125,7 +159,7 @@ def _cut(lines: tuple[Line, ...], labels: list[Label]) -> list[Section]:
                 break  # a footer: nothing after it is the record's
             sections.append(Section(None, ""))  # a widget ends the section it interrupts
             continue
-        for label, heading, text in _split_line(line.text, labels, in_criteria):
+        for label, heading, text in _split_line(line.text, index, in_criteria):
             if label is not None:
                 sections.append(Section(label, heading))
                 in_criteria = bool(CRITERIA_HEADING.match(heading))
@@ -137,9 +171,10 @@ def _cut(lines: tuple[Line, ...], labels: list[Label]) -> list[Section]:
 
 
 def _split_line(
-    text: str, labels: list[Label], strict: bool = False
+    text: str, labels: _Labels, strict: bool = False
 ) -> list[tuple[Label | None, str, str]]:
-    """[(label or None, the label as shown, the text after it)] for one visible line."""
+    """[(label or None, the label as shown, the text after it)] for one visible (cleaned)
+    line."""
     out: list[tuple[Label | None, str, str]] = []
     head = _line_label(text, labels, strict)
     if head is not None:
@@ -148,19 +183,22 @@ def _split_line(
         text = rest
     else:
         out.append((None, "", ""))
-    while text:
-        hit = _inline_label(text, labels, strict)
+    inline = labels.inline[strict]
+    at = 0  # the rest of the line starts here
+    ahead: dict[str, int] = {}  # each label's next place in the line (-1: none)
+    while at < len(text):
+        hit = _inline_label(text, at, inline, ahead)
         if hit is None:
-            out[-1] = (out[-1][0], out[-1][1], text)
+            out[-1] = (out[-1][0], out[-1][1], text[at:])
             break
         label, position = hit
-        before, text = text[:position].strip(), text[position + len(label.text) :].strip()
+        before, at = text[at:position].strip(), _after_spaces(text, position + len(label.text))
         out[-1] = (out[-1][0], out[-1][1], before)
         out.append((label, label.text, ""))
     return out
 
 
-def _line_label(text: str, labels: list[Label], strict: bool) -> tuple[Label, str, str] | None:
+def _line_label(text: str, labels: _Labels, strict: bool) -> tuple[Label, str, str] | None:
     """A label at the start of the line: (label, heading, the same-line value).
 
     Any label may share its element with its value ("End date Dec 31, 2023", "Phase: 2").
@@ -168,15 +206,10 @@ def _line_label(text: str, labels: list[Label], strict: bool) -> tuple[Label, st
     letter ("Treatment of ..." is a sentence); `strict` (inside the criteria) also leaves a
     one-word label ("Age 18 or older", "Status post ...") to the criterion it starts.
     """
-    key = label_key(text)
-    for label in labels:
-        if label.pattern is not None:
-            if label.pattern.fullmatch(text):
-                return label, text, ""
-        elif key == label.key:
-            return label, text, ""
+    if (whole := labels.whole(text)) is not None:
+        return whole, text, ""
     found: list[tuple[int, Label]] = []
-    for label in labels:
+    for label in labels.starting(text):
         if label.pattern is not None:
             m = label.pattern.match(text)
             shown = m[0].strip() if m else ""
@@ -203,18 +236,32 @@ def _line_label(text: str, labels: list[Label], strict: bool) -> tuple[Label, st
     return None
 
 
-def _inline_label(text: str, labels: list[Label], strict: bool) -> tuple[Label, int] | None:
-    """The earliest inline label inside the text (exact case), with its position; `strict`
-    (inside the criteria): only a label ending with ":" or "?"."""
+def _punctuated(label: Label) -> bool:
+    return label.text.endswith((":", "?"))
+
+
+def _after_spaces(text: str, at: int) -> int:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
+
+
+def _inline_label(
+    text: str, at: int, labels: list[Label], ahead: dict[str, int]
+) -> tuple[Label, int] | None:
+    """The earliest of these labels inside the rest of the line from `at` (exact case), with
+    its position; one without ":" or "?" only where it ends the line.
+
+    `ahead` keeps where each label was found while that is still ahead of `at`: searching
+    the rest of the line again for every label found in it would be quadratic.
+    """
     best: tuple[Label, int] | None = None
     for label in labels:
-        if not label.inline or label.pattern is not None:
-            continue
-        punctuated = label.text.endswith((":", "?"))
-        if strict and not punctuated:
-            continue
-        position = text.find(label.text, 1)
-        if position < 0 or (not punctuated and position + len(label.text) != len(text)):
+        position = ahead.get(label.text, 0)
+        if 0 <= position <= at:
+            position = ahead[label.text] = text.find(label.text, at + 1)
+        end = position + len(label.text)
+        if position < 0 or (not _punctuated(label) and end != len(text)):
             continue
         if best is None or position < best[1]:
             best = (label, position)

@@ -358,6 +358,6 @@ def json_list(page: Page, key: str) -> list[str]:
         text = clean_text(item) if isinstance(item, str | int) else None
         if text is not None and (m := _SCHEMA_MEMBER.match(text)):
             text = _CAMEL.sub(" ", m[1])  # "https://schema.org/ActiveNotRecruiting"
-        if text is not None and text not in out:
+        if text is not None:
             out.append(text)
-    return out
+    return list(dict.fromkeys(out))  # repeats dropped, first kept: one pass, not a search each

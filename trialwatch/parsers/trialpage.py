@@ -241,10 +241,9 @@ def _is_date(text: str) -> bool:
 def _parse_interventions(s: Sections) -> list[Intervention] | None:
     out: list[Intervention] = []
     for line in _outside_criteria(s):
-        typed = typed_intervention(line)
-        if typed is not None and (item := Intervention(type=typed[0], name=typed[1])) not in out:
-            out.append(item)
-    return out or None
+        if (typed := typed_intervention(line)) is not None:
+            out.append(Intervention(type=typed[0], name=typed[1]))
+    return list(dict.fromkeys(out)) or None  # repeats dropped, first kept
 
 
 def _parse_collaborators(s: Sections) -> list[str] | None:

@@ -143,7 +143,7 @@ def _parse_lead_sponsor(s: Sections) -> str | None:
 def _status_and_phase(s: Sections) -> tuple[list[str], list[str]]:
     values = s.values("Status and phase")
     phase_lines = [v for v in values if _PHASE_WORD.search(v)]
-    return [v for v in values if v not in phase_lines], phase_lines
+    return [v for v in values if not _PHASE_WORD.search(v)], phase_lines
 
 
 def _parse_status_raw(s: Sections) -> str | None:
@@ -165,9 +165,8 @@ def _parse_interventions(s: Sections) -> list[Intervention] | None:
     for value in s.values("Treatments"):
         typed = typed_intervention(value)
         item = Intervention(type=typed[0], name=typed[1]) if typed else Intervention(name=value)
-        if item not in out:
-            out.append(item)
-    return out or None
+        out.append(item)
+    return list(dict.fromkeys(out)) or None  # repeats dropped, first kept
 
 
 def _parse_enrollment(s: Sections) -> Enrollment | None:
