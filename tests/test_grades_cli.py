@@ -203,3 +203,42 @@ def test_reparse_grades_a_database_from_before_grades_without_alerting(run, tmp_
         (change_id, grade)
     ]
     assert state() == (changes, deliveries, messages)
+
+
+def test_reparse_regrades_an_outcome_restated_without_alerting(run, tmp_path):
+    """A later version of a real record states its first primary outcome's time point in the
+    measure and its time frame as "56 days" (was "up to 56 days"): read as one statement
+    nothing changed, so the change is editorial and nobody watching "minor and up" hears of
+    it. A database graded by the older field-by-field rules (major: "number changed") is
+    regraded in place by `reparse`, and still nothing is queued."""
+    source = fixture_file("ctgov_v2_NCT03934567.json")
+    data = json.loads(source.read_bytes())
+    nct = data["protocolSection"]["identificationModule"]["nctId"]
+    outcome = data["protocolSection"]["outcomesModule"]["primaryOutcomes"][0]
+    later = json.loads(source.read_bytes())
+    moved = later["protocolSection"]["outcomesModule"]["primaryOutcomes"][0]
+    moved["measure"] = f"{outcome['measure']} at 56 days"
+    moved["timeFrame"] = "56 days"
+    later["protocolSection"]["statusModule"]["lastUpdateSubmitDate"] = "2025-05-01"
+    (tmp_path / "later.json").write_text(json.dumps(later))
+    assert run("watch", "add", "--email", "ann@example.org", "--nct", nct).exit_code == 0
+    assert run("import", str(source), "--observed-at", "2025-04-10").exit_code == 0
+    assert run("import", str(tmp_path / "later.json"), "--observed-at", "2025-05-02").exit_code == 0
+
+    rows = "SELECT id, grade FROM change WHERE kind = 'primary_outcome'"
+    [(change_id, grade)] = _sql(run.url, rows)
+    assert grade == "editorial"
+    assert _sql(run.url, "SELECT count(*) FROM delivery") == [(0,)]
+    listed = run("changes", "--nct", nct)
+    assert "[editorial] primary_outcome" in listed.stdout
+    assert "time frame restated" in run("changes", "--nct", nct, "--json").stdout
+    minor = run("changes", "--nct", nct, "--min-grade", "minor")
+    assert minor.exit_code == 0 and "primary_outcome" not in minor.stdout
+
+    _grade(run.url, "primary_outcome", "major")
+    _sql(run.url, "UPDATE trial_version SET parser_version = :old", old="0-older")
+    result = run("reparse")
+    assert result.exit_code == 0 and "1 regraded or rewritten" in result.stderr, result.output
+    assert _sql(run.url, rows) == [(change_id, "editorial")]
+    assert _sql(run.url, "SELECT count(*) FROM delivery") == [(0,)]
+    assert _sql(run.url, "SELECT count(*) FROM alert_message") == [(0,)]

@@ -53,7 +53,7 @@ def _site_respelled(ps: Study) -> None:
         ),
         (set_field("eligibilityModule.minimumAge", "21 Years"), "major", "minimum age changed"),
         (set_field("eligibilityModule.minimumAge", "18 years"), "editorial", "spelled another way"),
-        (_outcome_time, "major", "time frame: number changed"),
+        (_outcome_time, "major", "time frame: time point changed (day 1 \u2192 day 7)"),
         (_outcome_case, "editorial", "case only"),
         (_outcome_demoted, "major", "moved from primary to secondary"),
         (_site_added, "minor", "1 site added"),

@@ -92,7 +92,7 @@ def test_list_markers_are_formatting(measure: str) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "grade", "reason"),
     [
-        ("timeFrame", "7 days", "major", "time frame: number changed (1 \u2192 7)"),
+        ("timeFrame", "7 days", "major", "time frame: time point changed (day 1 \u2192 day 7)"),
         ("timeFrame", "1 d", "editorial", "spelling, punctuation or abbreviation only"),
         ("measure", "successful angioplasty", "editorial", "case only"),
         ("measure", "Successful coronary angioplasty", "minor", "detail added (coronary)"),

@@ -160,6 +160,44 @@ def compare_criteria(old: list[Item], new: list[Item]) -> list[dict[str, Any]]:
     for i, (group, text) in enumerate(removed):
         if i not in used_old:
             edits.append(_edit("removed", group, text, f"{group[0]} item removed"))
+    return _restructured(old, new, edits)
+
+
+def _flat(items: list[Item], section: str) -> list[str]:
+    """A section read top to bottom as printed: each group heading where its group starts
+    (unless it is the item just read: "At least one of the following:"), then each item."""
+    seq: list[str] = []
+    path: tuple[str, ...] = ()
+    last = ""
+    for s, p, t in items:
+        if s != section:
+            continue
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(path, p, strict=False)) if a != b),
+            min(len(path), len(p)),
+        )
+        for label in p[shared:]:
+            if folded(label) != last:
+                seq.append(folded(label))
+        last = folded(t)
+        seq.append(last)
+        path = p
+    return seq
+
+
+def _restructured(
+    old: list[Item], new: list[Item], edits: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Edits of a section whose items read the same, in the same order, are nesting, markers
+    or numbering only: editorial, whatever moved between groups."""
+    same = {s for s in ("inclusion", "exclusion") if _flat(old, s) == _flat(new, s)}
+    if not same:
+        return edits
+    for e in edits:
+        sections = {e[k]["section"] for k in ("from", "to")} if "from" in e else {e["section"]}
+        if sections <= same and e["op"] != "changed":  # a rewording keeps its own reason
+            e["grade"] = EDITORIAL
+            e["reason"] = f"nesting or numbering only, the same items in order ({e['reason']})"
     return edits
 
 

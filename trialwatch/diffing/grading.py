@@ -56,17 +56,17 @@ _NUMBER_WORDS = {
         "zero one two three four five six seven eight nine ten eleven twelve".split()
     )
 }
-_UNITS = frozenset(
+UNITS = frozenset(
     "hour day week month year minute second mg g kg mcg ml l dl mm cm % mmol µmol umol "
     "mol iu u ng pg nmol pmol mmhg bpm uln lln meq cell kg/m2 m2 gy mbq".split()
 )
-_THRESHOLDS = frozenset(
+THRESHOLDS = frozenset(
     "< > <= >= = ± less more greater fewer least most under over above below exceed exceeding "
     "exceeds maximum minimum max up within before after prior".split()
 )
-_NEGATIONS = frozenset("no not without non never neither nor none absence absent".split())
+NEGATIONS = frozenset("no not without non never neither nor none absence absent".split())
 # Words whose change keeps the meaning: articles, prepositions, pronouns, forms of "be".
-_FILLER = frozenset(
+FILLER = frozenset(
     "a an the of to in on at by for from with as into per via be is are was were been being "
     "who whom which that this these those it its their they them he she his her has have had "
     "having do does any all each both such also".split()
@@ -128,13 +128,13 @@ def _is_number(token: str) -> bool:
     return token[:1].isdigit()
 
 
-def _counts(values: list[str], keep: frozenset[str] | None = None) -> Counter[str]:
+def counts(values: list[str], keep: frozenset[str] | None = None) -> Counter[str]:
     if keep is None:
         return Counter(v for v in values if _is_number(v))
     return Counter(v for v in values if v in keep)
 
 
-def _listed(values: Counter[str] | list[str]) -> str:
+def listed(values: Counter[str] | list[str]) -> str:
     items = sorted(values.elements()) if isinstance(values, Counter) else values
     return ", ".join(items) or "(none)"
 
@@ -164,23 +164,23 @@ def grade_text(before: str | None, after: str | None, what: str = "text") -> tup
         if before.casefold() == after.casefold():
             return EDITORIAL, f"{what}: case only"
         return EDITORIAL, f"{what}: spelling, punctuation or abbreviation only"
-    numbers_old, numbers_new = _counts(old), _counts(new)
+    numbers_old, numbers_new = counts(old), counts(new)
     if numbers_old != numbers_new:
         removed, added = numbers_old - numbers_new, numbers_new - numbers_old
-        return MAJOR, f"{what}: number changed ({_listed(removed)} \u2192 {_listed(added)})"
-    for words, label in ((_UNITS, "unit"), (_THRESHOLDS, "threshold"), (_NEGATIONS, "negation")):
-        if _counts(old, words) != _counts(new, words):
-            removed = _counts(old, words) - _counts(new, words)
-            added = _counts(new, words) - _counts(old, words)
-            return MAJOR, f"{what}: {label} changed ({_listed(removed)} \u2192 {_listed(added)})"
+        return MAJOR, f"{what}: number changed ({listed(removed)} \u2192 {listed(added)})"
+    for words, label in ((UNITS, "unit"), (THRESHOLDS, "threshold"), (NEGATIONS, "negation")):
+        if counts(old, words) != counts(new, words):
+            removed = counts(old, words) - counts(new, words)
+            added = counts(new, words) - counts(old, words)
+            return MAJOR, f"{what}: {label} changed ({listed(removed)} \u2192 {listed(added)})"
     if Counter(old) == Counter(new):
         return EDITORIAL, f"{what}: the same words in another order"
     if "".join(old) == "".join(new):
         return EDITORIAL, f"{what}: spacing only"
-    return _word_edits(old, new, what)
+    return word_edits(old, new, what)
 
 
-def _word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
+def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
     removed: list[str] = []
     inserted: list[str] = []
     typos: list[str] = []
@@ -198,8 +198,8 @@ def _word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
     moved = Counter(removed) & Counter(inserted)
     removed = list((Counter(removed) - moved).elements())
     inserted = list((Counter(inserted) - moved).elements())
-    lost = [w for w in removed if w not in _FILLER]
-    gained = [w for w in inserted if w not in _FILLER]
+    lost = [w for w in removed if w not in FILLER]
+    gained = [w for w in inserted if w not in FILLER]
     if (
         (lost and _spelled_out(lost, gained))
         or (not lost and _acronyms(gained, new))
@@ -224,7 +224,7 @@ def _initials(words: list[str]) -> str:
 def _initials_all(words: list[str]) -> set[str]:
     """The initials of ``words`` with and without the small words ("NIAID": National
     Institute of Allergy and Infectious Diseases)."""
-    return {_initials(words), _initials([w for w in words if w not in _FILLER and w != "and"])}
+    return {_initials(words), _initials([w for w in words if w not in FILLER and w != "and"])}
 
 
 def _spelled_out(lost: list[str], gained: list[str]) -> bool:

@@ -26,17 +26,28 @@ from typing import Any
 from trialwatch.diffing.criteria import folded
 from trialwatch.diffing.grading import (
     EDITORIAL,
+    FILLER,
     MAJOR,
     MINOR,
     grade_text,
-    max_grade,
     same_meaning,
     tokens,
+    word_edits,
 )
 from trialwatch.diffing.items import DEFAULT_THRESHOLD, similarity
+from trialwatch.diffing.regroup import regrouped
+from trialwatch.diffing.statements import (
+    FIELDS,
+    TIME_UNITS,
+    Point,
+    Statement,
+    describe,
+    exact_terms,
+    statement,
+    without_boilerplate,
+)
 
 Outcome = dict[str, Any]
-FIELDS = ("measure", "time_frame", "description")
 MOVE_THRESHOLD = 0.85
 
 
@@ -116,26 +127,63 @@ def _alike(a: Outcome, b: Outcome) -> float:
 
 
 def grade_outcome(before: Outcome, after: Outcome) -> tuple[str, str]:
-    """(grade, reason) for one outcome reworded."""
+    """(grade, reason) for one outcome reworded, read as one statement (``statements``)."""
     if all(same_meaning(before.get(k), after.get(k)) for k in FIELDS):
         return grade_text(_whole(before), _whole(after), "outcome")
-    if Counter(tokens(_whole(before))) == Counter(tokens(_whole(after))):
-        return EDITORIAL, "outcome: the same text moved between its fields"
-    graded = []
-    for name in FIELDS:
+    old, new = statement(before), statement(after)
+    what = _field_named(before, after)
+    if old.points != new.points:
+        return MAJOR, f"{what}: {_points_reason(old.points, new.points)}"
+    words_old, words_new = old.words, new.words
+    exact = exact_terms(words_old, words_new)
+    if exact:
+        return MAJOR, f"{what}: {exact}"
+    if Counter(words_old) == Counter(words_new):
+        return EDITORIAL, _restated(before, after, old)
+    grade, reason = word_edits(words_old, words_new, what)
+    if grade == MAJOR and _only_description(old, new):
+        return MINOR, "description reworded"
+    return grade, reason
+
+
+def _restated(before: Outcome, after: Outcome, old: Statement) -> str:
+    """Why two outcomes with the same points and words read the same."""
+    def kept(o: Outcome) -> Counter[str]:
+        return Counter(w for w in tokens(_whole(o)) if w not in FILLER)
+
+    fields = [k for k in FIELDS if not same_meaning(before.get(k), after.get(k))]
+    if len(fields) > 1 and kept(before) == kept(after):
+        return "outcome: the same text moved between its fields"
+    said = []
+    for name in ("measure", "description"):
         a, b = before.get(name), after.get(name)
-        if a == b:
-            continue
-        grade, reason = grade_text(a, b, name.replace("_", " "))
-        if name == "description" and grade == MAJOR and not _exact_terms_changed(reason):
-            grade, reason = MINOR, "description reworded"
-        graded.append((grade, reason))
-    grade = max_grade(*(g for g, _ in graded))
-    return grade, next(r for g, r in graded if g == grade)
+        if not same_meaning(a, b):
+            cut = same_meaning(without_boilerplate(a), without_boilerplate(b))
+            how = "boilerplate dropped or added" if cut else "time restated"
+            said.append(f"{how} in the {name}")
+    if not same_meaning(before.get("time_frame"), after.get("time_frame")):
+        timed = {p for p in old.points if p[1] in TIME_UNITS}
+        said.append(f"time frame restated (the same time points: {describe(timed)})")
+    return "outcome: " + ", ".join(said or ["the same words"])
 
 
-def _exact_terms_changed(reason: str) -> bool:
-    return any(w in reason for w in ("number", "unit", "threshold", "negation"))
+def _field_named(before: Outcome, after: Outcome) -> str:
+    """The one field that changed ("time frame"), or "outcome" when several did."""
+    changed = [k for k in FIELDS if not same_meaning(before.get(k), after.get(k))]
+    return changed[0].replace("_", " ") if len(changed) == 1 else "outcome"
+
+
+def _points_reason(old: frozenset[Point], new: frozenset[Point]) -> str:
+    timed = any(unit in TIME_UNITS for _, unit in old | new)
+    what = "time point" if timed else "number"
+    return f"{what} changed ({describe(old - new)} \u2192 {describe(new - old)})"
+
+
+def _only_description(old: Statement, new: Statement) -> bool:
+    """Every word lost was the description's: descriptions restate the measure."""
+    lost = Counter(old.words) - Counter(new.words)
+    core = set(old.fields[0]) | set(old.fields[1])
+    return all(w not in core for w in lost)
 
 
 def _edit(
@@ -170,10 +218,12 @@ def compare_outcomes(
     moved(_pair(os_, np_, _same_outcome, 1.0), "promoted")
     moved(_pair(op, ns, _same_outcome, 1.0), "demoted")
     for old, new, out in ((op, np_, primary), (os_, ns, secondary)):
+        regroups = regrouped(old, new)
         pairs = _pair(old, new, _same_measure, 1.0)
         pairs += _pair(old, new, _alike, DEFAULT_THRESHOLD)
         for a, b in pairs:
             out.append(_edit("changed", a, b, *grade_outcome(a, b)))
+        out += regroups
     moved(_pair(os_, np_, _alike, MOVE_THRESHOLD), "promoted")
     moved(_pair(op, ns, _alike, MOVE_THRESHOLD), "demoted")
     for old, new, out, label in ((op, np_, primary, "primary"), (os_, ns, secondary, "secondary")):

@@ -82,6 +82,8 @@ def _field(change: Change) -> str:
 def _outcome(change: Change) -> str:
     line = f"{change.kind}: {_counts(change.detail)}"
     moved = [f"{len(change.detail.get(k) or [])} {k}" for k in ("promoted", "demoted")]
+    items = change.detail.get("items") or []
+    moved += [f"{sum(e.get('op') == k for e in items)} {k}" for k in ("split", "merged")]
     moved = [m for m in moved if not m.startswith("0 ")]
     return f"{line}, {', '.join(moved)}" if moved else line
 
@@ -149,6 +151,8 @@ def summary(change: Change) -> str:
 
 
 def item_text(value: Any) -> str:
+    if isinstance(value, list):  # the parts of a split or merged outcome
+        return "; ".join(item_text(v) for v in value)
     text = value.get("measure", "") if isinstance(value, dict) else str(value)
     return " ".join(str(text).split())
 
@@ -190,6 +194,8 @@ def _outcome_line(e: dict[str, Any]) -> str:
         if before is not None and item_text(before) != text:
             text = f"{item_text(before)} \u2192 {text}"
         return f"{'^' if op == 'promoted' else 'v'} {op} to {to}: {text}{grade}"
+    if op in ("split", "merged"):
+        return f"~ {op}: {item_text(before)} \u2192 {item_text(after)}{grade}"
     if op == "changed":
         old, new = item_text(before), item_text(after)
         if old == new:  # the measure is the same: say which other field changed
