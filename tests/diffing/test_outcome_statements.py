@@ -193,3 +193,21 @@ def test_the_same_items_in_another_order_or_group_stay_major() -> None:
     out_of_list = CRITERIA.replace("  * hypertension\n* Signed consent\n", "* Signed consent\n")
     out_of_list = out_of_list.replace("* Pregnancy\n", "* Pregnancy\n* hypertension\n")
     assert _criteria_change(CRITERIA, out_of_list).grade == "major"
+
+
+def test_a_split_is_shown_as_one_line_with_its_parts() -> None:
+    from trialwatch.diffing.render import details, summary
+    from trialwatch.record import Outcome
+
+    def record(*measures: str) -> TrialRecord:
+        outcomes = [Outcome(measure=m, time_frame="2 years") for m in measures]
+        return TrialRecord(nct_id="NCT00000001", source="ctgov", primary_outcomes=outcomes)
+
+    [change] = compare(
+        record("Response rate and death rate"), record("Response rate", "Death rate")
+    )
+    assert (change.kind, change.grade) == ("primary_outcome", "editorial")
+    assert "1 split" in summary(change)
+    assert details(change) == [
+        "~ split: Response rate and death rate \u2192 Response rate; Death rate [editorial]"
+    ]

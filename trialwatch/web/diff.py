@@ -91,9 +91,12 @@ def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
         else:
             where = place_text(e)
     else:
-        where = {"promoted": "secondary \u2192 primary", "demoted": "primary \u2192 secondary"}.get(
-            op, ""
-        )
+        where = {
+            "promoted": "secondary \u2192 primary",
+            "demoted": "primary \u2192 secondary",
+            "split": "split",
+            "merged": "merged",
+        }.get(op, "")
         if op == "added":
             before = None
         if op == "removed":
