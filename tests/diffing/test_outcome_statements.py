@@ -211,3 +211,14 @@ def test_a_split_is_shown_as_one_line_with_its_parts() -> None:
     assert details(change) == [
         "~ split: Response rate and death rate \u2192 Response rate; Death rate [editorial]"
     ]
+
+
+def test_an_item_moved_to_the_next_cohort_stays_major() -> None:
+    cohorts = (
+        "Inclusion Criteria:\n\nCohort A:\n\n* Adults\n* ECOG 0-1\n\nCohort B:\n\n* Children\n\n"
+        "Exclusion Criteria:\n\n* Pregnancy\n"
+    )
+    moved = cohorts.replace("* ECOG 0-1\n\nCohort B:\n\n", "\nCohort B:\n\n* ECOG 0-1\n")
+    change = _criteria_change(cohorts, moved)
+    assert change.grade == "major"
+    assert change.detail["reason"] == "moved from 'inclusion / Cohort A' to 'inclusion / Cohort B'"
