@@ -4,6 +4,14 @@ Each edit is one item-level difference seen between two real versions of one tri
 ``record_pair(edit)`` builds two small records that differ by exactly that edit, with one
 unchanged neighbour item in every list the edit touches, so an edit never reads as "the
 whole list appeared".
+
+Forms of an edit's ``before`` / ``after`` (see SOURCES.md, "Labelling rules"):
+
+* outcomes: one outcome dict, null (added / removed), or a list of outcome dicts (field
+  "split" or "merge": one outcome became several, or several became one);
+* criteria: one item string placed in its section (field "inclusion" / "exclusion"), or,
+  with field "text", the whole criteria text of each version as the registry gave it,
+  parsed by the project's own parser.
 """
 
 from __future__ import annotations
@@ -59,8 +67,11 @@ def record_pair(edit: dict[str, Any]) -> tuple[TrialRecord, TrialRecord]:
         old[kind], new[kind] = _maybe(Enrollment, before), _maybe(Enrollment, after)
     elif kind == "eligibility_criteria":
         section = edit["field"]
-        old["eligibility"] = _criteria(before, section)
-        new["eligibility"] = _criteria(after, edit.get("to_section", section))
+        if section == "text":
+            old["eligibility"], new["eligibility"] = _parse_text(before), _parse_text(after)
+        else:
+            old["eligibility"] = _criteria(before, section)
+            new["eligibility"] = _criteria(after, edit.get("to_section", section))
     elif kind == "eligibility":
         old[edit["field"]], new[edit["field"]] = before, after
     elif kind in ("primary_outcome", "secondary_outcome"):
@@ -117,6 +128,11 @@ def _criteria(item: str | None, section: str) -> Eligibility:
     return _parse_criteria(text)
 
 
+def _parse_text(text: str | None) -> Eligibility | None:
+    """A whole criteria text as the registry gave it (markdown or plain), parsed for real."""
+    return None if text is None else _parse_criteria(text)
+
+
 def _parse_criteria(text: str) -> Eligibility:
     from trialwatch.parsers import eligibility as parser
 
@@ -129,19 +145,20 @@ def _parse_criteria(text: str) -> Eligibility:
 
 
 def _outcomes(kind: str, field: str | None, value: Any, side: str) -> dict[str, Any]:
-    """Primary and secondary lists, each with its neighbour; the edited outcome placed by kind.
+    """Primary and secondary lists, each with its neighbour; the edited outcomes placed by kind.
 
+    ``value`` is one outcome, None, or a list of outcomes (a split or a merge), kept in order.
     "promoted": secondary before, primary after; "demoted": the reverse.
     """
     primary = [NEIGHBOUR_PRIMARY]
     secondary = [NEIGHBOUR_SECONDARY]
-    if value is not None:
-        outcome = Outcome(**value)
-        if field in ("promoted", "demoted"):
-            to_primary = (field == "promoted") == (side == "after")
-            (primary if to_primary else secondary).append(outcome)
-        elif kind == "primary_outcome":
-            primary.append(outcome)
-        else:
-            secondary.append(outcome)
+    values = [] if value is None else value if isinstance(value, list) else [value]
+    outcomes = [Outcome(**v) for v in values]
+    if field in ("promoted", "demoted"):
+        to_primary = (field == "promoted") == (side == "after")
+        (primary if to_primary else secondary).extend(outcomes)
+    elif kind == "primary_outcome":
+        primary.extend(outcomes)
+    else:
+        secondary.extend(outcomes)
     return {"primary_outcomes": primary, "secondary_outcomes": secondary}
