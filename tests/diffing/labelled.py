@@ -48,8 +48,10 @@ DATE_KINDS = ("start_date", "primary_completion_date", "completion_date")
 
 
 def load_edits() -> list[dict[str, Any]]:
-    """All labelled edits, in file order."""
-    edits: list[dict[str, Any]] = json.loads(EDITS.read_text(encoding="utf-8"))
+    """All labelled edits: edits.json, then every edits_<source>.json, each in file order."""
+    edits: list[dict[str, Any]] = []
+    for path in [EDITS, *sorted(GRADING.glob("edits_*.json"))]:
+        edits += json.loads(path.read_text(encoding="utf-8"))
     return edits
 
 
