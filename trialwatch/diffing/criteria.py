@@ -125,6 +125,7 @@ def compare_criteria(old: list[Item], new: list[Item]) -> list[dict[str, Any]]:
         olds = sorted(t for (g, t), n in left_old.items() if g == group for _ in range(n))
         news = sorted(t for (g, t), n in left_new.items() if g == group for _ in range(n))
         diff = match_items(olds, news, text=folded)
+        diff.changed += _contained(diff.removed, diff.added)
         for before, after in diff.changed:
             grade, reason = grade_text(before, after, f"{group[0]} item")
             edits.append(
@@ -199,6 +200,25 @@ def _restructured(
             e["grade"] = EDITORIAL
             e["reason"] = f"nesting or numbering only, the same items in order ({e['reason']})"
     return edits
+
+
+def _contained(removed: list[str], added: list[str]) -> list[tuple[str, str]]:
+    """Pairs of a removed and an added item where one holds every word of the other (two
+    words at least): "AST and ALT ≥ 2.5 x ULN" spelled out as "Aspartate aminotransferase
+    (AST) and alanine aminotransferase (ALT) ≥ 2.5 x ULN" is one item reworded, however far
+    apart the two texts read. Taken out of both lists."""
+    pairs = []
+    for a in list(removed):
+        words_a = Counter(tokens(a))
+        for b in added:
+            words_b = Counter(tokens(b))
+            small, big = sorted((words_a, words_b), key=lambda c: sum(c.values()))
+            if sum(small.values()) >= 2 and not (small - big):
+                pairs.append((a, b))
+                removed.remove(a)
+                added.remove(b)
+                break
+    return pairs
 
 
 def folded(text: str) -> str:

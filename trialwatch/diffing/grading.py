@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from difflib import SequenceMatcher
+from functools import cache
+from typing import Any
 
 from trialwatch.kinds import GRADES, grade_rank
 
@@ -140,10 +142,50 @@ def listed(values: Counter[str] | list[str]) -> str:
 
 
 def _typo(a: str, b: str) -> bool:
-    """A misspelling fixed: two long words, almost the same letters, neither a number."""
-    if _is_number(a) or _is_number(b) or min(len(a), len(b)) < 4:
+    """A misspelling fixed: two words of 5 letters or more, one letter added, dropped or two
+    swapped ("recieved"), or one replaced in a word of 6 or more, neither a number. Two
+    letters is too many ("prednisone" and "prednisolone" are two drugs), and so is one in a
+    short word ("pain", "gain")."""
+    if _is_number(a) or _is_number(b) or min(len(a), len(b)) < 5 or a == b:
         return False
-    return SequenceMatcher(None, a, b).ratio() >= 0.8
+    if len(a) > len(b):
+        a, b = b, a
+    i = len(_common_prefix(a, b))
+    if len(a) == len(b):
+        replaced = len(a) >= 6 and a[i + 1 :] == b[i + 1 :]
+        swapped = a[i + 1 : i + 2] + a[i : i + 1] == b[i : i + 2] and a[i + 2 :] == b[i + 2 :]
+        if replaced or swapped:
+            return True
+    elif len(b) == len(a) + 1 and a[i:] == b[i + 1 :]:
+        return True
+    return _corrected(a, b)
+
+
+def _corrected(a: str, b: str) -> bool:
+    """Two letters apart, one a word no English word list knows and the other one it knows:
+    "occurance" -> "occurrence", "hypersensivity" -> "hypersensitivity". Two drug names
+    ("prednisone", "prednisolone") are both unknown, so neither corrects the other."""
+    if min(len(a), len(b)) < 6 or _distance(a, b) > 2:
+        return False
+    known = _known_words()
+    return (a in known) != (b in known)
+
+
+@cache
+def _known_words() -> Any:
+    from spellchecker import SpellChecker  # its word list loads once, on the first use
+
+    return SpellChecker(distance=1)
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (short words only: two rows of a table)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
 
 
 def _short(words: list[str]) -> str:
@@ -200,10 +242,13 @@ def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
     inserted = list((Counter(inserted) - moved).elements())
     lost = [w for w in removed if w not in FILLER]
     gained = [w for w in inserted if w not in FILLER]
+    variants = _variants(lost, gained)
+    typos += variants
     if (
         (lost and _spelled_out(lost, gained))
         or (not lost and _acronyms(gained, new))
         or (not gained and len(lost) > 1 and _initials(lost) in new)
+        or ((lost or gained) and _explained(gained, new, old) and _explained(lost, old, new))
     ):
         return EDITORIAL, f"{what}: abbreviation spelled out or added"
     if lost:
@@ -215,6 +260,69 @@ def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
     if typos:
         return EDITORIAL, f"{what}: spelling corrected ({_short(typos)})"
     return EDITORIAL, f"{what}: small words only"
+
+
+# Endings that make another form of one word ("randomized" / "randomization").
+_ENDINGS = frozenset(
+    "e ed es ing ion ions ation ations al ally ic ical ity ive ment ness ly y ize ized "
+    "ization x geal".split()
+) | {""}
+
+
+def _stem_mate(a: str, b: str) -> bool:
+    """Two forms of one word: a misspelling fixed ("recieved"), or one stem of 6 letters or
+    more with a known ending ("nasopharynx" / "nasopharyngeal"); "prednisone" and
+    "prednisolone" are not."""
+    if _typo(a, b):
+        return True
+    stem = _common_prefix(a, b)
+    return len(stem) >= 6 and {a[len(stem) :], b[len(stem) :]} <= _ENDINGS
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _variants(lost: list[str], gained: list[str]) -> list[str]:
+    """Pairs of another form of one word, taken out of ``lost`` and ``gained`` (in place)."""
+    found = []
+    for a in list(lost):
+        b = next((b for b in gained if _stem_mate(a, b)), None)
+        if b is not None:
+            lost.remove(a)
+            gained.remove(b)
+            found.append(f"{a} \u2192 {b}")
+    return found
+
+
+def _abbreviates(short: str, words: list[str]) -> bool:
+    """ "alt" for "alanine aminotransferase", "cdai" for "crohn s disease activity index": the
+    short form starts the first word and its letters come in order through the words."""
+    if not 2 <= len(short) <= 6 or _is_number(short) or not words or short[0] != words[0][0]:
+        return False
+    letters = iter("".join(words))
+    return all(c in letters for c in short) and len(words) <= len(short) + 1
+
+
+def _explained(words: list[str], text: list[str], other: list[str]) -> bool:
+    """Every word of ``words`` is one half of a long form followed by its short form in
+    ``text`` ("aspartate aminotransferase (AST)") whose other half ``other`` already says:
+    an abbreviation spelled out, or added after its long form."""
+    covered: Counter[str] = Counter()
+    known = set(other)
+    for i, short in enumerate(text):
+        for k in range(1, len(short) + 2):
+            long = text[i - k : i] if i - k >= 0 else []
+            if long and _abbreviates(short, long):
+                if short in known:
+                    covered.update(long)
+                if known.issuperset(long):
+                    covered[short] += 1
+                break
+    return not (Counter(words) - covered)
 
 
 def _initials(words: list[str]) -> str:

@@ -60,7 +60,7 @@ def _whole(o: Outcome) -> str:
 
 
 def _key(o: Outcome) -> tuple[str, str]:
-    return folded(o.get("measure") or ""), folded(o.get("time_frame") or "")
+    return folded(without_boilerplate(o.get("measure"))), folded(o.get("time_frame") or "")
 
 
 def _drop_same(old: list[Outcome], new: list[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
@@ -120,7 +120,8 @@ def _same_measure(a: Outcome, b: Outcome) -> float | None:
 def _alike(a: Outcome, b: Outcome) -> float:
     """How alike two outcomes read; a measure whose words all stay in the other's measure
     ("Mortality" -> "Mortality (number of participants)") is the same outcome, detailed."""
-    words_a, words_b = set(tokens(a.get("measure"))), set(tokens(b.get("measure")))
+    words_a = set(tokens(without_boilerplate(a.get("measure"))))
+    words_b = set(tokens(without_boilerplate(b.get("measure"))))
     if words_a and words_b and (words_a <= words_b or words_b <= words_a):
         return max(0.9, similarity(folded(_whole(a)), folded(_whole(b))))
     return similarity(folded(_whole(a)), folded(_whole(b)))
@@ -132,22 +133,33 @@ def grade_outcome(before: Outcome, after: Outcome) -> tuple[str, str]:
         return grade_text(_whole(before), _whole(after), "outcome")
     old, new = statement(before), statement(after)
     what = _field_named(before, after)
+    stated = None
     if old.points != new.points:
-        return MAJOR, f"{what}: {_points_reason(old.points, new.points)}"
+        if _timed(old.points) or not old.points <= new.points:
+            return MAJOR, f"{what}: {_points_reason(old.points, new.points)}"
+        # No time was said before: one is stated now, as a date stated where there was none.
+        stated = f"{what}: time point stated ({describe(_timed(new.points))})"
     words_old, words_new = old.words, new.words
     exact = exact_terms(words_old, words_new)
     if exact:
         return MAJOR, f"{what}: {exact}"
     if Counter(words_old) == Counter(words_new):
-        return EDITORIAL, _restated(before, after, old)
+        return (MINOR, stated) if stated else (EDITORIAL, _restated(before, after, old))
     grade, reason = word_edits(words_old, words_new, what)
     if grade == MAJOR and _only_description(old, new):
-        return MINOR, "description reworded"
+        grade, reason = MINOR, "description reworded"
+    if stated and grade != MAJOR:
+        return MINOR, stated if grade == EDITORIAL else f"{stated}; {reason}"
     return grade, reason
+
+
+def _timed(points: frozenset[Point]) -> frozenset[Point]:
+    return frozenset(p for p in points if p[1] in TIME_UNITS)
 
 
 def _restated(before: Outcome, after: Outcome, old: Statement) -> str:
     """Why two outcomes with the same points and words read the same."""
+
     def kept(o: Outcome) -> Counter[str]:
         return Counter(w for w in tokens(_whole(o)) if w not in FILLER)
 
@@ -162,8 +174,7 @@ def _restated(before: Outcome, after: Outcome, old: Statement) -> str:
             how = "boilerplate dropped or added" if cut else "time restated"
             said.append(f"{how} in the {name}")
     if not same_meaning(before.get("time_frame"), after.get("time_frame")):
-        timed = {p for p in old.points if p[1] in TIME_UNITS}
-        said.append(f"time frame restated (the same time points: {describe(timed)})")
+        said.append(f"time frame restated (the same time points: {describe(_timed(old.points))})")
     return "outcome: " + ", ".join(said or ["the same words"])
 
 

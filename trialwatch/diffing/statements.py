@@ -39,13 +39,24 @@ ANCHORS = frozenset(
     "transplantation dosing".split()
 )
 _CONNECT = frozenset(("and", "or", "to", "through", "-", "&"))
-# "The primary outcome of the study is", "Primary endpoint:", with "to assess" after it.
+# A leading formula that frames the measure without saying what it is: "The primary outcome
+# of the study is", "Primary endpoint:", "To assess the", "Descriptive analysis of".
+_VERBS = (
+    r"assess|evaluate|determine|measure|identify|investigate|examine|describe|estimate|"
+    r"quantify|characteri[sz]e|explore|analy[sz]e|monitor|document|record"
+)
+_NOUNS = (
+    r"analysis|assessment|evaluation|measurement|determination|estimation|monitoring|"
+    r"description|documentation|quantification"
+)
 _BOILERPLATE = re.compile(
     r"^\s*(?:(?:the\s+)?(?:main\s+|key\s+)?(?:primary|secondary|principal)?\s*"
     r"(?:efficacy\s+|safety\s+)?(?:outcome(?:\s+measure)?|end\s*-?\s*point|objective|aim)s?"
     r"\s+(?:of|for|in)\s+(?:the|this)\s+(?:study|trial|protocol|research)\s+"
-    r"(?:is|are|will\s+be)\s*(?::\s*)?(?:to\s+(?:assess|evaluate|determine|measure)\s+)?"
-    r"|(?:primary|secondary)\s+(?:outcome|end\s*-?\s*point)(?:\s+measure)?\s*[:\-\u2013]\s*)",
+    r"(?:is|are|will\s+be)\s*:?\s*"
+    r"|(?:primary|secondary)\s+(?:outcome|end\s*-?\s*point)(?:\s+measure)?\s*[:\-\u2013]\s*)?"
+    rf"(?:to\s+(?:{_VERBS})\s+(?:the\s+)?|(?:descriptive\s+)?(?:{_NOUNS})\s+of\s+(?:the\s+)?"
+    r"|monitoring\s+(?:the\s+)?)?",
     re.IGNORECASE,
 )
 
@@ -135,15 +146,31 @@ def statement(outcome: dict[str, Any]) -> Statement:
     fields = []
     for name in FIELDS:
         text = outcome.get(name) or ""
-        if name != "time_frame":
-            text = without_boilerplate(text)
-        found, rest = time_points(tokens(text))
+        if name == "time_frame":
+            # In a time frame small words and "and" only frame points: "on the day of
+            # surgery", "baseline and 1 month".
+            framing = TIME_WORDS | FILLER | {"and", "or"}
+            words = [w for w in tokens(text) if w not in framing]
+        else:
+            words = _unframed(tokens(without_boilerplate(text)))
+        found, rest = time_points(words)
         points |= found
-        # In a time frame small words and "and" only frame points: "on the day of surgery",
-        # "baseline and 1 month".
-        framing = TIME_WORDS | FILLER | {"and", "or"} if name == "time_frame" else TIME_WORDS
-        fields.append(tuple(w for w in rest if w not in framing))
+        fields.append(tuple(rest))
     return Statement(frozenset(points), tuple(fields))
+
+
+def _unframed(words: list[str]) -> list[str]:
+    """A measure's words without those framing a time point next to them ("mortality up to
+    day 28"); "over time and space" keeps its words."""
+
+    def timed(word: str) -> bool:
+        return _is_number(word) or word in TIME_UNITS or word in ANCHORS
+
+    return [
+        w
+        for i, w in enumerate(words)
+        if w not in TIME_WORDS or not any(map(timed, words[max(0, i - 2) : i + 4]))
+    ]
 
 
 def describe(points: frozenset[Point] | set[Point]) -> str:
