@@ -21,17 +21,9 @@ from trialwatch.parsers import (
     veeva,
 )
 from trialwatch.parsers.clean import _without_brackets
+from trialwatch.parsers.criteria_lines import _Open, _Stack
 from trialwatch.parsers.criteria_markup import block_tags
-from trialwatch.parsers.criteria_read import (
-    Marker,
-    Node,
-    _follows,
-    _Open,
-    _Stack,
-    _sup_tags,
-    group_word,
-    sup,
-)
+from trialwatch.parsers.criteria_read import Marker, Node, _follows, _sup_tags, group_word, sup
 
 SHORT = settings(max_examples=400, deadline=None, database=None)
 

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from trialwatch.parsers.criteria_lines import plain_lines, read_lines
 from trialwatch.parsers.criteria_markup import (
     block_tags,
     html_nodes,
@@ -45,8 +46,6 @@ from trialwatch.parsers.criteria_read import (
     Rendering,
     clean,
     group_word,
-    plain_lines,
-    read_lines,
 )
 from trialwatch.record import Criterion
 

@@ -18,17 +18,8 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from trialwatch.parsers.criteria_read import (
-    HeadingTest,
-    Line,
-    Node,
-    list_item,
-    plain_lines,
-    powers,
-    prep,
-    read_lines,
-    sup,
-)
+from trialwatch.parsers.criteria_lines import Line, list_item, plain_lines, read_lines
+from trialwatch.parsers.criteria_read import HeadingTest, Node, powers, prep, sup
 
 # --- markdown ------------------------------------------------------------------------
 

@@ -5,9 +5,12 @@ XML plain text. Each reader turns its rendering into the same `Node` outline, so
 layout (bullets, numbering, wrapping, indentation, entities, escapes) never reaches the
 tree built from it (criteria.py):
 
-- plain text: the line reader here, with indentation giving nesting;
+- plain text: the line reader (criteria_lines.py), with indentation and numbering giving
+  nesting;
 - markdown and HTML: criteria_markup.py, whose readers hand each paragraph's lines to the
   line reader.
+
+This module holds what they share: the text cleaners, list markers and group names.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -194,193 +197,3 @@ def group_word(text: str) -> bool:
             reach = max(reach, end)
     # Like a regex's `$`, the text may end with a newline after its last name.
     return ends[size] or (text.endswith("\n") and ends[size - 1])
-
-
-# --- the line reader -----------------------------------------------------------------
-
-Line = tuple[int, str] | None  # (indent, prepped text without it); None is a blank line
-
-
-@dataclass
-class _Open:
-    node: Node
-    indent: int  # column of its marker
-    text_col: int
-    readings: Readings
-
-
-_Key = tuple[bool, int, str, int]  # (a marker column?, the column, scheme, ordinal)
-
-
-def _keys(item: _Open) -> list[_Key]:
-    """How a marker continuing the item finds it: by the item's marker column or its text
-    column (a right-aligned "10."), and by each reading of its number."""
-    return [
-        key
-        for scheme, n in item.readings
-        for key in ((True, item.indent, scheme, n), (False, item.text_col, scheme, n))
-    ]
-
-
-class _Stack:
-    """The open items, innermost last, looked up by the keys of _keys: lists nested without
-    indentation (lines "1. x", "A) y", "1. x", "A) y", ...) open as many items as there are
-    lines, and a scan of them all for every line is quadratic."""
-
-    def __init__(self) -> None:
-        self.items: list[_Open] = []
-        self.at: dict[_Key, list[int]] = {}  # key -> positions in `items`, ascending
-
-    def push(self, item: _Open) -> None:
-        for key in _keys(item):
-            self.at.setdefault(key, []).append(len(self.items))
-        self.items.append(item)
-
-    def pop(self) -> None:
-        for key in _keys(self.items.pop()):
-            self.at[key].pop()
-
-    def cut(self, size: int) -> None:
-        while len(self.items) > size:
-            self.pop()
-
-    def continued(self, m: Marker, indent: int) -> int | None:
-        """The innermost open item whose numbering the marker continues (see _follows): it
-        and its sub-items end."""
-        found: list[int] = []
-        for scheme, n in m.readings:
-            before = n - 1 if n else 0  # "3." continues "2."; a bullet continues a bullet
-            for key in ((True, indent, scheme, before), (False, indent + m.width, scheme, before)):
-                found += self.at.get(key, [])[-1:]
-        return max(found, default=None)
-
-
-class _LineReader:
-    """Lines -> outline. Indentation gives nesting; a blank line ends a block."""
-
-    def __init__(self, lines: Sequence[Line], heading: HeadingTest) -> None:
-        self.lines, self.heading = lines, heading
-        self.markers = [marker(ln[1]) if ln is not None else None for ln in lines]
-        marked = [i for i, m in enumerate(self.markers) if m is not None]
-        after_blank = sum(1 for i in marked if i == 0 or lines[i - 1] is None)
-        # Classic layout puts a blank line before every item, so there a marker inside an
-        # item's text column is a hard wrap ("... 18\n   - 65 years"), not a sub-item.
-        self.loose = after_blank >= 2 and after_blank > 2 * (len(marked) - after_blank)
-        self.weak_ok = self._neighbours()
-        self.roots: list[Node] = []
-        self.stack = _Stack()
-        self.block: Node | None = None
-        self.block_col = 0  # where the open block's text starts
-        self.parts: list[str] = []
-
-    def _neighbours(self) -> set[int]:
-        """Lines whose weak marker has a sibling of the same scheme (a./b., i./ii., o/o)."""
-        seen = [
-            (i, ln[0], m)
-            for i, (ln, m) in enumerate(zip(self.lines, self.markers, strict=True))
-            if ln is not None and m is not None and m.weak
-        ]
-        ok: set[int] = set()
-        for a, (i, indent, m) in enumerate(seen):
-            for j, other_indent, other in seen[a + 1 : a + 50]:  # siblings are near
-                if other_indent == indent and _follows(m.readings, other.readings):
-                    ok.update((i, j))
-                    break
-        return ok
-
-    def _open(self, node: Node, text: str, col: int) -> None:
-        if self.block is not None:
-            self.block.text = clean(" ".join(self.parts))
-        (self.stack.items[-1].node.children if self.stack.items else self.roots).append(node)
-        self.block, self.parts, self.block_col = node, [text], col
-
-    def _starts_item(self, i: int, m: Marker, indent: int, start: bool) -> bool:
-        if not start and self.loose and indent >= self.block_col:
-            return False  # a hard wrap in the block's text column
-        if m.weak:
-            return i in self.weak_ok
-        if start:
-            return True
-        # A line that is not after a blank line: a hard wrap unless it plainly starts an item.
-        # A "1." right after a paragraph or an item's text opens a (sub-)list; a later
-        # number that continues no list is a wrapped line ("... at least\n2. ").
-        first = any(n == 1 for _, n in m.readings)
-        return m.bullet or first or self.stack.continued(m, indent) is not None
-
-    def _item(self, m: Marker, indent: int, body: str, start: bool) -> None:
-        sibling = self.stack.continued(m, indent)
-        readings, width = m.readings, m.width
-        inner = marker(body)
-        if inner is not None and not inner.weak and not (inner.bullet and m.bullet):
-            # "* a) Cohort 1", "-  1. ...": the inner enumerator is the numbering
-            readings, width, body = inner.readings, width + inner.width, body[inner.width :]
-        top = self.stack.items[-1] if self.stack.items else None
-        # A list restarting at "1." right under an item's text is its sub-list (but
-        # "1. a\n1. b" numbers every item "1.": those are siblings).
-        nested = top is not None and not start and self.block is top.node
-        nested = nested and any(n == 1 and s[0] != "b" for s, n in readings)
-        nested = nested and top is not None and not set(top.readings) & set(readings)
-        if sibling is not None:
-            self.stack.cut(sibling)
-        items = self.stack.items
-        while items and (items[-1].indent > indent or (items[-1].indent == indent and not nested)):
-            self.stack.pop()
-        node = Node("", item=True)
-        self._open(node, body, indent + width)
-        self.stack.push(_Open(node, indent, indent + width, readings))
-
-    def read(self) -> list[Node]:
-        start = True  # the next line starts a block
-        for i, line in enumerate(self.lines):
-            if line is None:
-                start = True
-                continue
-            indent, text = line
-            m = self.markers[i]
-            if m is not None:
-                kind = self.heading(clean(text[m.width :]))
-                if self._starts_item(i, m, indent, start or bool(kind & STRONG)):
-                    self._item(m, indent, text[m.width :], start)
-                    start = bool(kind & CLOSES)
-                    continue
-            kind = self.heading(clean(text))
-            if kind & STRONG and not start and self.block is not None and not self.block.item:
-                # "Eligibility criteria for X\nInclusion criteria" is one heading.
-                if self.heading(clean(" ".join(self.parts))) & OPENS:
-                    kind = 0
-            if start or kind & STRONG or self.block is None:
-                while self.stack.items and self.stack.items[-1].indent >= indent:
-                    self.stack.pop()
-                self._open(Node(""), text, indent)
-                start = bool(kind & CLOSES)
-            else:
-                self.parts.append(text)
-        if self.block is not None:
-            self.block.text = clean(" ".join(self.parts))
-        return self.roots
-
-
-def read_lines(lines: Sequence[Line], heading: HeadingTest) -> list[Node]:
-    return _LineReader(lines, heading).read()
-
-
-def plain_lines(text: str) -> list[Line]:
-    out: list[Line] = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = prep(raw.expandtabs(4))
-        out.append((len(line) - len(line.lstrip()), line.strip()) if line.strip() else None)
-    return out
-
-
-def list_item(content: list[Node]) -> list[Node]:
-    """A list item's content -> the item. An item that opens with a list or an enumerated
-    line ("* 1. x", "* a) x") is that list: its items stand in its place."""
-    if content and not content[0].item:
-        return [Node(content[0].text, item=True, children=content[1:])]
-    out: list[Node] = []
-    for node in content:  # a paragraph after such an item is that item's
-        if node.item or not out:
-            out.append(node)
-        else:
-            out[-1].children.append(node)
-    return out
