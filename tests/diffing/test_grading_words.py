@@ -42,6 +42,24 @@ def test_misspellings_and_word_forms(before: str, after: str, grade: str) -> Non
         ),  # fmt: skip
         ("refractory to anti-TNFs", "refractory to anti-tumor necrosis factor (TNF)", "editorial"),
         ("CDAI score", "Crohn's disease activity index (CDAI) score", "editorial"),
+        (
+            "CVA or TIA within 6 months",
+            "Cerebrovascular accident or transient ischemic attack within 6 months",
+            "editorial",
+        ),  # fmt: skip
+        (
+            "an IRB/IEC-approved form",
+            "an Institutional Review Board/Institutional Ethics Committee-approved form",
+            "editorial",
+        ),  # fmt: skip
+        (
+            "leukopenia (WBC < 2500 mm3)",
+            "leukopenia (white blood cell count [WBC] < 2500 mm3)",
+            "editorial",
+        ),  # "cell" here is a word of the long form, not a unit  # fmt: skip
+        ("Be on a regimen", "Be on a second regimen", "minor"),  # "second" with no number
+        ("for 30 seconds", "for 30 minutes", "major"),
+        ("OS", "progression free survival", "major"),
         # A long form with words of its own is detail, not a spelling.
         ("patients with diabetes", "patients with diabetes mellitus (DM)", "minor"),
         ("overall survival", "progression free survival (PFS)", "major"),

@@ -180,7 +180,7 @@ def test_nesting_lost_with_the_same_items_in_order_is_editorial() -> None:
     flat = CRITERIA.replace("  * ", "* ")
     change = _criteria_change(CRITERIA, flat)
     assert change.grade == "editorial"
-    assert change.detail["reason"].startswith("nesting or numbering only")
+    assert change.detail["reason"].startswith("structure only")
     assert _criteria_change(flat, CRITERIA).grade == "editorial"  # and gained
     numbered = CRITERIA.replace("  * diabetes", "  1. diabetes").replace("  * hyper", "  2. hyper")
     assert _criteria_change(CRITERIA, numbered) is None  # markers are formatting

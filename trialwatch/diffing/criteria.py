@@ -21,6 +21,7 @@ from trialwatch.diffing.canonical import Item
 from trialwatch.diffing.grading import (
     EDITORIAL,
     MAJOR,
+    abbreviated,
     grade_text,
     max_grade,
     tokens,
@@ -189,31 +190,35 @@ def _flat(items: list[Item], section: str) -> list[str]:
 def _restructured(
     old: list[Item], new: list[Item], edits: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Edits of a section whose items read the same, in the same order, are nesting, markers
-    or numbering only: editorial, whatever moved between groups."""
-    same = {s for s in ("inclusion", "exclusion") if _flat(old, s) == _flat(new, s)}
+    """Edits of a section that reads the same words in the same order, top to bottom, are
+    structure only (nested, split, joined, renumbered): editorial, whatever moved."""
+    same = {
+        s
+        for s in ("inclusion", "exclusion")
+        if " ".join(_flat(old, s)).split() == " ".join(_flat(new, s)).split()
+    }
     if not same:
         return edits
     for e in edits:
         sections = {e[k]["section"] for k in ("from", "to")} if "from" in e else {e["section"]}
-        if sections <= same and e["op"] != "changed":  # a rewording keeps its own reason
+        if sections <= same and e["grade"] != EDITORIAL:
             e["grade"] = EDITORIAL
-            e["reason"] = f"nesting or numbering only, the same items in order ({e['reason']})"
+            e["reason"] = f"structure only, the same words in the same order ({e['reason']})"
     return edits
 
 
 def _contained(removed: list[str], added: list[str]) -> list[tuple[str, str]]:
     """Pairs of a removed and an added item where one holds every word of the other (two
-    words at least): "AST and ALT ≥ 2.5 x ULN" spelled out as "Aspartate aminotransferase
-    (AST) and alanine aminotransferase (ALT) ≥ 2.5 x ULN" is one item reworded, however far
-    apart the two texts read. Taken out of both lists."""
+    words at least), its abbreviations spelled out counting as held: "LVEF < 30%" and "Left
+    ventricular ejection fraction < 30%", "AST and ALT ≥ 2.5 x ULN" and "Aspartate
+    aminotransferase (AST) and ...", are one item reworded however far apart the two texts
+    read. Taken out of both lists."""
     pairs = []
     for a in list(removed):
-        words_a = Counter(tokens(a))
         for b in added:
-            words_b = Counter(tokens(b))
-            small, big = sorted((words_a, words_b), key=lambda c: sum(c.values()))
-            if sum(small.values()) >= 2 and not (small - big):
+            small, big = sorted((tokens(a), tokens(b)), key=len)
+            left = Counter(small) - Counter(big)
+            if len(small) >= 2 and all(abbreviated(w, big) for w in left):
                 pairs.append((a, b))
                 removed.remove(a)
                 added.remove(b)

@@ -210,16 +210,48 @@ def grade_text(before: str | None, after: str | None, what: str = "text") -> tup
     if numbers_old != numbers_new:
         removed, added = numbers_old - numbers_new, numbers_new - numbers_old
         return MAJOR, f"{what}: number changed ({listed(removed)} \u2192 {listed(added)})"
+    exact_old, exact_new = _exact(old), _exact(new)
     for words, label in ((UNITS, "unit"), (THRESHOLDS, "threshold"), (NEGATIONS, "negation")):
-        if counts(old, words) != counts(new, words):
-            removed = counts(old, words) - counts(new, words)
-            added = counts(new, words) - counts(old, words)
+        removed = counts(exact_old, words) - counts(exact_new, words)
+        added = counts(exact_new, words) - counts(exact_old, words)
+        # A unit word inside an abbreviation spelled out ("white blood cell count [WBC]") is
+        # a word of the long form, not a unit.
+        if (removed or added) and not (
+            _explained(list(added.elements()), new, old)
+            and _explained(list(removed.elements()), old, new)
+        ):
             return MAJOR, f"{what}: {label} changed ({listed(removed)} \u2192 {listed(added)})"
     if Counter(old) == Counter(new):
         return EDITORIAL, f"{what}: the same words in another order"
     if "".join(old) == "".join(new):
         return EDITORIAL, f"{what}: spacing only"
     return word_edits(old, new, what)
+
+
+_TIME_UNITS = frozenset("hour day week month year minute second".split())
+
+
+def _exact(words: list[str]) -> list[str]:
+    """The words as exact terms are counted: a time unit only next to a number ("6 months",
+    "week 12"), so "second" in "second-line therapy" is a word."""
+    return [
+        w
+        for i, w in enumerate(words)
+        if w not in _TIME_UNITS
+        or any(_is_number(x) for x in words[max(0, i - 2) : i] + words[i + 1 : i + 2])
+    ]
+
+
+def _minus(words: list[str], taken: Counter[str]) -> list[str]:
+    """``words`` in their order, without (as many of) the words counted in ``taken``."""
+    left = Counter(taken)
+    kept = []
+    for w in words:
+        if left[w] > 0:
+            left[w] -= 1
+        else:
+            kept.append(w)
+    return kept
 
 
 def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
@@ -238,8 +270,7 @@ def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
         inserted += came
     # A word moved elsewhere in the text is neither removed nor added.
     moved = Counter(removed) & Counter(inserted)
-    removed = list((Counter(removed) - moved).elements())
-    inserted = list((Counter(inserted) - moved).elements())
+    removed, inserted = _minus(removed, moved), _minus(inserted, moved)
     lost = [w for w in removed if w not in FILLER]
     gained = [w for w in inserted if w not in FILLER]
     variants = _variants(lost, gained)
@@ -299,12 +330,31 @@ def _variants(lost: list[str], gained: list[str]) -> list[str]:
 
 
 def _abbreviates(short: str, words: list[str]) -> bool:
-    """ "alt" for "alanine aminotransferase", "cdai" for "crohn s disease activity index": the
-    short form starts the first word and its letters come in order through the words."""
+    """ "alt" for "alanine aminotransferase", "cdai" for "crohn s disease activity index",
+    "wbc" for "white blood cell count": the short form starts the first word, its letters come
+    in order through the words, and every word but the last gives at least one of them."""
     if not 2 <= len(short) <= 6 or _is_number(short) or not words or short[0] != words[0][0]:
         return False
-    letters = iter("".join(words))
-    return all(c in letters for c in short) and len(words) <= len(short) + 1
+    if len(words) > len(short) + 1:
+        return False
+    givers = [w for w in words if w not in FILLER and len(w) > 1]
+
+    def fits(n: int, at: int) -> bool:
+        if n == len(givers):
+            return at == len(short)
+        least = 0 if n == len(givers) - 1 else 1
+        return any(
+            _within(short[at : at + j], givers[n]) and fits(n + 1, at + j)
+            for j in range(least, len(short) - at + 1)
+        )
+
+    return fits(0, 0)
+
+
+def _within(letters: str, word: str) -> bool:
+    """``letters`` appear in ``word`` in order."""
+    rest = iter(word)
+    return all(c in rest for c in letters)
 
 
 def _explained(words: list[str], text: list[str], other: list[str]) -> bool:
@@ -336,9 +386,36 @@ def _initials_all(words: list[str]) -> set[str]:
 
 
 def _spelled_out(lost: list[str], gained: list[str]) -> bool:
-    """ "OS" -> "overall survival" (or back): the short form is the long form's initials."""
-    return (len(lost) == 1 and len(gained) > 1 and lost[0] in _initials_all(gained)) or (
-        len(gained) == 1 and len(lost) > 1 and gained[0] in _initials_all(lost)
+    """ "OS" -> "overall survival", "CVA or TIA" -> "cerebrovascular accident or transient
+    ischemic attack" (or back): each short form is, in order, the initials (or letters in
+    order) of a run of the long forms' words, and the runs use every word."""
+    shorts, longs = (lost, gained) if len(lost) <= len(gained) else (gained, lost)
+    if not shorts:
+        return False
+    if len(shorts) == 1 and len(longs) > 1 and shorts[0] in _initials_all(longs):
+        return True
+
+    def runs(i: int, at: int) -> bool:
+        if i == len(shorts):
+            return at == len(longs)
+        short = shorts[i]
+        return any(
+            _abbreviates(short, longs[at : at + k]) and runs(i + 1, at + k)
+            for k in range(1, len(short) + 2)
+            if at + k <= len(longs)
+        )
+
+    return len(shorts) <= 6 and runs(0, 0)
+
+
+def abbreviated(short: str, words: list[str]) -> bool:
+    """``short`` abbreviates a run of ``words`` ("lvef": "left ventricular ejection
+    fraction")."""
+    return any(
+        _abbreviates(short, words[i : i + k])
+        for i in range(len(words))
+        for k in range(1, len(short) + 2)
+        if words[i : i + 1] and words[i][0] == short[:1]
     )
 
 
