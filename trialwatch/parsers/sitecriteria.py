@@ -1,11 +1,14 @@
 """The eligibility criteria on a site page: the lines under its "Inclusion/Exclusion
 Criteria" headings (`criteria_lines`), read with the criteria tree parser on their printed
 lines, wrapped lines rejoined first (`eligibility_from_lines`), so one element or `<br>` per
-printed line gives the same criteria as one element per criterion."""
+printed line gives the same criteria as one element per criterion. Each line keeps its
+indentation (nested lists, indented blocks, printed text), and the tree parser's line reader
+nests by it and by numbering, so every markup of a page gives one criteria tree."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from trialwatch.parsers.clean import clean_text
 from trialwatch.parsers.criteria import heading_test
@@ -47,19 +50,21 @@ def eligibility_from_lines(lines: list[Line]) -> Eligibility | None:
     """Eligibility (text + items) from criteria lines; None when there are no items.
 
     Wrapped lines are rejoined first (see `_printed`), so `text` is one line per criterion,
-    heading or paragraph, without list markers, whatever the markup or its wrapping.
+    heading or paragraph, without list markers or numbers (an `<ol>` draws its numbers, a
+    text prints them), whatever the markup or its wrapping.
     """
     shown: list[str] = []
     marked: list[str] = []
-    for start, text in _logical_lines(_printed(lines)):
+    for start, indent, text in _logical_lines(_printed(lines)):
+        lead = " " * min(indent, _DEEPEST)
         for i, piece in enumerate(_unglue(text)):
-            shown.append(piece)
+            shown.append(_unnumbered(piece))
             if start == "item" and i == 0:
-                marked.append(f"* {piece}")
+                marked.append(f"{lead}* {piece}")
             elif start == "block" and i == 0:
-                marked.extend(["", piece])
+                marked.extend(["", lead + piece])
             else:
-                marked.append(piece)
+                marked.append(lead + piece)
     if not shown:
         return None
     # The re-marked lines are plain text: a page's "> 18 years" is no markdown quote.
@@ -83,15 +88,18 @@ def _printed(lines: list[Line]) -> list[Line]:
     )
     if wraps and any(line.gap for line in lines):
         return [
-            line if line.start == "item" else Line(line.text, "block" if line.gap else "line")
+            line if line.start == "item" else replace(line, start="block" if line.gap else "line")
             for line in lines
         ]
     if wraps >= 2:
-        return [Line(line.text, "line") if line.start == "block" else line for line in lines]
+        return [replace(line, start="line") if line.start == "block" else line for line in lines]
     return lines
 
 
 _SENTENCE_END = (".", ";", ":", "!", "?")
+# Columns of indentation kept: 40 levels, as deep as the criteria tree nests (deeper reads
+# flat there); more would make a deeply nested page's text grow with the square of its size.
+_DEEPEST = 160
 # Characters past which lines joined are no bare heading: a heading's qualifier is at most
 # 100 (criteria._qualifier), its words before and after it a few.
 _HEADING_MAX = 400
@@ -103,12 +111,12 @@ def _continues(before: str, text: str) -> bool:
     return len(before) >= 50 and not before.endswith(_SENTENCE_END) and text[:1].islower()
 
 
-def _logical_lines(lines: list[Line]) -> list[tuple[str, str]]:
-    """(start, text) with each wrapped line joined to the line it continues: a "line", or a
+def _logical_lines(lines: list[Line]) -> list[tuple[str, int, str]]:
+    """(start, indent, text) with each wrapped line joined to the line it continues: a "line", or a
     paragraph that continues a cut line (a blank line inside a criterion). A line that
     opens with a list marker or a heading, or follows a bare heading, is left to the
     criteria reader."""
-    out: list[tuple[str, list[str]]] = []  # each line's start and its pieces, joined once
+    out: list[tuple[str, int, list[str]]] = []  # each line's start, indent and its pieces
     size = 0  # characters of the last line so far
     bare = False  # the last line so far is a heading with nothing after it
     before = ""
@@ -117,15 +125,26 @@ def _logical_lines(lines: list[Line]) -> list[tuple[str, str]]:
         own = marker(line.text) is not None or kind & STRONG
         runs_on = line.start == "line" or (line.start == "block" and _continues(before, line.text))
         if out and runs_on and not own and not bare:
-            out[-1][1].append(line.text)
+            out[-1][2].append(line.text)
             size += 1 + len(line.text)
             # A joined line long past any heading is none: not tested again as it grows.
-            bare = size <= _HEADING_MAX and bool(heading_test(" ".join(out[-1][1])) & CLOSES)
+            bare = size <= _HEADING_MAX and bool(heading_test(" ".join(out[-1][2])) & CLOSES)
         else:
-            out.append((line.start, [line.text]))
+            out.append((line.start, line.indent, [line.text]))
             size, bare = len(line.text), bool(kind & CLOSES)
         before = line.text
-    return [(start, " ".join(pieces)) for start, pieces in out]
+    return [(start, indent, " ".join(pieces)) for start, indent, pieces in out]
+
+
+def _unnumbered(piece: str) -> str:
+    """A shown line without its list marker ("1.", "- 1.", "a)"): an `<ol>` shows the same
+    criterion with its number drawn by the browser, not in the text."""
+    for _ in range(2):  # "- 1. Age": a bullet, then a number
+        m = marker(piece)
+        if m is None or m.weak or len(piece) <= m.width:
+            break
+        piece = piece[m.width :]
+    return piece
 
 
 def _unglue(text: str) -> list[str]:

@@ -165,7 +165,8 @@ def _cut(lines: tuple[Line, ...], labels: list[Label]) -> list[Section]:
                 in_criteria = bool(CRITERIA_HEADING.match(heading))
             if text:
                 start = line.start if label is None else "line"
-                sections[-1].lines.append(Line(text, start, line.gap and label is None))
+                gap = line.gap and label is None
+                sections[-1].lines.append(Line(text, start, gap, line.indent))
                 in_criteria = in_criteria or bool(CRITERIA_HEADING.match(text))
     return sections
 
