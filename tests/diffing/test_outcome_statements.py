@@ -61,6 +61,30 @@ def o(measure: str, time_frame: str | None = None, description: str | None = Non
             "editorial",
             "outcome: time frame restated (the same time points: week 12)",
         ),
+        (
+            o("Safety", "Extubation until 48 h after extubation"),
+            o("Safety", "up to 48 h after extubation"),
+            "editorial",
+            "time frame restated",
+        ),
+        (
+            o("Stress", "6 months", "Measured with the PIP (Streisand et al. 2001)."),
+            o("Stress", "6 months", "Measured with the PIP."),
+            "minor",
+            "description",
+        ),
+        (
+            o("Time to the first occurrence of microalbuminuria"),
+            o("Time to the first occurrence of microalbuminuria defined as greater than 35 mg"),
+            "minor",
+            "measure: detail added",
+        ),
+        (
+            o("Proportion of subjects with HIV-1 RNA < 50 copies/mL", "Week 48"),
+            o("Proportion of participants with HIV-1 RNA < 50 copies/mL", "Week 48"),
+            "editorial",
+            "",
+        ),
         # Still major: a time point, a unit, a threshold, the thing measured.
         (o("Pain score", "1 day"), o("Pain score", "7 days"), "major", "time point changed"),
         (
@@ -70,6 +94,13 @@ def o(measure: str, time_frame: str | None = None, description: str | None = Non
             "outcome: time point changed (month 6 \u2192 month 12)",
         ),
         (o("Mortality", "up to 28 days"), o("Mortality", "up to 28 weeks"), "major", "changed"),
+        (o("Safety", "48 h after extubation"), o("Safety", "48 h after surgery"), "major", ""),
+        (
+            o("Time to microalbuminuria defined as greater than 35 mg"),
+            o("Time to microalbuminuria defined as greater than 30 mg"),
+            "major",
+            "number changed",
+        ),
         (
             o("Proportion with HbA1c < 7%", "Week 24"),
             o("Proportion with HbA1c at least 7%", "Week 24"),

@@ -33,7 +33,8 @@ _SAME: dict[str, str] = {
     **dict.fromkeys(("y", "yr", "yrs", "year"), "year"),
     **dict.fromkeys(("min", "mins", "minute"), "minute"),
     **dict.fromkeys(("sec", "secs", "second"), "second"),
-    **dict.fromkeys(("pt", "pts", "patient"), "patient"),
+    # The registry's own style moved from "subjects" and "patients" to "participants".
+    **dict.fromkeys(("pt", "pts", "patient", "subject", "participant"), "participant"),
     **dict.fromkeys(("mg", "milligram"), "mg"),
     **dict.fromkeys(("g", "gram"), "g"),
     **dict.fromkeys(("kg", "kilogram"), "kg"),

@@ -122,9 +122,11 @@ def _alike(a: Outcome, b: Outcome) -> float:
     ("Mortality" -> "Mortality (number of participants)") is the same outcome, detailed."""
     words_a = set(tokens(without_boilerplate(a.get("measure"))))
     words_b = set(tokens(without_boilerplate(b.get("measure"))))
+    whole = similarity(folded(_whole(a)), folded(_whole(b)))
     if words_a and words_b and (words_a <= words_b or words_b <= words_a):
-        return max(0.9, similarity(folded(_whole(a)), folded(_whole(b))))
-    return similarity(folded(_whole(a)), folded(_whole(b)))
+        return max(0.9, whole)
+    # A measure that reads nearly the same is the same outcome, whatever its other fields say.
+    return max(whole, similarity(" ".join(sorted(words_a)), " ".join(sorted(words_b))) - 0.1)
 
 
 def grade_outcome(before: Outcome, after: Outcome) -> tuple[str, str]:
@@ -133,6 +135,11 @@ def grade_outcome(before: Outcome, after: Outcome) -> tuple[str, str]:
         return grade_text(_whole(before), _whole(after), "outcome")
     old, new = statement(before), statement(after)
     what = _field_named(before, after)
+    if old.points != new.points and _only_added(old, new) and not _timed(old.points):
+        added = Counter(new.words) - Counter(old.words)
+        # A definition added ("defined as > 35 mg albumin/g creatinine"): detail, nothing lost.
+        if not _timed(new.points - old.points) and added:
+            return MINOR, f"{what}: detail added ({' '.join(sorted(added.elements())[:8])})"
     stated = None
     if old.points != new.points:
         if _timed(old.points) or not old.points <= new.points:
@@ -191,10 +198,16 @@ def _points_reason(old: frozenset[Point], new: frozenset[Point]) -> str:
 
 
 def _only_description(old: Statement, new: Statement) -> bool:
-    """Every word lost was the description's: descriptions restate the measure."""
-    lost = Counter(old.words) - Counter(new.words)
-    core = set(old.fields[0]) | set(old.fields[1])
-    return all(w not in core for w in lost)
+    """The measure and time frame lost no word (they may have gained some): only the
+    description was reworded, and descriptions restate the measure."""
+    core_old = Counter(old.fields[0] + old.fields[1])
+    core_new = Counter(new.fields[0] + new.fields[1])
+    return not (core_old - core_new)
+
+
+def _only_added(old: Statement, new: Statement) -> bool:
+    """Nothing of the old statement is gone: every point and word is still said."""
+    return old.points <= new.points and not (Counter(old.words) - Counter(new.words))
 
 
 def _edit(

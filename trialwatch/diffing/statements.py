@@ -150,13 +150,26 @@ def statement(outcome: dict[str, Any]) -> Statement:
             # In a time frame small words and "and" only frame points: "on the day of
             # surgery", "baseline and 1 month".
             framing = TIME_WORDS | FILLER | {"and", "or"}
-            words = [w for w in tokens(text) if w not in framing]
+            # A time frame names its anchor once or twice ("extubation until 48 h after
+            # extubation"): its words count once each.
+            seen: set[str] = set()
+            words = []
+            for w in tokens(text):
+                if w in framing or (w in seen and not _is_number(w) and w not in TIME_UNITS):
+                    continue
+                seen.add(w)
+                words.append(w)
         else:
-            words = _unframed(tokens(without_boilerplate(text)))
+            words = _unframed(_uncited(tokens(without_boilerplate(text))))
         found, rest = time_points(words)
         points |= found
         fields.append(tuple(rest))
     return Statement(frozenset(points), tuple(fields))
+
+
+def _uncited(words: list[str]) -> list[str]:
+    """Without the year of a reference ("Streisand et al. 2001"): not a value of the outcome."""
+    return [w for i, w in enumerate(words) if not (i and words[i - 1] == "al" and _is_number(w))]
 
 
 def _unframed(words: list[str]) -> list[str]:
