@@ -16,6 +16,7 @@ import pytest
 
 from tests.parsers.test_site_redesigns import CASES, PARSERS
 from trialwatch.diffing import compare
+from trialwatch.parsers import parse_payload
 from trialwatch.record import Criterion, TrialRecord
 
 LAYOUTS = ("lists.html", "nested_lists.html", "divp.html", "br.html", "pre.html", "prewrap.html")
@@ -114,3 +115,58 @@ def test_pre_text_is_read_as_printed_lines() -> None:
         " mofetil or rituximab) still relapse after treatment;"
     )
     assert _tree(_parse(SEED000, "prewrap.html")) == _tree(record)
+
+
+# --- chips and labels as inline spans; a page read without what its site shows -----------
+
+ALL_PAGES = [
+    (case, page)
+    for case in CASES
+    if "record" in _expected(case)
+    for page in sorted([case / "page.txt", *case.glob("*.html")])
+]
+
+
+def test_chips_given_as_inline_spans_are_read() -> None:
+    html = (SEED000 / "lists.html").read_text(encoding="utf-8")
+    assert '<div class="chips"><span class="chip">Non Recruiting</span>' in html
+    record = _parse(SEED000, "lists.html")
+    assert (record.status_raw, record.phases, record.sex) == ("Non Recruiting", ["PHASE1"], "ALL")
+    assert (record.minimum_age, record.maximum_age) == ("18 Years", "60 Years")
+
+
+def test_no_fixture_page_is_reported() -> None:
+    for case, page in ALL_PAGES:
+        problems: list[str] = []
+        slug = case.parent.name
+        [record] = parse_payload(page.read_bytes(), _expected(case)["url"], slug, problems)
+        assert problems == [], f"{case.name}/{page.name}"
+    assert len(ALL_PAGES) >= 150
+
+
+def test_a_page_whose_chips_are_lost_is_reported_in_one_line() -> None:
+    # Seed 000 with its chips run into one line of text (no box of their own): the status,
+    # ages, sex and phase can no longer be told apart. The record is kept and the page is
+    # reported, as a page the parser no longer understands.
+    html = (SEED000 / "lists.html").read_text(encoding="utf-8")
+    glued = html.replace('<div class="chips">', "<div>").replace('class="chip"', 'class="c"')
+    problems: list[str] = []
+    [record] = parse_payload(glued.encode(), None, "trialpage", problems)
+    assert record.status_raw is None and record.phases is None
+    assert record.eligibility is not None and record.nct_id == "NCT05828212"
+    assert problems == [
+        "Trial-finder page read without status or phase, which its pages show; kept without"
+    ]
+    # A Veeva page whose "Status and phase" values run together: the phase is still read,
+    # the status is not.
+    veeva_html = (SEED003 / "lists.html").read_text(encoding="utf-8")
+    run_together = veeva_html.replace(
+        '<span class="value">Completed</span><span class="value">Phase 2</span>',
+        "<span>Completed Phase II trial</span>",
+    )
+    assert run_together != veeva_html
+    problems = []
+    parse_payload(run_together.encode(), None, "veeva", problems)
+    assert problems == [
+        "ClinicalTrials.Veeva page read without status, which its pages show; kept without"
+    ]

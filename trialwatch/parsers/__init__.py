@@ -42,7 +42,7 @@ __all__ = [
 # Stored with every version; raise it whenever any parser's output changes, so stored
 # versions are re-read from their raw payloads (`trialwatch reparse`, or the next ingest of
 # the trial) before anything is compared with them.
-PARSER_VERSION = "5"  # 5: an item and its further paragraphs cleaned once, together
+PARSER_VERSION = "6"  # 6: criteria one tree in any markup; site pages read with BeautifulSoup
 
 # Slugs of the registry's payload formats and of the site-page parsers (parsers/<slug>.py).
 REGISTRY_SOURCES = ("ctgov", "ctgov_history", "ctgov_classic")
@@ -116,7 +116,9 @@ def parse_payload(
     """Detect the payload's kind and parse it; `source` overrides each record's source.
 
     With `problems`, a bad study inside a studies page is noted there and the page's other
-    studies are still returned; a payload that is wholly unreadable always raises. With
+    studies are still returned, and a site page read without a status, phase or criteria its
+    site shows is noted there (its record still returned); a payload that is wholly
+    unreadable always raises. With
     `complete`, a registry record that lacks what every registry record has is refused.
     """
     # Imported here: the parser modules import ParseError from this package.
@@ -131,7 +133,7 @@ def parse_payload(
     registry_payload = head in ("{", "[") or _CLASSIC_ROOT.search(text[:5000]) is not None
     if site is not None and not registry_payload:
         try:
-            record = _site_parser(site)(body, url)
+            record = _site_parser(site)(body, url, problems)
             # Checked again: a value set with model_copy (an id from the address) skips them.
             TrialRecord.model_validate(record.model_dump(), context={})
         except ValidationError as exc:  # a page whose values break the record's rules
@@ -161,7 +163,7 @@ def _site_source(source: str | None, url: str | None) -> str | None:
     return None
 
 
-def _site_parser(slug: str) -> Callable[[bytes, str | None], TrialRecord]:
+def _site_parser(slug: str) -> Callable[[bytes, str | None, list[str] | None], TrialRecord]:
     from trialwatch.parsers import centerwatch, clinicaltrialexchange, trialpage, veeva
 
     modules = {

@@ -33,6 +33,7 @@ from trialwatch.parsers.sitelabels import (
     Sections,
     finish,
     nct_in,
+    note_missing,
     require_labels,
 )
 from trialwatch.parsers.sitepage import json_list, json_text, read_page
@@ -57,7 +58,7 @@ LABELS = [
 ANCHORS = ["End date", "Clinical Study Identifier", "Updated on", "Last Modified on"]
 
 
-def parse(body: bytes, url: str | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
     """A CenterWatch trial page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -77,6 +78,8 @@ def parse(body: bytes, url: str | None = None) -> TrialRecord:
         eligibility=_parse_eligibility(s),
         last_update_posted=_parse_last_update_posted(s),
     )
+    shows = ("eligibility",) if criteria_lines(s) else ()  # a criteria heading shown
+    note_missing(problems, "CenterWatch", record, shows)
     return finish(record, url)
 
 

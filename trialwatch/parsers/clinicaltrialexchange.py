@@ -34,12 +34,15 @@ from trialwatch.parsers.sitelabels import (
     Sections,
     finish,
     nct_in,
+    note_missing,
     require_labels,
 )
 from trialwatch.parsers.sitepage import json_list, json_text, read_page
 from trialwatch.record import Eligibility, Enrollment, TrialDate, TrialRecord
 
 SOURCE = "clinicaltrialexchange"
+# What every page of the site shows: a page read without one of them is reported.
+SHOWS = ("status", "phase", "eligibility")
 
 LABELS = [
     Label("Overview"),
@@ -64,7 +67,7 @@ ANCHORS = [
 ]
 
 
-def parse(body: bytes, url: str | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
     """A ClinicalTrialExchange trial page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -84,6 +87,7 @@ def parse(body: bytes, url: str | None = None) -> TrialRecord:
         healthy_volunteers=_parse_healthy_volunteers(s),
         eligibility=_parse_eligibility(s),
     )
+    note_missing(problems, "ClinicalTrialExchange", record, SHOWS)
     return finish(record, url)
 
 

@@ -314,3 +314,24 @@ def finish(record: TrialRecord, url: str | None) -> TrialRecord:
     if record.nct_id is None and (from_url := nct_from_url(url)) is not None:
         return record.model_copy(update={"nct_id": from_url})
     return record
+
+
+# --- what a site normally shows ------------------------------------------------------
+
+_SHOWN = {
+    "status": lambda r: r.status_raw is not None,
+    "phase": lambda r: bool(r.phases),
+    "eligibility": lambda r: r.eligibility is not None,
+}
+
+
+def note_missing(
+    problems: list[str] | None, site: str, record: TrialRecord, shows: tuple[str, ...]
+) -> None:
+    """A page that yields none of a field its site shows (a status, a phase, eligibility
+    criteria) reads as a page the parser no longer understands, not as a trial without them:
+    one line for `problems`, so ingest reports it (the record is still kept)."""
+    missing = [field for field in shows if not _SHOWN[field](record)]
+    if problems is not None and missing:
+        what = " or ".join(missing) if len(missing) < 3 else "status, phase or eligibility"
+        problems.append(f"{site} page read without {what}, which its pages show; kept without")

@@ -52,6 +52,7 @@ from trialwatch.parsers.sitelabels import (
     Sections,
     finish,
     nct_in,
+    note_missing,
     require_labels,
 )
 from trialwatch.parsers.sitepage import json_list, json_text, read_page
@@ -138,7 +139,7 @@ ANCHORS = [
 _CRITERIA_STOPS = [h for h in _HEADINGS if h not in ("Eligibility", "Eligibility Criteria")]
 
 
-def parse(body: bytes, url: str | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
     """A trial-finder page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -167,7 +168,15 @@ def parse(body: bytes, url: str | None = None) -> TrialRecord:
         maximum_age=maximum_age,
         eligibility=_parse_eligibility(s),
     )
+    note_missing(problems, "Trial-finder", record, _shows(s))
     return finish(record, url)
+
+
+def _shows(s: Sections) -> tuple[str, ...]:
+    """A trial-finder page that shows its NCT id is a record page: it shows the status and
+    phase (chips or labels); eligibility where it shows a criteria heading."""
+    shows = ("status", "phase") if _parse_nct_id(s) else ()
+    return shows + (("eligibility",) if criteria_lines(s, _CRITERIA_STOPS) else ())
 
 
 def _chips(s: Sections) -> list[str]:

@@ -40,12 +40,15 @@ from trialwatch.parsers.sitelabels import (
     Sections,
     finish,
     nct_in,
+    note_missing,
     require_labels,
 )
 from trialwatch.parsers.sitepage import json_list, json_text, read_page
 from trialwatch.record import Eligibility, Enrollment, Intervention, TrialRecord
 
 SOURCE = "veeva"
+# What every page of the site shows: a page read without one of them is reported.
+SHOWS = ("status", "phase", "eligibility")
 
 LABELS = [
     Label(text)
@@ -78,7 +81,7 @@ ANCHORS = ["Status and phase", "Identifiers", "Conditions", "Study type", "Enrol
 _PHASE_WORD = re.compile(r"\b(?:phase|n/a)\b", re.IGNORECASE)
 
 
-def parse(body: bytes, url: str | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
     """A ClinicalTrials.Veeva trial page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -104,6 +107,7 @@ def parse(body: bytes, url: str | None = None) -> TrialRecord:
         healthy_volunteers=healthy_volunteers_word(s.first("Volunteers")),
         eligibility=_parse_eligibility(s),
     )
+    note_missing(problems, "ClinicalTrials.Veeva", record, SHOWS)
     return finish(record, url)
 
 
