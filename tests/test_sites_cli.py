@@ -120,3 +120,30 @@ def test_a_login_wall_is_a_parse_failure_not_a_version(run, tmp_path):
     assert crawl_run.rejected == 1 and crawl_run.status == "partial"
     assert [v.source for v in versions] == ["clinicaltrialexchange"]
     assert json.loads(run("changes", "--json").stdout) == []
+
+
+def test_a_page_read_without_its_status_is_kept_with_one_warning(run, tmp_path):
+    """Seed 000's trial-finder page with its chips run into one line of text: status and phase
+    can no longer be told apart. The record is kept (a version, no discrepancy invented), the
+    import says so in one line and still succeeds: a warning is not a rejection."""
+    folder = FIXTURES / "trialpage" / "seed000_NCT05828212"
+    html = (folder / "lists.html").read_text(encoding="utf-8")
+    glued = html.replace('<div class="chips">', "<div>").replace('class="chip"', 'class="c"')
+    assert glued != html
+    page = tmp_path / "glued.html"
+    page.write_text(glued, encoding="utf-8")
+    result = run("import", str(page), "--source", "trialpage")
+    assert result.exit_code == 0, result.output
+    warning = (
+        "warning: Trial-finder page read without status or phase, which its pages show; "
+        "kept without"
+    )
+    lines = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert len(lines) == 1 and warning in lines[0] and "glued.html" in lines[0]
+    assert "1 warning(s)" in result.stderr and "0 rejected" in result.stderr
+    engine = open_engine(run.db)
+    with transaction(engine) as session:
+        versions = session.exec(select(TrialVersion)).all()
+        failures = session.exec(select(ParseFailure)).all()
+    engine.dispose()
+    assert [v.nct_id for v in versions] == ["NCT05828212"] and failures == []

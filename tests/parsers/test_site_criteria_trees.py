@@ -137,10 +137,10 @@ def test_chips_given_as_inline_spans_are_read() -> None:
 
 def test_no_fixture_page_is_reported() -> None:
     for case, page in ALL_PAGES:
-        problems: list[str] = []
+        warnings: list[str] = []
         slug = case.parent.name
-        [record] = parse_payload(page.read_bytes(), _expected(case)["url"], slug, problems)
-        assert problems == [], f"{case.name}/{page.name}"
+        [record] = parse_payload(page.read_bytes(), _expected(case)["url"], slug, warnings=warnings)
+        assert warnings == [], f"{case.name}/{page.name}"
     assert len(ALL_PAGES) >= 150
 
 
@@ -150,11 +150,11 @@ def test_a_page_whose_chips_are_lost_is_reported_in_one_line() -> None:
     # reported, as a page the parser no longer understands.
     html = (SEED000 / "lists.html").read_text(encoding="utf-8")
     glued = html.replace('<div class="chips">', "<div>").replace('class="chip"', 'class="c"')
-    problems: list[str] = []
-    [record] = parse_payload(glued.encode(), None, "trialpage", problems)
+    warnings: list[str] = []
+    [record] = parse_payload(glued.encode(), None, "trialpage", warnings=warnings)
     assert record.status_raw is None and record.phases is None
     assert record.eligibility is not None and record.nct_id == "NCT05828212"
-    assert problems == [
+    assert warnings == [
         "Trial-finder page read without status or phase, which its pages show; kept without"
     ]
     # A Veeva page whose "Status and phase" values run together: the phase is still read,
@@ -165,8 +165,8 @@ def test_a_page_whose_chips_are_lost_is_reported_in_one_line() -> None:
         "<span>Completed Phase II trial</span>",
     )
     assert run_together != veeva_html
-    problems = []
-    parse_payload(run_together.encode(), None, "veeva", problems)
-    assert problems == [
+    warnings = []
+    parse_payload(run_together.encode(), None, "veeva", warnings=warnings)
+    assert warnings == [
         "ClinicalTrials.Veeva page read without status, which its pages show; kept without"
     ]

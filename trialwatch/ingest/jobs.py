@@ -71,6 +71,7 @@ def tally_line(tally: Tally) -> str:
         f"{tally.changes} change(s), {tally.deliveries} alert(s) queued, "
         f"{tally.not_found} not found, {tally.rejected} rejected"
         + (f", {tally.failed} fetch(es) failed" if tally.failed else "")
+        + (f", {len(tally.warnings)} warning(s)" if tally.warnings else "")
     )
 
 

@@ -33,13 +33,20 @@ def refused_by_database(exc: DBAPIError) -> str:
 
 
 def parse_guarded(
-    body: bytes, *, url: str | None, source: str | None, problems: list[str] | None = None
+    body: bytes,
+    *,
+    url: str | None,
+    source: str | None,
+    problems: list[str] | None = None,
+    warnings: list[str] | None = None,
 ) -> list[TrialRecord]:
     """parse_payload for a payload about to become versions: whole registry records only,
     and a parser that fails in a way it should not (a bug met by this input) is a ParseError
     naming it, so one payload never stops a batch."""
     try:
-        return parse_payload(body, url=url, source=source, problems=problems, complete=True)
+        return parse_payload(
+            body, url=url, source=source, problems=problems, complete=True, warnings=warnings
+        )
     except ParseError:
         raise
     except Exception as exc:  # reported with its type; the payload is kept
@@ -63,11 +70,15 @@ class Tally:
     rejected: int = 0  # payloads or records not understood or refused: set aside
     failed: int = 0  # fetches that got no usable answer (after their retries)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # kept, but maybe misread: said once
     stopped: list[str] = field(default_factory=list)  # why a crawl was cut short
 
     def reject(self, line: str) -> None:
         self.rejected += 1
         self.problems.append(line)
+
+    def warn(self, line: str) -> None:
+        self.warnings.append(line)
 
     def fail(self, line: str) -> None:
         self.failed += 1

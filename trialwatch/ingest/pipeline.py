@@ -93,10 +93,16 @@ class Pipeline:
         set aside."""
         tally.payloads += 1
         problems: list[str] = []
+        warnings: list[str] = []
         try:
-            records = parse_guarded(body, url=url, source=source, problems=problems)
+            records = parse_guarded(
+                body, url=url, source=source, problems=problems, warnings=warnings
+            )
         except ParseError as exc:
             records, problems = [], [str(exc)]
+        for warning in warnings:
+            tally.warn(f"{name}: warning: {warning}")
+            self.report(tally.warnings[-1])
         for problem in problems:
             tally.reject(f"{name}: {problem}")
             self.report(tally.problems[-1])

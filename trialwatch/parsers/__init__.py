@@ -112,13 +112,14 @@ def parse_payload(
     problems: list[str] | None = None,
     *,
     complete: bool = False,
+    warnings: list[str] | None = None,
 ) -> list[TrialRecord]:
     """Detect the payload's kind and parse it; `source` overrides each record's source.
 
     With `problems`, a bad study inside a studies page is noted there and the page's other
-    studies are still returned, and a site page read without a status, phase or criteria its
-    site shows is noted there (its record still returned); a payload that is wholly
-    unreadable always raises. With
+    studies are still returned; with `warnings`, a site page read without a status, phase or
+    criteria its site shows is noted there (its record still returned); a payload that is
+    wholly unreadable always raises. With
     `complete`, a registry record that lacks what every registry record has is refused.
     """
     # Imported here: the parser modules import ParseError from this package.
@@ -133,7 +134,7 @@ def parse_payload(
     registry_payload = head in ("{", "[") or _CLASSIC_ROOT.search(text[:5000]) is not None
     if site is not None and not registry_payload:
         try:
-            record = _site_parser(site)(body, url, problems)
+            record = _site_parser(site)(body, url, warnings)
             # Checked again: a value set with model_copy (an id from the address) skips them.
             TrialRecord.model_validate(record.model_dump(), context={})
         except ValidationError as exc:  # a page whose values break the record's rules

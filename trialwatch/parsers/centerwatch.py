@@ -58,7 +58,7 @@ LABELS = [
 ANCHORS = ["End date", "Clinical Study Identifier", "Updated on", "Last Modified on"]
 
 
-def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, warnings: list[str] | None = None) -> TrialRecord:
     """A CenterWatch trial page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -79,7 +79,7 @@ def parse(body: bytes, url: str | None = None, problems: list[str] | None = None
         last_update_posted=_parse_last_update_posted(s),
     )
     shows = ("eligibility",) if criteria_lines(s) else ()  # a criteria heading shown
-    note_missing(problems, "CenterWatch", record, shows)
+    note_missing(warnings, "CenterWatch", record, shows)
     return finish(record, url)
 
 

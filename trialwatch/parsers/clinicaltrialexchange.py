@@ -67,7 +67,7 @@ ANCHORS = [
 ]
 
 
-def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, warnings: list[str] | None = None) -> TrialRecord:
     """A ClinicalTrialExchange trial page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -87,7 +87,7 @@ def parse(body: bytes, url: str | None = None, problems: list[str] | None = None
         healthy_volunteers=_parse_healthy_volunteers(s),
         eligibility=_parse_eligibility(s),
     )
-    note_missing(problems, "ClinicalTrialExchange", record, SHOWS)
+    note_missing(warnings, "ClinicalTrialExchange", record, SHOWS)
     return finish(record, url)
 
 

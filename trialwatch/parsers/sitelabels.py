@@ -326,12 +326,12 @@ _SHOWN = {
 
 
 def note_missing(
-    problems: list[str] | None, site: str, record: TrialRecord, shows: tuple[str, ...]
+    warnings: list[str] | None, site: str, record: TrialRecord, shows: tuple[str, ...]
 ) -> None:
     """A page that yields none of a field its site shows (a status, a phase, eligibility
-    criteria) reads as a page the parser no longer understands, not as a trial without them:
-    one line for `problems`, so ingest reports it (the record is still kept)."""
+    criteria) may be a page the parser no longer understands, not a trial without them: one
+    line for `warnings`, so ingest says so (the record is still kept)."""
     missing = [field for field in shows if not _SHOWN[field](record)]
-    if problems is not None and missing:
+    if warnings is not None and missing:
         what = " or ".join(missing) if len(missing) < 3 else "status, phase or eligibility"
-        problems.append(f"{site} page read without {what}, which its pages show; kept without")
+        warnings.append(f"{site} page read without {what}, which its pages show; kept without")

@@ -139,7 +139,7 @@ ANCHORS = [
 _CRITERIA_STOPS = [h for h in _HEADINGS if h not in ("Eligibility", "Eligibility Criteria")]
 
 
-def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, warnings: list[str] | None = None) -> TrialRecord:
     """A trial-finder page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -168,7 +168,7 @@ def parse(body: bytes, url: str | None = None, problems: list[str] | None = None
         maximum_age=maximum_age,
         eligibility=_parse_eligibility(s),
     )
-    note_missing(problems, "Trial-finder", record, _shows(s))
+    note_missing(warnings, "Trial-finder", record, _shows(s))
     return finish(record, url)
 
 

@@ -81,7 +81,7 @@ ANCHORS = ["Status and phase", "Identifiers", "Conditions", "Study type", "Enrol
 _PHASE_WORD = re.compile(r"\b(?:phase|n/a)\b", re.IGNORECASE)
 
 
-def parse(body: bytes, url: str | None = None, problems: list[str] | None = None) -> TrialRecord:
+def parse(body: bytes, url: str | None = None, warnings: list[str] | None = None) -> TrialRecord:
     """A ClinicalTrials.Veeva trial page (HTML or its visible text) -> TrialRecord."""
     s = Sections(read_page(body), LABELS)
     require_labels(s, ANCHORS)
@@ -107,7 +107,7 @@ def parse(body: bytes, url: str | None = None, problems: list[str] | None = None
         healthy_volunteers=healthy_volunteers_word(s.first("Volunteers")),
         eligibility=_parse_eligibility(s),
     )
-    note_missing(problems, "ClinicalTrials.Veeva", record, SHOWS)
+    note_missing(warnings, "ClinicalTrials.Veeva", record, SHOWS)
     return finish(record, url)
 
 
