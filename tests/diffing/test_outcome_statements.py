@@ -253,3 +253,11 @@ def test_an_item_moved_to_the_next_cohort_stays_major() -> None:
     change = _criteria_change(cohorts, moved)
     assert change.grade == "major"
     assert change.detail["reason"] == "moved from 'inclusion / Cohort A' to 'inclusion / Cohort B'"
+
+
+def test_nesting_lost_beside_a_real_change_keeps_each_edit_its_own_grade() -> None:
+    flat = CRITERIA.replace("  * ", "* ").replace("* Signed consent", "* Signed consent twice")
+    change = _criteria_change(CRITERIA, flat)
+    grades = sorted((e["op"], e["grade"]) for e in change.detail["items"])
+    assert grades == [("changed", "minor"), ("moved", "editorial"), ("moved", "editorial")]
+    assert change.grade == "minor"

@@ -192,19 +192,36 @@ def _restructured(
 ) -> list[dict[str, Any]]:
     """Edits of a section that reads the same words in the same order, top to bottom, are
     structure only (nested, split, joined, renumbered): editorial, whatever moved."""
-    same = {
-        s
-        for s in ("inclusion", "exclusion")
-        if " ".join(_flat(old, s)).split() == " ".join(_flat(new, s)).split()
-    }
-    if not same:
-        return edits
+    flat = {s: (_flat(old, s), _flat(new, s)) for s in ("inclusion", "exclusion")}
+    same = {s for s, (a, b) in flat.items() if " ".join(a).split() == " ".join(b).split()}
     for e in edits:
         sections = {e[k]["section"] for k in ("from", "to")} if "from" in e else {e["section"]}
-        if sections <= same and e["grade"] != EDITORIAL:
+        if e["grade"] == EDITORIAL:
+            continue
+        if sections <= same:
             e["grade"] = EDITORIAL
             e["reason"] = f"structure only, the same words in the same order ({e['reason']})"
+        elif e["op"] == "moved" and _nested_in_place(e, *flat[e["from"]["section"]]):
+            e["grade"] = EDITORIAL
+            e["reason"] = f"nesting only, in the same place ({e['reason']})"
     return edits
+
+
+def _nested_in_place(e: dict[str, Any], old: list[str], new: list[str]) -> bool:
+    """An item moved into or out of a sub-list (one place's path holds the other's) that
+    still follows what it followed: its nesting changed, not its place, whatever else the
+    section's other edits did."""
+    source, target = e["from"], e["to"]
+    if source["section"] != target["section"] or folded(e["before"]) != folded(e["after"]):
+        return False
+    a, b = source["path"], target["path"]
+    if a[: len(b)] != b and b[: len(a)] != a:
+        return False
+    text = folded(e["before"])
+    if text not in old or text not in new:
+        return False
+    i, j = old.index(text), new.index(text)
+    return i > 0 and j > 0 and old[i - 1] == new[j - 1]
 
 
 def _contained(removed: list[str], added: list[str]) -> list[tuple[str, str]]:
