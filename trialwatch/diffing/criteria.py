@@ -21,12 +21,12 @@ from trialwatch.diffing.canonical import Item
 from trialwatch.diffing.grading import (
     EDITORIAL,
     MAJOR,
-    abbreviated,
     grade_text,
     max_grade,
     tokens,
 )
 from trialwatch.diffing.items import DEFAULT_THRESHOLD, match_items, similarity
+from trialwatch.diffing.wordforms import abbreviated
 
 Group = tuple[str, tuple[str, ...]]
 # Near-identical: a moved item may also have been touched up on the way.

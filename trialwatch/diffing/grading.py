@@ -17,9 +17,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from difflib import SequenceMatcher
-from functools import cache
-from typing import Any
 
+from trialwatch.diffing.wordforms import (
+    FILLER,
+    acronyms,
+    explained,
+    initials,
+    is_number,
+    spelled_out,
+    typo,
+    variants,
+)
 from trialwatch.kinds import GRADES, grade_rank
 
 EDITORIAL, MINOR, MAJOR = GRADES
@@ -68,12 +76,6 @@ THRESHOLDS = frozenset(
     "exceeds maximum minimum max up within before after prior".split()
 )
 NEGATIONS = frozenset("no not without non never neither nor none absence absent".split())
-# Words whose change keeps the meaning: articles, prepositions, pronouns, forms of "be".
-FILLER = frozenset(
-    "a an the of to in on at by for from with as into per via be is are was were been being "
-    "who whom which that this these those it its their they them he she his her has have had "
-    "having do does any all each both such also".split()
-)
 # A name with a number in it ("COVID-19", "IL-6", "CoV-2") is one word, not a number.
 _TOKEN = re.compile(
     r"[^\W\d_]+-\d+[^\W\d_]*|\d+(?:[.,]\d+)*(?:\^\d+)?|[<>]=?|=>|=<|[≥≤±=%&]|[^\W\d_]+",
@@ -127,66 +129,15 @@ def tokens(text: str | None) -> list[str]:
     return [t for t in found if t]
 
 
-def _is_number(token: str) -> bool:
-    return token[:1].isdigit()
-
-
 def counts(values: list[str], keep: frozenset[str] | None = None) -> Counter[str]:
     if keep is None:
-        return Counter(v for v in values if _is_number(v))
+        return Counter(v for v in values if is_number(v))
     return Counter(v for v in values if v in keep)
 
 
 def listed(values: Counter[str] | list[str]) -> str:
     items = sorted(values.elements()) if isinstance(values, Counter) else values
     return ", ".join(items) or "(none)"
-
-
-def _typo(a: str, b: str) -> bool:
-    """A misspelling fixed: two words of 5 letters or more, one letter added, dropped or two
-    swapped ("recieved"), or one replaced in a word of 6 or more, neither a number. Two
-    letters is too many ("prednisone" and "prednisolone" are two drugs), and so is one in a
-    short word ("pain", "gain")."""
-    if _is_number(a) or _is_number(b) or min(len(a), len(b)) < 5 or a == b:
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    i = len(_common_prefix(a, b))
-    if len(a) == len(b):
-        replaced = len(a) >= 6 and a[i + 1 :] == b[i + 1 :]
-        swapped = a[i + 1 : i + 2] + a[i : i + 1] == b[i : i + 2] and a[i + 2 :] == b[i + 2 :]
-        if replaced or swapped:
-            return True
-    elif len(b) == len(a) + 1 and a[i:] == b[i + 1 :]:
-        return True
-    return _corrected(a, b)
-
-
-def _corrected(a: str, b: str) -> bool:
-    """Two letters apart, one a word no English word list knows and the other one it knows:
-    "occurance" -> "occurrence", "hypersensivity" -> "hypersensitivity". Two drug names
-    ("prednisone", "prednisolone") are both unknown, so neither corrects the other."""
-    if min(len(a), len(b)) < 6 or _distance(a, b) > 2:
-        return False
-    known = _known_words()
-    return (a in known) != (b in known)
-
-
-@cache
-def _known_words() -> Any:
-    from spellchecker import SpellChecker  # its word list loads once, on the first use
-
-    return SpellChecker(distance=1)
-
-
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance (short words only: two rows of a table)."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
-    return row[-1]
 
 
 def _short(words: list[str]) -> str:
@@ -218,8 +169,8 @@ def grade_text(before: str | None, after: str | None, what: str = "text") -> tup
         # A unit word inside an abbreviation spelled out ("white blood cell count [WBC]") is
         # a word of the long form, not a unit.
         if (removed or added) and not (
-            _explained(list(added.elements()), new, old)
-            and _explained(list(removed.elements()), old, new)
+            explained(list(added.elements()), new, old)
+            and explained(list(removed.elements()), old, new)
         ):
             return MAJOR, f"{what}: {label} changed ({listed(removed)} \u2192 {listed(added)})"
     if Counter(old) == Counter(new):
@@ -239,7 +190,7 @@ def _exact(words: list[str]) -> list[str]:
         w
         for i, w in enumerate(words)
         if w not in _TIME_UNITS
-        or any(_is_number(x) for x in words[max(0, i - 2) : i] + words[i + 1 : i + 2])
+        or any(is_number(x) for x in words[max(0, i - 2) : i] + words[i + 1 : i + 2])
     ]
 
 
@@ -264,7 +215,7 @@ def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
         if op == "equal":
             continue
         gone, came = old[i1:i2], new[j1:j2]
-        if op == "replace" and len(gone) == len(came) and all(map(_typo, gone, came)):
+        if op == "replace" and len(gone) == len(came) and all(map(typo, gone, came)):
             typos += [f"{a} \u2192 {b}" for a, b in zip(gone, came, strict=True)]
             continue
         removed += gone
@@ -274,13 +225,12 @@ def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
     removed, inserted = _minus(removed, moved), _minus(inserted, moved)
     lost = [w for w in removed if w not in FILLER]
     gained = [w for w in inserted if w not in FILLER]
-    variants = _variants(lost, gained)
-    typos += variants
+    typos += variants(lost, gained)
     if (
-        (lost and _spelled_out(lost, gained))
-        or (not lost and _acronyms(gained, new))
-        or (not gained and len(lost) > 1 and _initials(lost) in new)
-        or ((lost or gained) and _explained(gained, new, old) and _explained(lost, old, new))
+        (lost and spelled_out(lost, gained))
+        or (not lost and acronyms(gained, new))
+        or (not gained and len(lost) > 1 and initials(lost) in new)
+        or ((lost or gained) and explained(gained, new, old) and explained(lost, old, new))
     ):
         return EDITORIAL, f"{what}: abbreviation spelled out or added"
     if lost:
@@ -295,144 +245,6 @@ def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
 
 
 # Endings that make another form of one word ("randomized" / "randomization").
-_ENDINGS = frozenset(
-    "e ed es ing ion ions ation ations al ally ic ical ity ive ment ness ly y ize ized "
-    "ization x geal".split()
-) | {""}
-
-
-def _stem_mate(a: str, b: str) -> bool:
-    """Two forms of one word: a misspelling fixed ("recieved"), or one stem of 6 letters or
-    more with a known ending ("nasopharynx" / "nasopharyngeal"); "prednisone" and
-    "prednisolone" are not."""
-    if _typo(a, b):
-        return True
-    stem = _common_prefix(a, b)
-    return len(stem) >= 6 and {a[len(stem) :], b[len(stem) :]} <= _ENDINGS
-
-
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
-
-
-def _variants(lost: list[str], gained: list[str]) -> list[str]:
-    """Pairs of another form of one word, taken out of ``lost`` and ``gained`` (in place)."""
-    found = []
-    for a in list(lost):
-        b = next((b for b in gained if _stem_mate(a, b)), None)
-        if b is not None:
-            lost.remove(a)
-            gained.remove(b)
-            found.append(f"{a} \u2192 {b}")
-    return found
-
-
-def _abbreviates(short: str, words: list[str]) -> bool:
-    """ "alt" for "alanine aminotransferase", "cdai" for "crohn s disease activity index",
-    "wbc" for "white blood cell count": the short form starts the first word, its letters come
-    in order through the words, and every word but the last gives at least one of them."""
-    if not 2 <= len(short) <= 6 or _is_number(short) or not words or short[0] != words[0][0]:
-        return False
-    if len(words) > len(short) + 1:
-        return False
-    givers = [w for w in words if w not in FILLER and len(w) > 1]
-
-    def fits(n: int, at: int) -> bool:
-        if n == len(givers):
-            return at == len(short)
-        least = 0 if n == len(givers) - 1 else 1
-        return any(
-            _within(short[at : at + j], givers[n]) and fits(n + 1, at + j)
-            for j in range(least, len(short) - at + 1)
-        )
-
-    return fits(0, 0)
-
-
-def _within(letters: str, word: str) -> bool:
-    """``letters`` appear in ``word`` in order."""
-    rest = iter(word)
-    return all(c in rest for c in letters)
-
-
-def _explained(words: list[str], text: list[str], other: list[str]) -> bool:
-    """Every word of ``words`` is one half of a long form followed by its short form in
-    ``text`` ("aspartate aminotransferase (AST)") whose other half ``other`` already says:
-    an abbreviation spelled out, or added after its long form."""
-    covered: Counter[str] = Counter()
-    known = set(other)
-    for i, short in enumerate(text):
-        for k in range(1, len(short) + 2):
-            long = text[i - k : i] if i - k >= 0 else []
-            if long and _abbreviates(short, long):
-                if short in known:
-                    covered.update(long)
-                if known.issuperset(long):
-                    covered[short] += 1
-                break
-    return not (Counter(words) - covered)
-
-
-def _initials(words: list[str]) -> str:
-    return "".join(w[0] for w in words if w and not _is_number(w))
-
-
-def _initials_all(words: list[str]) -> set[str]:
-    """The initials of ``words`` with and without the small words ("NIAID": National
-    Institute of Allergy and Infectious Diseases)."""
-    return {_initials(words), _initials([w for w in words if w not in FILLER and w != "and"])}
-
-
-def _spelled_out(lost: list[str], gained: list[str]) -> bool:
-    """ "OS" -> "overall survival", "CVA or TIA" -> "cerebrovascular accident or transient
-    ischemic attack" (or back): each short form is, in order, the initials (or letters in
-    order) of a run of the long forms' words, and the runs use every word."""
-    shorts, longs = (lost, gained) if len(lost) <= len(gained) else (gained, lost)
-    if not shorts:
-        return False
-    if len(shorts) == 1 and len(longs) > 1 and shorts[0] in _initials_all(longs):
-        return True
-
-    def runs(i: int, at: int) -> bool:
-        if i == len(shorts):
-            return at == len(longs)
-        short = shorts[i]
-        return any(
-            _abbreviates(short, longs[at : at + k]) and runs(i + 1, at + k)
-            for k in range(1, len(short) + 2)
-            if at + k <= len(longs)
-        )
-
-    return len(shorts) <= 6 and runs(0, 0)
-
-
-def abbreviated(short: str, words: list[str]) -> bool:
-    """``short`` abbreviates a run of ``words`` ("lvef": "left ventricular ejection
-    fraction")."""
-    return any(
-        _abbreviates(short, words[i : i + k])
-        for i in range(len(words))
-        for k in range(1, len(short) + 2)
-        if words[i : i + 1] and words[i][0] == short[:1]
-    )
-
-
-def _acronyms(gained: list[str], text: list[str]) -> bool:
-    """Every added word is the initials of words already in ``text``: "(OS)" after
-    "overall survival"."""
-    if not gained:
-        return False
-    for short in gained:
-        n = len(short)
-        runs = (_initials(text[i : i + n]) for i in range(len(text) - n + 1))
-        if n < 2 or short not in runs:
-            return False
-    return True
-
-
 def same_meaning(before: str | None, after: str | None) -> bool:
     """True when two texts differ only editorially (the folded tokens are equal)."""
     return tokens(before) == tokens(after)
