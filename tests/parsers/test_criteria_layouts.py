@@ -148,3 +148,29 @@ def test_an_indented_sub_list_without_blank_lines_in_a_classic_text() -> None:
     assert "an EGFR TKI\n          4. Is currently" in run_on
     assert tree(run_on) == tree(text)
     assert [len(p) for s, p, _ in tree(run_on) if s == INC][:6] == [0, 0, 0, 1, 1, 0]
+
+
+@pytest.mark.parametrize("blank", ["\n\n", "\n"])
+def test_a_registry_text_item_after_a_sub_list_that_restarted_at_1(blank: str) -> None:
+    # The registry's text form: item 6 opens a sub-list numbered 1-3, indented; item 7 comes
+    # back at the parent's column and numbering, with or without blank lines between.
+    lines = [
+        "        Inclusion Criteria:",
+        "          6. At least one of the following:",
+        "               1. prior surgery",
+        "               2. prior radiotherapy",
+        "               3. prior chemotherapy",
+        "          7. Signed informed consent",
+        "        Exclusion Criteria:",
+        "          1. Pregnancy",
+    ]
+    got = [(c.section, c.path, c.text) for c in parse_criteria(blank.join(lines))]
+    parent = ["At least one of the following"]
+    assert got == [
+        ("inclusion", [], "At least one of the following:"),
+        ("inclusion", parent, "prior surgery"),
+        ("inclusion", parent, "prior radiotherapy"),
+        ("inclusion", parent, "prior chemotherapy"),
+        ("inclusion", [], "Signed informed consent"),
+        ("exclusion", [], "Pregnancy"),
+    ]
