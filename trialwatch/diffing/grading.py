@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from trialwatch.diffing.wordforms import (
     FILLER,
@@ -125,8 +126,13 @@ def _word(token: str) -> str:
 
 def tokens(text: str | None) -> list[str]:
     """Folded tokens of ``text``: the words and numbers a reader compares."""
-    found = (_word(t) for t in _TOKEN.findall(text or ""))
-    return [t for t in found if t]
+    return list(_tokens(text or ""))
+
+
+@lru_cache(maxsize=16384)  # the same texts are folded again for every pair they are tried in
+def _tokens(text: str) -> tuple[str, ...]:
+    found = (_word(t) for t in _TOKEN.findall(text))
+    return tuple(t for t in found if t)
 
 
 def counts(values: list[str], keep: frozenset[str] | None = None) -> Counter[str]:
@@ -180,7 +186,7 @@ def grade_text(before: str | None, after: str | None, what: str = "text") -> tup
     return word_edits(old, new, what)
 
 
-_TIME_UNITS = frozenset("hour day week month year minute second".split())
+TIME_UNITS = frozenset("hour day week month year minute second".split())
 
 
 def _exact(words: list[str]) -> list[str]:
@@ -189,7 +195,7 @@ def _exact(words: list[str]) -> list[str]:
     return [
         w
         for i, w in enumerate(words)
-        if w not in _TIME_UNITS
+        if w not in TIME_UNITS
         or any(is_number(x) for x in words[max(0, i - 2) : i] + words[i + 1 : i + 2])
     ]
 
@@ -206,10 +212,18 @@ def _minus(words: list[str], taken: Counter[str]) -> list[str]:
     return kept
 
 
+LONG = 250_000  # words before x words after: beyond it, texts are compared as bags of words
+
+
 def word_edits(old: list[str], new: list[str], what: str) -> tuple[str, str]:
     removed: list[str] = []
     inserted: list[str] = []
     typos: list[str] = []
+    if len(old) * len(new) > LONG:
+        # Aligning two long texts word by word takes time that grows with their product; as
+        # bags of words they are compared in one pass (a replaced word is still lost).
+        common = Counter(old) & Counter(new)
+        old, new = _minus(old, common), _minus(new, common)
     matcher = SequenceMatcher(None, old, new, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":

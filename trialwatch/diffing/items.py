@@ -48,9 +48,18 @@ def _identity(item: Any) -> str:
     return json.dumps(item, sort_keys=True, ensure_ascii=False)
 
 
-def similarity(a: str, b: str) -> float:
-    """difflib ratio of two texts (0..1); autojunk off so long criteria compare fairly."""
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+# Characters before x characters after: beyond it, the ratio's time (which grows with their
+# product) is not spent; its upper bound from the letters alone stands in.
+LONG = 4_000_000
+
+
+def similarity(a: str, b: str, floor: float = 0.0) -> float:
+    """difflib ratio of two texts (0..1); autojunk off so long criteria compare fairly. Below
+    ``floor`` an upper bound of it may be given instead: it is cheap, and just as far off."""
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if floor and (matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor):
+        return matcher.quick_ratio()
+    return matcher.quick_ratio() if len(a) * len(b) > LONG else matcher.ratio()
 
 
 def match_items(
@@ -109,7 +118,7 @@ def match_items(
             # Cheap upper bounds first: most pairs are far apart.
             if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
                 continue
-            ratio = matcher.ratio()
+            ratio = matcher.quick_ratio() if len(a) * len(b) > LONG else matcher.ratio()
             if ratio >= threshold:
                 scored.append((-ratio, i, j))
     used_old: set[int] = set()

@@ -122,11 +122,13 @@ def _alike(a: Outcome, b: Outcome) -> float:
     ("Mortality" -> "Mortality (number of participants)") is the same outcome, detailed."""
     words_a = set(tokens(without_boilerplate(a.get("measure"))))
     words_b = set(tokens(without_boilerplate(b.get("measure"))))
-    whole = similarity(folded(_whole(a)), folded(_whole(b)))
     if words_a and words_b and (words_a <= words_b or words_b <= words_a):
-        return max(0.9, whole)
+        return max(0.9, similarity(folded(_whole(a)), folded(_whole(b))))
+    # Scores under the lowest pairing threshold are never used: a cheap bound will do there.
+    whole = similarity(folded(_whole(a)), folded(_whole(b)), DEFAULT_THRESHOLD)
     # A measure that reads nearly the same is the same outcome, whatever its other fields say.
-    return max(whole, similarity(" ".join(sorted(words_a)), " ".join(sorted(words_b))) - 0.1)
+    measure = similarity(" ".join(sorted(words_a)), " ".join(sorted(words_b)), DEFAULT_THRESHOLD)
+    return max(whole, measure - 0.1)
 
 
 def grade_outcome(before: Outcome, after: Outcome) -> tuple[str, str]:

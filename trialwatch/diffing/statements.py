@@ -17,12 +17,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from trialwatch.diffing.grading import FILLER, NEGATIONS, THRESHOLDS, UNITS, counts, listed, tokens
+from trialwatch.diffing.grading import (
+    FILLER,
+    NEGATIONS,
+    THRESHOLDS,
+    TIME_UNITS,
+    UNITS,
+    counts,
+    listed,
+    tokens,
+)
+from trialwatch.diffing.wordforms import is_number
 
 FIELDS = ("measure", "time_frame", "description")
-TIME_UNITS = frozenset("hour day week month year minute second".split())
 # Words that only frame a time point: "up to 10 years", "assessed at week 12", "baseline and
 # 1 month" (a change is measured from baseline whether or not the time frame says so).
 TIME_WORDS = frozenset(
@@ -67,37 +77,49 @@ def without_boilerplate(text: str | None) -> str:
     """``text`` without a leading "The primary endpoint of the study is" and the like."""
     if not text:
         return ""
-    return _BOILERPLATE.sub("", text, count=1)
-
-
-def _is_number(token: str) -> bool:
-    return token[:1].isdigit()
+    # Spacing collapsed first, so the formula's optional words never retry a run of spaces.
+    return _BOILERPLATE.sub("", " ".join(text.split()), count=1)
 
 
 def time_points(words: list[str]) -> tuple[set[Point], list[str]]:
     """({(number, unit)}, the words left): each number with the unit after it (over a run of
     numbers: "3, 6 and 12 months") or before it ("week 12"); "" when it has none."""
     words = _anchored(words)
+    n = len(words)
+
+    def in_run(word: str) -> bool:
+        return is_number(word) or word in _CONNECT
+
+    # run_end[i]: the first index after i that is neither a number nor a connector, found
+    # right to left in one pass, so a long run of numbers is read once, not once a number.
+    run_end = [n] * n
+    stop = n
+    for i in range(n - 1, -1, -1):
+        run_end[i] = stop
+        if not in_run(words[i]):
+            stop = i
+
+    def unit_at(j: int) -> str:
+        return words[j] if j < n and (words[j] in TIME_UNITS or words[j] in UNITS) else ""
+
     points: set[Point] = set()
-    consumed: set[int] = set()
     for i, word in enumerate(words):
-        if not _is_number(word):
-            continue
-        unit = ""
-        j = i + 1
-        while j < len(words) and (_is_number(words[j]) or words[j] in _CONNECT):
-            j += 1
-        if j < len(words) and (words[j] in TIME_UNITS or words[j] in UNITS):
-            unit = words[j]
-            consumed.update(k for k in range(i + 1, j) if not _is_number(words[k]))
-        elif i and words[i - 1] in TIME_UNITS:
-            unit = words[i - 1]
-        points.add((word, unit))
+        if is_number(word):
+            unit = unit_at(run_end[i])
+            if not unit and i and words[i - 1] in TIME_UNITS:
+                unit = words[i - 1]
+            points.add((word, unit))
+    # The connectors inside a run of numbers that ends in its unit ("3, 6 and 12 months").
+    consumed = {
+        k
+        for k, w in enumerate(words)
+        if w in _CONNECT and k and in_run(words[k - 1]) and unit_at(run_end[k])
+    }
     stated = {unit for _, unit in points}
     rest = [
         w
         for k, w in enumerate(words)
-        if k not in consumed and not _is_number(w) and not (w in stated and w in TIME_UNITS)
+        if k not in consumed and not is_number(w) and not (w in stated and w in TIME_UNITS)
     ]
     return points, rest
 
@@ -142,10 +164,15 @@ class Statement:
 
 
 def statement(outcome: dict[str, Any]) -> Statement:
+    """The outcome as compared (read once per text: outcomes are compared pair by pair)."""
+    return _statement(*(outcome.get(name) or "" for name in FIELDS))
+
+
+@lru_cache(maxsize=4096)
+def _statement(*texts: str) -> Statement:
     points: set[Point] = set()
     fields = []
-    for name in FIELDS:
-        text = outcome.get(name) or ""
+    for name, text in zip(FIELDS, texts, strict=True):
         if name == "time_frame":
             # In a time frame small words and "and" only frame points: "on the day of
             # surgery", "baseline and 1 month".
@@ -155,7 +182,7 @@ def statement(outcome: dict[str, Any]) -> Statement:
             seen: set[str] = set()
             words = []
             for w in tokens(text):
-                if w in framing or (w in seen and not _is_number(w) and w not in TIME_UNITS):
+                if w in framing or (w in seen and not is_number(w) and w not in TIME_UNITS):
                     continue
                 seen.add(w)
                 words.append(w)
@@ -169,7 +196,7 @@ def statement(outcome: dict[str, Any]) -> Statement:
 
 def _uncited(words: list[str]) -> list[str]:
     """Without the year of a reference ("Streisand et al. 2001"): not a value of the outcome."""
-    return [w for i, w in enumerate(words) if not (i and words[i - 1] == "al" and _is_number(w))]
+    return [w for i, w in enumerate(words) if not (i and words[i - 1] == "al" and is_number(w))]
 
 
 def _unframed(words: list[str]) -> list[str]:
@@ -177,7 +204,7 @@ def _unframed(words: list[str]) -> list[str]:
     day 28"); "over time and space" keeps its words."""
 
     def timed(word: str) -> bool:
-        return _is_number(word) or word in TIME_UNITS or word in ANCHORS
+        return is_number(word) or word in TIME_UNITS or word in ANCHORS
 
     return [
         w

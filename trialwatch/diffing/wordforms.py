@@ -90,9 +90,15 @@ def common_prefix(a: str, b: str) -> str:
     return a[:n]
 
 
+MANY = 900  # words lost x words gained: beyond it, no pairing word by word
+
+
 def variants(lost: list[str], gained: list[str]) -> list[str]:
-    """Pairs of another form of one word, taken out of ``lost`` and ``gained`` (in place)."""
-    found = []
+    """Pairs of another form of one word, taken out of ``lost`` and ``gained`` (in place).
+    Past a few dozen words changed on each side a text was rewritten, not respelled: none."""
+    found: list[str] = []
+    if len(lost) * len(gained) > MANY:
+        return found
     for a in list(lost):
         b = next((b for b in gained if _stem_mate(a, b)), None)
         if b is not None:
