@@ -137,18 +137,17 @@ def grade_outcome(before: Outcome, after: Outcome) -> tuple[str, str]:
         return grade_text(_whole(before), _whole(after), "outcome")
     old, new = statement(before), statement(after)
     what = _field_named(before, after)
-    if old.points != new.points and _only_added(old, new) and not _timed(old.points):
-        added = Counter(new.words) - Counter(old.words)
-        # A definition added ("defined as > 35 mg albumin/g creatinine"): detail, nothing lost.
-        if not _timed(new.points - old.points) and added:
-            return MINOR, f"{what}: detail added ({' '.join(sorted(added.elements())[:8])})"
+    words_old, words_new = old.words, new.words
     stated = None
     if old.points != new.points:
         if _timed(old.points) or not old.points <= new.points:
             return MAJOR, f"{what}: {_points_reason(old.points, new.points)}"
+        gained = Counter(words_new) - Counter(words_old)
+        if gained and not _timed(new.points) and not (Counter(words_old) - Counter(words_new)):
+            # A definition added ("defined as > 35 mg albumin/g creatinine"): nothing lost.
+            return MINOR, f"{what}: detail added ({' '.join(sorted(gained.elements())[:8])})"
         # No time was said before: one is stated now, as a date stated where there was none.
         stated = f"{what}: time point stated ({describe(_timed(new.points))})"
-    words_old, words_new = old.words, new.words
     exact = exact_terms(words_old, words_new)
     if exact:
         return MAJOR, f"{what}: {exact}"
@@ -172,8 +171,7 @@ def _restated(before: Outcome, after: Outcome, old: Statement) -> str:
     def kept(o: Outcome) -> Counter[str]:
         return Counter(w for w in tokens(_whole(o)) if w not in FILLER)
 
-    fields = [k for k in FIELDS if not same_meaning(before.get(k), after.get(k))]
-    if len(fields) > 1 and kept(before) == kept(after):
+    if len(_changed(before, after)) > 1 and kept(before) == kept(after):
         return "outcome: the same text moved between its fields"
     said = []
     for name in ("measure", "description"):
@@ -187,9 +185,13 @@ def _restated(before: Outcome, after: Outcome, old: Statement) -> str:
     return "outcome: " + ", ".join(said or ["the same words"])
 
 
+def _changed(before: Outcome, after: Outcome) -> list[str]:
+    return [k for k in FIELDS if not same_meaning(before.get(k), after.get(k))]
+
+
 def _field_named(before: Outcome, after: Outcome) -> str:
     """The one field that changed ("time frame"), or "outcome" when several did."""
-    changed = [k for k in FIELDS if not same_meaning(before.get(k), after.get(k))]
+    changed = _changed(before, after)
     return changed[0].replace("_", " ") if len(changed) == 1 else "outcome"
 
 
@@ -205,11 +207,6 @@ def _only_description(old: Statement, new: Statement) -> bool:
     core_old = Counter(old.fields[0] + old.fields[1])
     core_new = Counter(new.fields[0] + new.fields[1])
     return not (core_old - core_new)
-
-
-def _only_added(old: Statement, new: Statement) -> bool:
-    """Nothing of the old statement is gone: every point and word is still said."""
-    return old.points <= new.points and not (Counter(old.words) - Counter(new.words))
 
 
 def _edit(
