@@ -35,6 +35,7 @@ from tests.registry_server import (
     throttled,
 )
 from tests.scheduler.support import db_arg, trialwatch, wait_for
+from tests.spiders.servers import SilentServer
 from trialwatch.cli import cli
 from trialwatch.demo.history import build_history_replay
 from trialwatch.demo.replay import ReplayServer, Reply
@@ -182,6 +183,26 @@ def test_a_refused_connection_is_one_failed_fetch(here: Path, reliability: Any) 
     )
     assert took < 30, took
     reliability.tried("crawl", "connection refused", 1, "one failed fetch, named once")
+
+
+@pytest.mark.reliability
+def test_a_server_that_hangs_up_is_one_failed_fetch_said_in_words(
+    here: Path, reliability: Any
+) -> None:
+    db = f"sqlite:///{here / 'trialwatch.db'}"
+    with SilentServer(hang_up=True) as srv:
+        status, err, took = run(
+            db, here, "crawl", "ctgov", "--nct", SIX[0], "--base-url", srv.base_url
+        )
+    url = f"{srv.base_url}/api/v2/studies/{SIX[0]}"
+    assert status == 1 and "Traceback" not in err, err
+    [crawl] = crawl_runs(db)
+    assert crawl.status == "failed" and crawl.rejected == 0
+    # Scrapy's wrapper (DownloadFailedError) is read down to Twisted's reason.
+    assert crawl.errors == [f"{url}: no answer after 2 attempts"], crawl.errors
+    assert "Error" not in err and "twisted" not in err
+    assert took < 60, took
+    reliability.tried("crawl", "server hangs up on every request", 1, "one failed fetch, in words")
 
 
 @pytest.mark.reliability

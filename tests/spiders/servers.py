@@ -123,9 +123,11 @@ class PageServer:
 
 
 class SilentServer:
-    """Accepts every connection and never sends a byte (nor closes it) until stopped."""
+    """Accepts every connection and never sends a byte (nor closes it) until stopped; with
+    ``hang_up``, reads the request and closes the connection without a word."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hang_up: bool = False) -> None:
+        self.hang_up = hang_up
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
@@ -142,7 +144,15 @@ class SilentServer:
             except OSError:
                 continue
             self.accepted.append(time.monotonic())
-            self._held.append(conn)
+            if self.hang_up:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                except OSError:
+                    pass
+                conn.close()
+            else:
+                self._held.append(conn)
 
     def __enter__(self) -> SilentServer:
         self._thread = threading.Thread(target=self._serve, daemon=True)

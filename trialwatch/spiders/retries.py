@@ -90,11 +90,28 @@ def no_answer_text(exc: BaseException, request: Request, settings: Any) -> str:
     answer within 30 s'."""
     if isinstance(exc, TIMEOUT_ERRORS):
         return f"timed out: no answer within {seconds_text(timeout_of(request, settings))}"
-    for cls in type(exc).__mro__:
-        if cls.__name__ in _NO_ANSWER:
-            return _NO_ANSWER[cls.__name__]
+    # Scrapy wraps Twisted's errors (DownloadFailedError from ResponseFailed, whose reasons
+    # hold the ConnectionLost): the first one named anywhere in the chain says why.
+    for cause in _causes(exc):
+        for cls in type(cause).__mro__:
+            if cls.__name__ in _NO_ANSWER:
+                return _NO_ANSWER[cls.__name__]
     said = one_line(exc, 120)
     return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc``, then what it wraps: its cause, and the failures a Twisted wrapper lists."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 8:
+        one = todo.pop(0)
+        if one in found:
+            continue
+        found.append(one)
+        inner = [getattr(reason, "value", reason) for reason in getattr(one, "reasons", ())]
+        todo += [e for e in (*inner, one.__cause__) if isinstance(e, BaseException)]
+    return found
 
 
 def network_failure_item(spider: Spider, failure: Any, **fields: Any) -> dict[str, Any]:
