@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -186,6 +187,16 @@ def _reason(exc: BaseException, url: str) -> str:
     return line.replace(str(password), "***") if password else line
 
 
+def _json_text(value: object) -> str:
+    # A value already written as JSON (orjson.Fragment: a record dumped by a parse worker)
+    # goes in as it is.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+
+
+# JSON columns written and read by orjson: a first load writes two records' JSON per study.
+_JSON: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def _create(url: str) -> Engine:
     """The engine, or DatabaseError for a URL that cannot give one (malformed, unknown
     scheme, driver not installed)."""
@@ -194,7 +205,7 @@ def _create(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url)
+            engine = create_engine(url, **_JSON)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         connect_args: dict[str, object] = {}
@@ -211,6 +222,7 @@ def _create(url: str) -> Engine:
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             connect_args=connect_args,
+            **_JSON,
         )
     except ImportError as exc:
         backend = url.partition(":")[0]
