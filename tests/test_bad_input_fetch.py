@@ -126,7 +126,7 @@ def test_reparse_of_damaged_stored_payloads_reports_each_and_goes_on(
     for name in names.values():
         (tmp_path / name).write_bytes(fixture_file(name).read_bytes())
     assert env.run("import", *(str(tmp_path / n) for n in names.values())).exit_code == 0
-    stored = {n: next(env.data.rglob(f"{env.versions(n)[0].snapshot}.gz")) for n in names}
+    stored = {n: next(env.data.rglob(f"{env.versions(n)[0].snapshot}.zst")) for n in names}
     stored["NCT03934567"].write_bytes(b"not gzip at all")
     whole = gzip.compress(fixture_file(names["NCT04207047"]).read_bytes())
     stored["NCT04207047"].write_bytes(whole[: len(whole) // 2])

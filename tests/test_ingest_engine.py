@@ -36,7 +36,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str):
 
 
 def _stored(tmp_path: Path) -> set[str]:
-    return {p.name for p in (tmp_path / "data" / "snapshots").rglob("*.gz")}
+    return {p.name for p in (tmp_path / "data" / "snapshots").rglob("*.zst")}
 
 
 def _day(data: dict[str, Any], holder: str, *, status: str | None = None) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def test_db_upgrade_moves_the_old_folder_into_the_database(pg: str, tmp_path: Pa
         env={"TRIALWATCH_DATA_DIR": str(folder)},
     )
     assert status == 1, err
-    assert len(list((folder / "snapshots").rglob("*.gz"))) == 4
+    assert len(list((folder / "snapshots").rglob("*.zst"))) == 4
     engine = open_engine(pg)
     try:
         cfg = alembic_config(pg)
@@ -163,7 +163,7 @@ def test_db_upgrade_moves_the_old_folder_into_the_database(pg: str, tmp_path: Pa
         assert status == 0, err
     status, err, _ = run(pg, elsewhere, "reparse")
     assert status == 0 and "3 version(s) re-read" in err, err
-    assert len(list((folder / "snapshots").rglob("*.gz"))) == 4  # the folder is left as it was
+    assert len(list((folder / "snapshots").rglob("*.zst"))) == 4  # the folder is left as it was
     again = run(pg, old, "db", "upgrade")[1]
     assert "already at" in again and "copied" not in again and "not in it" not in again
 
@@ -178,7 +178,7 @@ def test_a_data_dir_overrides_the_database_store(db_url: str, tmp_path: Path) ->
         env={"TRIALWATCH_DATA_DIR": str(folder)},
     )
     assert status == 1, err
-    assert len(list((folder / "snapshots").rglob("*.gz"))) == 4
+    assert len(list((folder / "snapshots").rglob("*.zst"))) == 4
     assert rows(db_url, "SELECT count(*) FROM raw_payload") == [(0,)]
     assert run(db_url, tmp_path, "check", env={"TRIALWATCH_DATA_DIR": str(folder)})[0] == 0
 

@@ -293,12 +293,13 @@ class SchedulerLease(SQLModel, table=True):
 
 class RawPayload(SQLModel, table=True):
     """A raw payload kept in the database itself (PostgreSQL, unless $TRIALWATCH_DATA_DIR
-    names a folder): gzip-compressed as the file store keeps it, named by the sha256 of the
+    names a folder): compressed as the file store keeps it, named by the sha256 of the
     uncompressed bytes, written in the transaction of the version that names it."""
 
     __tablename__ = "raw_payload"
 
     digest: str = Field(primary_key=True, max_length=64)
-    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # gzip
+    # zstd, or gzip when stored before zstd
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int  # bytes before compression
     stored_at: datetime = _time(nullable=False)

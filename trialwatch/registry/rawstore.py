@@ -48,7 +48,7 @@ def payload_store(engine: Engine, folder: Path | None = None) -> PayloadStore:
 
 
 class DatabaseStore:
-    """Payloads in the ``raw_payload`` table, gzip-compressed as the files are."""
+    """Payloads in the ``raw_payload`` table, compressed as the files are."""
 
     where = "the database (table raw_payload)"
 
@@ -68,9 +68,14 @@ class DatabaseStore:
         """Keep ``body`` in the caller's ``session`` (committed with the row that names it),
         else in a transaction of its own."""
         digest = digest_of(body)
-        row = {"digest": digest, "body": compress(body), "size": len(body), "stored_at": utcnow()}
-        self.write([row], session)
+        self.put_packed(digest, len(body), compress(body), session=session)
         return digest
+
+    def put_packed(self, digest: str, size: int, packed: Any, *, session: Any = None) -> None:
+        """Keep a payload already compressed (``packed``: its bytes, or a function giving
+        them)."""
+        body = packed() if callable(packed) else packed
+        self.write([{"digest": digest, "body": body, "size": size, "stored_at": utcnow()}], session)
 
     def write(self, rows: list[dict[str, Any]], session: Session | None = None) -> None:
         """Insert ``rows`` (raw_payload's columns, the body compressed), any already held
@@ -82,7 +87,7 @@ class DatabaseStore:
             conn.execute(self._insert(rows))
 
     def packed(self, digest: str, session: Session | None = None) -> bytes:
-        """The payload's stored (gzip) bytes; FileNotFoundError when there is none."""
+        """The payload's stored (compressed) bytes; FileNotFoundError when there is none."""
         query = select(col(RawPayload.body)).where(col(RawPayload.digest) == digest)
         if session is not None:
             found = session.execute(query).scalar()
