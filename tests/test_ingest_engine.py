@@ -208,8 +208,10 @@ def test_studies_parsed_in_worker_processes_are_parsed_as_in_the_process() -> No
     from trialwatch.ingest.parse_pool import MIN_JOBS, ParsePool, parse_study
 
     bodies = [p.read_bytes() for p in sorted((FIXTURES / "ctgov").glob("*/ctgov_v2_NCT*.json"))]
-    jobs = [(body, None, None) for body in bodies] * (MIN_JOBS // len(bodies) + 1)
-    jobs.append((b'{"protocolSection": {}}', None, None))  # refused, with its reason
+    # As a record and hash, and (a trial not held yet) as its first version's rows.
+    jobs = [(body, None, None, first) for body in bodies for first in (False, True)]
+    jobs *= MIN_JOBS // len(jobs) + 1
+    jobs.append((b'{"protocolSection": {}}', None, None, True))  # refused, with its reason
     pool = ParsePool(workers=2)
     try:
         found = pool.parse(jobs)
@@ -218,3 +220,4 @@ def test_studies_parsed_in_worker_processes_are_parsed_as_in_the_process() -> No
         pool.close()
     assert found == [parse_study(job) for job in jobs]
     assert isinstance(found[-1], str)
+    assert {type(f).__name__ for f in found} == {"tuple", "FirstVersion", "str"}

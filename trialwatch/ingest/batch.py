@@ -11,6 +11,10 @@ batch is written in one transaction that holds its trials' locks:
 3. else parsed; content equal to the latest version's: seen again (its raw hash remembered);
 4. else ingested as before (``ingest_record``), its bytes kept in the snapshot store.
 
+Parsing overlaps writing: a full batch's studies are handed to the parse workers, then the
+batch before it is written while they parse. A trial's first version comes back from its
+worker ready to insert (``registry.first``), its payload already compressed.
+
 Raw bytes are kept only for new versions and set-aside payloads: a fetch whose content is
 already held adds nothing to the store. Any other payload (site pages, record-history
 versions, classic XML, JSON that needs the strict reader) takes the one-payload path, after
@@ -21,7 +25,7 @@ are written one at a time, so one bad study is set aside and the rest is stored.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -32,11 +36,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from trialwatch import parsers
-from trialwatch.ingest.parse_pool import Parsed, ParsePool, parse_study
+from trialwatch.ingest.parse_pool import Parsed, ParsePool, parse_record
 from trialwatch.ingest.study_bytes import FORMATS, nct_in, nct_of, raw_hash, split_page
 from trialwatch.registry import batch as db
-from trialwatch.registry.first import FirstVersion, held_trials, store_first_versions
-from trialwatch.registry.ingest import IngestResult
+from trialwatch.registry.first import (
+    FirstVersion,
+    first_version,
+    held_trials,
+    store_first_versions,
+)
 from trialwatch.registry.locks import fault, lock_trials, lock_wait, retrying, writing
 from trialwatch.registry.timeline import payload_key
 
@@ -61,6 +69,21 @@ class Unit:
     search_key: str | None
 
 
+@dataclass
+class Prepared:
+    """A batch handed to the parse workers: what was held when it was handed, and which of
+    its studies are being parsed (their results come in that order)."""
+
+    units: list[Unit]
+    before: db.Snapshot
+    todo: list[Unit]
+    results: Iterator[Parsed]
+
+    def parsed(self) -> dict[int, Parsed]:
+        """Each parsed study's result, by id() of its unit, once all have come."""
+        return {id(u): p for u, p in zip(self.todo, self.results, strict=True)}
+
+
 class Batch:
     """Studies gathered for one transaction; use as a context manager (flushed on exit)."""
 
@@ -75,6 +98,7 @@ class Batch:
         self._since = time.monotonic()
         self.pool = ParsePool()
         self._said_wait = False
+        self._parsing: Prepared | None = None  # handed to the workers, not written yet
 
     def __enter__(self) -> Batch:
         return self
@@ -132,7 +156,7 @@ class Batch:
                 unit = Unit(raw, raw_hash(raw), nct_of(study), where, None, alias=None, **common)
                 self.pending.append(unit)
         if len(self.pending) >= self.size or time.monotonic() - self._since > self.seconds:
-            self.flush()
+            self._advance(wait=False)
 
     def _one_payload(self, body: bytes, *, name: str, alias: str | None, **common: Any) -> None:
         self.flush()  # keep the order of payloads
@@ -141,12 +165,27 @@ class Batch:
             self.pipeline.note_alias(alias, records[0].nct_id or alias, common["observed_at"])
 
     def flush(self) -> None:
+        """Write every study added so far, those being parsed included."""
+        self._advance(wait=True)
+
+    def _advance(self, *, wait: bool) -> None:
+        """Hand the pending studies to the parse workers, then write the batch they parsed
+        before (overlapping the two); with ``wait``, write the new batch too."""
         units, self.pending = self.pending, []
         self._since = time.monotonic()
-        if not units:
-            return
+        ready = self._prepare(units) if units else None
+        if self._parsing is not None:
+            parsing, self._parsing = self._parsing, None
+            self._store(parsing)
+        if ready is not None and wait:
+            self._store(ready)
+        else:
+            self._parsing = ready
+
+    def _store(self, prepared: Prepared) -> None:
+        units = prepared.units
         try:
-            self._commit(units)
+            self._commit(units, prepared)
         except DBAPIError as exc:
             if fault(exc) is not None:  # the database or its disk: no record is to blame
                 raise
@@ -176,13 +215,14 @@ class Batch:
                         crawl_run_id=unit.crawl_run_id,
                     )
 
-    def _commit(self, units: list[Unit]) -> None:
+    def _commit(self, units: list[Unit], prepared: Prepared | None = None) -> None:
         """Write ``units`` in one transaction (retried after a conflict); the tally and the
         report lines are taken only once it committed."""
         from trialwatch.ingest.payloads import Tally
 
         lines: list[str] = []
-        parsed, seen_before = self._parse_first(units)
+        prepared = prepared or self._prepare(units)
+        parsed, seen_before = prepared.parsed(), prepared.before
 
         def attempt() -> Tally:
             lines.clear()
@@ -206,16 +246,20 @@ class Batch:
             self._said_wait = True
             report(f"waiting on another writer's lock (up to {lock_wait():g} s)")
 
-    def _parse_first(self, units: list[Unit]) -> tuple[dict[int, Parsed], db.Snapshot]:
-        """Parse, before the write lock is taken and on every core, the studies that are not
-        their trial's latest version as read now (the write checks that nothing was added
-        since, else reads again)."""
+    def _prepare(self, units: list[Unit]) -> Prepared:
+        """Hand to the parse workers, before the write lock is taken, the studies that are
+        not their trial's latest version as read now (the write checks that nothing was
+        added since, else reads again). A trial not held at all is parsed into its first
+        version's rows."""
         ncts = sorted({u.nct_id for u in units if u.nct_id is not None})
         with Session(self.pipeline.engine) as session:
             before = db.Snapshot(db.last_version_id(session), db.latest_registry(session, ncts))
         todo = [u for u in units if not _held(u, before.latest.get(u.nct_id or ""))]
-        found = self.pool.parse([(u.raw, u.record_url, u.source) for u in todo])
-        return {id(u): p for u, p in zip(todo, found, strict=True)}, before
+        jobs = [
+            (u.raw, u.record_url, u.source, u.nct_id is not None and u.nct_id not in before.latest)
+            for u in todo
+        ]
+        return Prepared(units, before, todo, self.pool.submit(jobs))
 
     def _write(
         self,
@@ -251,7 +295,15 @@ class Batch:
                 tally.unchanged += 1
                 _note(unit, unit.nct_id, members, aliases)
                 continue
-            found = parsed.get(id(unit)) or parse_study((unit.raw, unit.record_url, unit.source))
+            given = parsed.get(id(unit))
+            if isinstance(given, FirstVersion):
+                if held is None and given.nct_id in unheld and given.nct_id == unit.nct_id:
+                    unheld.discard(given.nct_id)
+                    _note(unit, given.nct_id, members, aliases)
+                    fresh.append((unit, given))
+                    continue
+                given = None  # held since it was handed out: its record is needed
+            found = given or parse_record(unit.raw, unit.record_url, unit.source)
             if isinstance(found, str):
                 tally.reject(f"{unit.name}: {found}")
                 pipeline.report(tally.problems[-1])
@@ -275,20 +327,7 @@ class Batch:
                 continue
             if held is None and record.nct_id in unheld and record.nct_id == unit.nct_id:
                 unheld.discard(record.nct_id)
-                snapshot = pipeline.store.put(unit.raw, session=session)
-                fresh.append(
-                    (
-                        unit,
-                        FirstVersion(
-                            record,
-                            digest,
-                            snapshot,
-                            unit.raw_hash,
-                            unit.observed_at,
-                            unit.crawl_run_id,
-                        ),
-                    )
-                )
+                fresh.append((unit, first_version(record, digest, unit.raw)))
                 continue
             if any(u.nct_id == record.nct_id for u, _ in fresh):  # its first version, queued
                 self._store_first(session, fresh, latest, tally)
@@ -331,17 +370,21 @@ class Batch:
         if not fresh:
             return
         version = parsers.PARSER_VERSION
+        for unit, item in fresh:
+            item.raw_hash, item.observed_at = unit.raw_hash, unit.observed_at
+            item.crawl_run_id = unit.crawl_run_id
         stored = store_first_versions(
-            session, [f for _u, f in fresh], parser_version=version, priority=self.pipeline.priority
+            session,
+            [item for _u, item in fresh],
+            parser_version=version,
+            store=self.pipeline.store,
         )
-        for (unit, item), new in zip(fresh, stored, strict=True):
-            assert new.id is not None
-            record = item.record
-            key = payload_key(record.last_update_posted, record.registry_version, unit.observed_at)
-            latest[new.nct_id] = db.Latest(
-                new.id, unit.raw_hash, new.record_hash, version, key, unit.observed_at
+        for (unit, item), new_id in zip(fresh, stored, strict=True):
+            key = payload_key(item.registry_date, item.registry_version, unit.observed_at)
+            latest[item.nct_id] = db.Latest(
+                new_id, unit.raw_hash, item.digest, version, key, unit.observed_at
             )
-            self.pipeline.count(record, IngestResult("first", new), tally)
+            self.pipeline.count_first(item, tally)
 
 
 def _held(unit: Unit, held: db.Latest | None) -> bool:

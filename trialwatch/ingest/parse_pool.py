@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,21 +27,21 @@ from contextlib import contextmanager
 from trialwatch.diffing.canonical import record_hash
 from trialwatch.parsers import ParseError
 from trialwatch.record import TrialRecord
+from trialwatch.registry.first import FirstVersion, first_version
 
-# (raw bytes, the URL the parser is told, the source slug)
-Job = tuple[bytes, str | None, str | None]
-# The record and its hash, or why it was refused.
-Parsed = tuple[TrialRecord, str] | str
+# (raw bytes, the URL the parser is told, the source slug, whether it is a first version)
+Job = tuple[bytes, str | None, str | None, bool]
+# The record and its hash; a first version ready to insert; or why it was refused.
+Parsed = tuple[TrialRecord, str] | FirstVersion | str
 
 MIN_JOBS = 64  # fewer studies than this are parsed in the process itself
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def parse_study(job: Job) -> Parsed:
+def parse_record(raw: bytes, url: str | None, source: str | None) -> tuple[TrialRecord, str] | str:
     """One study payload: its record and hash, or the one-line reason it is refused."""
     from trialwatch.ingest.payloads import parse_guarded
 
-    raw, url, source = job
     try:
         records = parse_guarded(raw, url=url, source=source)
     except ParseError as exc:
@@ -48,6 +49,16 @@ def parse_study(job: Job) -> Parsed:
     if len(records) != 1:
         return f"holds {len(records)} records, not one study"
     return records[0], record_hash(records[0])
+
+
+def parse_study(job: Job) -> Parsed:
+    """`parse_record`, a trial's first version made into the rows to insert (which cross
+    between processes at a fraction of a record's cost)."""
+    raw, url, source, first = job
+    found = parse_record(raw, url, source)
+    if first and not isinstance(found, str) and found[0].nct_id is not None:
+        return first_version(found[0], found[1], raw)
+    return found
 
 
 class ParsePool:
@@ -59,8 +70,13 @@ class ParsePool:
         self._broken = self.workers < 2
 
     def parse(self, jobs: Sequence[Job]) -> list[Parsed]:
+        return list(self.submit(jobs))
+
+    def submit(self, jobs: Sequence[Job]) -> Iterator[Parsed]:
+        """The jobs' results, in order, as they come: in workers, parsing goes on while the
+        caller does other work (writes the batch before); else parsed now."""
         if self._broken or len(jobs) < MIN_JOBS:
-            return [parse_study(job) for job in jobs]
+            return iter([parse_study(job) for job in jobs])
         try:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
@@ -70,21 +86,45 @@ class ParsePool:
                     initializer=_follow_parent,
                     initargs=(os.getpid(),),
                 )
-            chunk = max(1, len(jobs) // (self.workers * 4))
+            chunk = max(1, min(32, len(jobs) // (self.workers * 4)))
             # Held only once the pool is made: multiprocessing unblocks SIGINT after it starts
             # its resource tracker, which making the pool does.
-            with _interrupts_held():  # workers are started while the jobs are handed out
+            with _interrupts_held(), _bare_main():  # workers start as jobs are handed out
                 results = self._pool.map(parse_study, jobs, chunksize=chunk)
-            return list(results)
+            return self._guarded(results, jobs)
         except (BrokenProcessPool, OSError):
-            self._broken = True
-            self.close()
-            return [parse_study(job) for job in jobs]
+            return self._in_process(jobs)
+
+    def _guarded(self, results: Iterator[Parsed], jobs: Sequence[Job]) -> Iterator[Parsed]:
+        done = 0
+        try:
+            for result in results:
+                done += 1
+                yield result
+        except (BrokenProcessPool, OSError):  # a worker died: the rest parsed here
+            yield from self._in_process(jobs[done:])
+
+    def _in_process(self, jobs: Sequence[Job]) -> Iterator[Parsed]:
+        self._broken = True
+        self.close()
+        return iter([parse_study(job) for job in jobs])
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """A worker spawned meanwhile imports no main module: it would import the whole command
+    line (the console script's), seconds of CPU per worker for nothing it parses with."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 @contextmanager

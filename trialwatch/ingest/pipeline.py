@@ -25,6 +25,7 @@ from trialwatch.ingest.payloads import (
 from trialwatch.parsers import ParseError, ctgov_history
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
+from trialwatch.registry.first import FirstVersion
 from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record, record_alias
 from trialwatch.registry.locks import lock_trials, writing
 from trialwatch.registry.merge import source_priority
@@ -222,12 +223,16 @@ class Pipeline:
         label = {"first": "first version", "new": "new version"}.get(
             result.outcome, "older version slotted into the timeline"
         )
-        where = f"{record.nct_id} ({origin_of(record.source)}"
-        if record.registry_version:
-            where += f" v{record.registry_version}"
-        if record.last_update_posted:
-            where += f", {record.last_update_posted}"
-        self.report(f"{where}): {label}" + (f": {kinds}" if kinds else ""))
+        where = _where(
+            record.nct_id, record.source, record.registry_version, record.last_update_posted
+        )
+        self.report(f"{where}: {label}" + (f": {kinds}" if kinds else ""))
+
+    def count_first(self, item: FirstVersion, tally: Tally) -> None:
+        """Count a first version written in bulk, with its line."""
+        tally.first += 1
+        where = _where(item.nct_id, item.format, item.registry_version, item.registry_date)
+        self.report(f"{where}: first version")
 
     def reread(self, version: TrialVersion) -> TrialRecord:
         """Parse a stored version's raw payload again with the current parsers."""
@@ -356,3 +361,12 @@ class Pipeline:
         from trialwatch.ingest.crawling import run_crawl
 
         return run_crawl(self, slug, **options)
+
+
+def _where(nct_id: str | None, source: str, number: str | None, day: str | None) -> str:
+    where = f"{nct_id} ({origin_of(source)}"
+    if number:
+        where += f" v{number}"
+    if day:
+        where += f", {day}"
+    return where + ")"

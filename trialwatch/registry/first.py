@@ -1,9 +1,12 @@
 """The first version of trials the database has never held, written in bulk.
 
 A first load is all first versions: a trial row, its version and its identifiers, no
-changes, no discrepancies (no site holds the trial yet), nothing to alert. Written with a few
-statements per batch instead of several per record, and with the same rows ``ingest_record``
-writes for a trial's first registry version (``tests/test_ingest_engine.py`` compares them).
+changes, no discrepancies (no site holds the trial yet), nothing to alert. Each is made
+ready where the study is parsed (`first_version`: the rows' values, the records already
+JSON, the payload compressed), so that the writer only inserts: a few executemany
+statements per batch instead of several ORM objects per record, with the same rows
+``ingest_record`` writes for a trial's first registry version
+(``tests/test_ingest_engine.py`` compares them).
 """
 
 from __future__ import annotations
@@ -12,24 +15,71 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from trialwatch.record import TrialRecord
+from trialwatch.snapshots import PayloadStore, compress, digest_of
 
 from .ingest import norm_id
-from .merge import refresh_trial
+from .merge import single_view, versions_origin
 from .models import Trial, TrialIdentifier, TrialVersion
 from .timeline import origin_of
 
 
-@dataclass
+@dataclass(slots=True)
 class FirstVersion:
-    record: TrialRecord
+    """A trial's first version, ready to insert: plain values and JSON bytes, cheap to
+    hand from a parse worker to the writer."""
+
+    nct_id: str
+    format: str  # the parser's slug (record.source)
+    source_url: str | None
+    registry_date: str | None  # record.last_update_posted
+    registry_version: str | None
     digest: str  # record_hash
+    record: bytes  # the record as JSON
+    view: bytes  # the trial's merged view as JSON
+    field_sources: bytes  # {field: origin} as JSON
+    brief_title: str | None
+    overall_status: str | None
+    identifiers: tuple[str, ...]
     snapshot: str  # the raw payload's sha256
-    raw_hash: str | None
-    observed_at: datetime
-    crawl_run_id: int | None
+    packed: bytes  # the raw payload, compressed as the store keeps it
+    size: int  # the raw payload's length
+    raw_hash: str | None = None
+    observed_at: datetime | None = None
+    crawl_run_id: int | None = None
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.format)
+
+
+def first_version(record: TrialRecord, digest: str, raw: bytes) -> FirstVersion:
+    """``record`` (parsed from ``raw``, hashed as ``digest``) as a first version."""
+    assert record.nct_id is not None
+    dumped = record.model_dump(mode="json")
+    origin = origin_of(record.source)
+    view, sources = single_view(dumped, origin)
+    return FirstVersion(
+        nct_id=record.nct_id,
+        format=record.source,
+        source_url=record.source_url,
+        registry_date=record.last_update_posted,
+        registry_version=record.registry_version,
+        digest=digest,
+        record=orjson.dumps(dumped),
+        view=orjson.dumps(view),
+        field_sources=orjson.dumps(sources),
+        brief_title=view.get("brief_title"),
+        overall_status=view.get("overall_status"),
+        identifiers=tuple(sorted(_identifiers(record))),
+        snapshot=digest_of(raw),
+        packed=compress(raw),
+        size=len(raw),
+    )
 
 
 def held_trials(session: Session, nct_ids: Sequence[str]) -> set[str]:
@@ -45,56 +95,65 @@ def store_first_versions(
     items: Sequence[FirstVersion],
     *,
     parser_version: str,
-    priority: Sequence[str],
-) -> list[TrialVersion]:
-    """Write each item as the first version of a trial not held yet (one item per trial),
-    in the caller's transaction; the versions, in the items' order."""
-    versions: list[TrialVersion] = []
-    trials: list[Trial] = []
-    for item in items:
-        record = item.record
-        assert record.nct_id is not None
-        version = TrialVersion(
-            trial_id=0,  # set below, once the trial has its id
-            nct_id=record.nct_id,
-            source=origin_of(record.source),
-            format=record.source,
-            parser_version=parser_version,
-            source_url=record.source_url,
-            record_hash=item.digest,
-            snapshot=item.snapshot,
-            record=record.model_dump(mode="json"),
-            first_seen_at=item.observed_at,
-            last_seen_at=item.observed_at,
-            registry_date=record.last_update_posted,
-            registry_version=record.registry_version,
-            crawl_run_id=item.crawl_run_id,
-            raw_hash=item.raw_hash,
-        )
-        trial = Trial(
-            nct_id=record.nct_id,
-            record={},
-            record_source=version.source,
-            first_seen_at=item.observed_at,
-            updated_at=item.observed_at,
-        )
-        refresh_trial(session, trial, [version], priority=priority)
-        versions.append(version)
-        trials.append(trial)
-    session.add_all(trials)
-    session.flush()  # one multi-row INSERT, ids returned
-    for trial, version in zip(trials, versions, strict=True):
-        assert trial.id is not None
-        version.trial_id = trial.id
-    session.add_all(versions)
-    session.add_all(
-        TrialIdentifier(identifier=identifier, nct_id=nct, source=item.record.source)
+    store: PayloadStore,
+) -> list[int]:
+    """Write each item (observed_at set) as the first version of a trial not held yet (one
+    item per trial), its payload into ``store``, in the caller's transaction; the versions'
+    ids, in the items' order."""
+    if not items:
+        return []
+    store.put_packed([(i.snapshot, i.size, i.packed) for i in items], session=session)
+    trials = [
+        {
+            "nct_id": item.nct_id,
+            "brief_title": item.brief_title,
+            "overall_status": item.overall_status,
+            "record": orjson.Fragment(item.view),
+            "record_source": versions_origin(
+                orjson.loads(item.view), orjson.loads(item.field_sources)
+            ),
+            "field_sources": orjson.Fragment(item.field_sources),
+            "first_seen_at": item.observed_at,
+            "updated_at": item.observed_at,
+        }
         for item in items
-        for nct in [item.record.nct_id or ""]
-        for identifier in sorted(_identifiers(item.record))
-    )
-    session.flush()
-    return versions
+    ]
+    ids = session.execute(
+        insert(Trial).returning(col(Trial.id), sort_by_parameter_order=True), trials
+    ).scalars()
+    versions = [
+        {
+            "trial_id": trial_id,
+            "nct_id": item.nct_id,
+            "source": item.origin,
+            "format": item.format,
+            "parser_version": parser_version,
+            "source_url": item.source_url,
+            "record_hash": item.digest,
+            "snapshot": item.snapshot,
+            "record": orjson.Fragment(item.record),
+            "first_seen_at": item.observed_at,
+            "last_seen_at": item.observed_at,
+            "registry_date": item.registry_date,
+            "registry_version": item.registry_version,
+            "crawl_run_id": item.crawl_run_id,
+            "raw_hash": item.raw_hash,
+        }
+        for item, trial_id in zip(items, list(ids), strict=True)
+    ]
+    version_ids = session.execute(
+        insert(TrialVersion).returning(col(TrialVersion.id), sort_by_parameter_order=True),
+        versions,
+    ).scalars()
+    found = list(version_ids)
+    identifiers = [
+        {"identifier": identifier, "nct_id": item.nct_id, "source": item.format}
+        for item in items
+        for identifier in item.identifiers
+    ]
+    if identifiers:
+        session.execute(insert(TrialIdentifier), identifiers)
+    return [int(i) for i in found]
 
 
 def _identifiers(record: TrialRecord) -> set[str]:

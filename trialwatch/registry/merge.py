@@ -68,10 +68,12 @@ def merged_view(
     if not order:
         return None
     top = order[0]
+    # The registry, when it holds the trial, is the only source of the view.
+    if top.source == REGISTRY_ORIGIN or len(order) == 1:
+        return single_view(top.record, top.source)
     merged: dict[str, Any] = {name: top.record.get(name) for name in _OWN_FIELDS}
     origin: dict[str, str] = {}
-    # The registry, when it holds the trial, is the only source of the view.
-    fillers = [top] if top.source == REGISTRY_ORIGIN else order
+    fillers = order
     for name in FIELDS:
         if name in _OWN_FIELDS:
             continue
@@ -81,6 +83,19 @@ def merged_view(
             if value is not None:
                 merged[name], origin[name] = value, version.source
                 break
+    return merged, origin
+
+
+def single_view(record: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The merged view of a trial that one version (of origin ``source``) decides."""
+    merged: dict[str, Any] = {name: record.get(name) for name in _OWN_FIELDS}
+    origin: dict[str, str] = {}
+    for name in FIELDS:
+        if name in _OWN_FIELDS:
+            continue
+        value = merged[name] = record.get(name)
+        if value is not None:
+            origin[name] = source
     return merged, origin
 
 

@@ -11,7 +11,7 @@ the database; ``trialwatch db upgrade`` runs it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlmodel import Session, col
 
 from trialwatch.registry.models import ParseFailure, RawPayload, TrialVersion, utcnow
 from trialwatch.snapshots import (
+    Packed,
     PayloadStore,
     SnapshotDamaged,
     SnapshotStore,
@@ -68,14 +69,15 @@ class DatabaseStore:
         """Keep ``body`` in the caller's ``session`` (committed with the row that names it),
         else in a transaction of its own."""
         digest = digest_of(body)
-        self.put_packed(digest, len(body), compress(body), session=session)
+        self.put_packed([(digest, len(body), compress(body))], session=session)
         return digest
 
-    def put_packed(self, digest: str, size: int, packed: Any, *, session: Any = None) -> None:
-        """Keep a payload already compressed (``packed``: its bytes, or a function giving
-        them)."""
-        body = packed() if callable(packed) else packed
-        self.write([{"digest": digest, "body": body, "size": size, "stored_at": utcnow()}], session)
+    def put_packed(self, payloads: Sequence[Packed], *, session: Any = None) -> None:
+        """Keep payloads already compressed: (digest, size, compressed bytes) each."""
+        now = utcnow()
+        rows = [{"digest": d, "body": b, "size": n, "stored_at": now} for d, n, b in payloads]
+        if rows:
+            self.write(rows, session)
 
     def write(self, rows: list[dict[str, Any]], session: Session | None = None) -> None:
         """Insert ``rows`` (raw_payload's columns, the body compressed), any already held

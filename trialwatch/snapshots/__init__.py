@@ -13,6 +13,7 @@ import hashlib
 import os
 import tempfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ LEVEL = 3  # zstd level
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 _SUFFIXES = (".zst", ".gz")  # what a file is named for its contents: new first
+Packed = tuple[str, int, bytes]  # (sha256 of the payload, its length, compress(payload))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -112,7 +114,7 @@ class PayloadStore(Protocol):
 
     def put(self, body: bytes, *, session: Any = None) -> str: ...
 
-    def put_packed(self, digest: str, size: int, packed: Any, *, session: Any = None) -> None: ...
+    def put_packed(self, payloads: Sequence[Packed], *, session: Any = None) -> None: ...
 
     def get(self, digest: str, *, session: Any = None) -> bytes: ...
 
@@ -150,16 +152,19 @@ class SnapshotStore:
 
     def put(self, body: bytes, *, session: Any = None) -> str:
         digest = digest_of(body)
-        self.put_packed(digest, len(body), lambda: compress(body))
-        return digest
-
-    def put_packed(self, digest: str, size: int, packed: Any, *, session: Any = None) -> None:
-        """Keep a payload already compressed (``packed``: its bytes, or a function giving
-        them, called only when the store does not hold it yet)."""
         path = self.path_for(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, packed() if callable(packed) else packed)
+            write_atomic(path, compress(body))
+        return digest
+
+    def put_packed(self, payloads: Sequence[Packed], *, session: Any = None) -> None:
+        """Keep payloads already compressed: (digest, size, compressed bytes) each."""
+        for digest, _size, packed in payloads:
+            path = self.path_for(digest)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(path, packed)
 
     def packed(self, digest: str) -> bytes:
         """The payload's stored (compressed) bytes; FileNotFoundError when there is none."""
