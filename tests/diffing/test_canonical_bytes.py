@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from trialwatch.diffing.canonical import canonical, canonical_bytes
+from trialwatch.diffing.canonical import (
+    canonical,
+    canonical_bytes,
+    norm_intervention,
+    norm_location,
+    norm_outcome,
+)
 from trialwatch.parsers import ParseError, parse_payload
 from trialwatch.record import TrialRecord
 
@@ -16,7 +22,21 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _reference(record: TrialRecord) -> bytes:
-    text = json.dumps(canonical(record), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """The canonical bytes as json wrote them, lists of objects sorted by json's own text."""
+    form = canonical(record)
+    lists = {
+        "interventions": (record.interventions, norm_intervention),
+        "primary_outcomes": (record.primary_outcomes, norm_outcome),
+        "secondary_outcomes": (record.secondary_outcomes, norm_outcome),
+        "locations": (record.locations, norm_location),
+    }
+    for name, (values, norm) in lists.items():
+        if values:
+            items = [norm(v) for v in values]
+            form[name] = sorted(
+                items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False)
+            )
+    text = json.dumps(form, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return text.encode("utf-8")
 
 
@@ -58,7 +78,16 @@ def test_orjson_writes_the_standard_bytes(name: str, record: TrialRecord) -> Non
     ],
 )
 def test_awkward_text(title: str) -> None:
+    sites = [
+        {"facility": f"{title}{end}", "city": city, "country": None}
+        for end in ("", " ", ",", "a", "\u00e9", '"')
+        for city in (None, "", "A", "A, B", "A B")
+    ]
     record = TrialRecord(
-        source="ctgov", nct_id="NCT01234567", brief_title=title, conditions=[title, "Asthma"]
+        source="ctgov",
+        nct_id="NCT01234567",
+        brief_title=title,
+        conditions=[title, "Asthma"],
+        locations=sites,
     )
     assert canonical_bytes(record) == _reference(record)

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import threading
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,9 +54,16 @@ def is_digest(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
 
 
+_LOCAL = threading.local()  # a compressor is reused (a third of its cost is making one),
+# but not shared between threads
+
+
 def compress(body: bytes) -> bytes:
     """A payload as it is stored: a zstd frame that names its size."""
-    return zstandard.ZstdCompressor(level=LEVEL).compress(body)
+    made = getattr(_LOCAL, "compressor", None)
+    if made is None:
+        made = _LOCAL.compressor = zstandard.ZstdCompressor(level=LEVEL)
+    return made.compress(body)
 
 
 def decompress(packed: bytes) -> bytes:
