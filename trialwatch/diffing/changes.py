@@ -171,7 +171,7 @@ def _enrollment(old: TrialRecord, new: TrialRecord) -> list[Change]:
 
 def _criteria(old: TrialRecord, new: TrialRecord) -> list[Change]:
     old_tree, new_tree = criteria_tree(old.eligibility), criteria_tree(new.eligibility)
-    edits = compare_criteria(old_tree, new_tree)
+    edits = [] if old_tree == new_tree else compare_criteria(old_tree, new_tree)
     if not edits:
         return []
 
@@ -232,6 +232,8 @@ def _outcomes(old: TrialRecord, new: TrialRecord) -> list[Change]:
 
     old_p, old_s = form(old.primary_outcomes), form(old.secondary_outcomes)
     new_p, new_s = form(new.primary_outcomes), form(new.secondary_outcomes)
+    if old_p == new_p and old_s == new_s:  # most edits of a record leave its outcomes be
+        return []
     primary, secondary = compare_outcomes(list(old_p), list(old_s), list(new_p), list(new_s))
     out = []
     for kind, edits, before, after in (
@@ -264,6 +266,8 @@ def _folded_site(location: dict[str, Any]) -> tuple[str, ...]:
 def _locations(old: TrialRecord, new: TrialRecord) -> list[Change]:
     before = [norm_location(x) for x in old.locations or []]
     after = [norm_location(x) for x in new.locations or []]
+    if before == after:  # most edits of a record leave its sites be
+        return []
     # Sites are identified by facility, city and country (a respelling is the same site);
     # the status is what may change.
     waiting: dict[tuple[Any, ...], list[int]] = {}

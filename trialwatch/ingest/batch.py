@@ -275,10 +275,11 @@ class Batch:
         lock_trials(session, ncts)
         # No version added since the look before parsing: what it found still holds, or errs
         # only on the side of parsing again (see registry.batch.Snapshot).
-        if db.last_version_id(session) == before.last_id:
-            latest = dict(before.latest)
-        else:
-            latest = db.latest_registry(session, ncts)
+        latest = dict(before.latest)
+        if db.last_version_id(session) != before.last_id:  # the batch before, most often
+            latest.update(
+                db.latest_registry(session, db.added_since(session, ncts, before.last_id))
+            )
         # Trials not held at all: their first versions are written together (registry.first).
         unheld = set(ncts) - set(latest)
         unheld -= held_trials(session, sorted(unheld))

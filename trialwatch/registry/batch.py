@@ -77,6 +77,18 @@ def latest_registry(session: Session, nct_ids: Sequence[str]) -> dict[str, Lates
     return {nct: latest for nct, (_order, latest) in found.items()}
 
 
+def added_since(session: Session, nct_ids: Sequence[str], last_id: int) -> list[str]:
+    """Which of these trials gained a version after version ``last_id``."""
+    if not nct_ids:
+        return []
+    query = (
+        select(col(TrialVersion.nct_id))
+        .where(col(TrialVersion.id) > last_id, col(TrialVersion.nct_id).in_(nct_ids))
+        .distinct()
+    )
+    return sorted(session.execute(query).scalars())
+
+
 def touch_seen(session: Session, seen: Iterable[tuple[int, datetime]]) -> None:
     """Move each version's ``last_seen_at`` forward to when it was seen again: one statement per
     distinct time, never backwards."""
