@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 import orjson  # noqa: E402
 
 from benchmarks import report  # noqa: E402
-from benchmarks.generate import Params, day_dir, generate, read_manifest  # noqa: E402
+from benchmarks.generate import CHURN, Params, day_dir, generate, read_manifest  # noqa: E402
 from benchmarks.loopback import PagesServer  # noqa: E402
 from benchmarks.measure import (  # noqa: E402
     Database,
@@ -204,6 +204,23 @@ class Bench:
         self.watch(db, since, step)
         say(f"day {day}: crawl {ran.seconds:.2f} s, {step['requests']} request(s)")
 
+    def reparse_step(self, db: Database) -> None:
+        """`trialwatch reparse` of every version held, after the last day."""
+        last = self.params["days"] - 1
+        ran = self.run_tw(db, "reparse", "reparse", "--json")
+        try:
+            versions = int(orjson.loads(ran.stdout.read_bytes())["versions_reread"])
+        except (ValueError, KeyError, TypeError, OSError):
+            versions = 0
+        step = self.measured_step(last, "reparse", "reparse (every version)", ran)
+        step["records"] = versions
+        step["records_per_s"] = round(versions / ran.seconds, 1) if ran.seconds else None
+        floors = [s for s in self.steps if s["step"] == "floor"]
+        read = sum(s["records"] for s in floors)
+        if read and versions:  # the floor of reading as many studies as there are versions
+            step["floor_seconds"] = sum(s["seconds"] for s in floors) * versions / read
+        say(f"reparse: {versions:,} versions in {ran.seconds:.2f} s")
+
     def peer_steps(self, peer: Peer, day: int) -> None:
         peer.commit(day_dir(self.data, day) / "studies.json", day, Params(**self.params).day(day))
         for mode in MODES:
@@ -238,6 +255,8 @@ class Bench:
                 self.peer_steps(peer, day)
             if self.failed:
                 break
+        if self.args.reparse and not self.failed:
+            self.reparse_step(db)
         self.check_changes()
         self.ratios()
 
@@ -250,6 +269,8 @@ class Bench:
             (s["day"], s["step"]): s for s in self.steps
         }
         for step in self.steps:
+            if step["step"] == "reparse" and step.get("floor_seconds"):
+                step["x_floor"] = round(step["seconds"] / step["floor_seconds"], 3)
             if step["step"] not in ("import", "crawl") or not step["seconds"]:
                 continue
             day = step["day"]
@@ -328,6 +349,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     p.add_argument("--work", type=Path, help="keep data, databases and logs here (reused)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--churn", type=float, default=CHURN, help=f"share changed a day ({CHURN})")
+    p.add_argument("--reparse", action="store_true", help="reparse every version at the end")
     p.add_argument("--skip-peer", action="store_true", help="do not run git-history")
     p.add_argument("--skip-crawl", action="store_true", help="do not run the crawl path")
     p.add_argument("--update-readme", action="store_true", help="put the table in README.md")
@@ -338,7 +361,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    params = Params(args.trials, args.days, args.seed)
+    params = Params(args.trials, args.days, args.seed, churn=args.churn)
     try:
         params.check()
         work = args.work or Path(tempfile.mkdtemp(prefix="tw-bench-"))
