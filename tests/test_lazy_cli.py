@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import trialwatch.cli
 from trialwatch.cli import COMMANDS, cli
 from trialwatch.cli.lazy import LazyGroup, load
-from trialwatch.registry.db import MIGRATIONS, alembic_config, read_revisions
+from trialwatch.registry.db import MIGRATIONS, alembic_config, open_engine, read_revisions
 
 # Modules `trialwatch --help` must not import (each a prefix of module names).
 HEAVY = (
@@ -108,6 +108,52 @@ def test_a_command_loads_only_its_own_module() -> None:
     for other in ("ingest", "export", "alerts", "schedule", "stats", "serve", "records"):
         assert f"trialwatch.cli.{other}" not in modules
     assert not any(m == "alembic" or m.startswith("alembic.") for m in modules)
+
+
+# Ends trialwatch when it first opens a file under the folder it imports, printing the modules
+# imported by then as JSON on stderr.
+_MODULES_AT_FIRST_FILE = """
+import json, os, sys
+folder = sys.argv[1]
+def at_first_file(event, args):
+    if event == "open" and isinstance(args[0], str) and args[0].startswith(folder):
+        os.write(2, json.dumps(sorted(sys.modules)).encode())
+        os._exit(0)
+sys.addaudithook(at_first_file)
+sys.argv = ["trialwatch", *sys.argv[2:]]
+from trialwatch.cli import main
+main()
+"""
+
+
+def test_daily_import_reaches_its_first_file_without_what_it_does_not_need(
+    tmp_path: Path,
+) -> None:
+    """`trialwatch import DIR` on a current SQLite database: no alembic (the schema is read,
+    not migrated), no other command's module, no crawler, scheduler, alert outbox or
+    PostgreSQL dialect before it opens its first file."""
+    url = f"sqlite:///{tmp_path / 'daily.db'}"
+    open_engine(url).dispose()  # created at head: the daily path only checks it
+    folder = tmp_path / "day"
+    folder.mkdir()
+    (folder / "NCT00000000.json").write_bytes(b"{}")
+    argv = [str(folder), "--db", url, "import", str(folder)]
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES_AT_FIRST_FILE, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stderr))
+    assert "trialwatch.cli.ingest" in modules and "trialwatch.ingest.pipeline" in modules
+    unneeded = ("alembic", "scrapy", "twisted", "apscheduler", "jinja2", "fastapi", "pyarrow")
+    unneeded += ("sqlalchemy.dialects.postgresql", "trialwatch.alerts.outbox")
+    unneeded += ("trialwatch.spiders.runner", "trialwatch.scheduler", "trialwatch.web")
+    assert sorted(m for m in modules if m.startswith(unneeded)) == []
+    others = {f"trialwatch.cli.{entry.module}" for entry in COMMANDS.values()}
+    assert sorted(others & modules) == ["trialwatch.cli.ingest"]
 
 
 def _cli_modules() -> Iterator[str]:
