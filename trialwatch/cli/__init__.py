@@ -1,4 +1,8 @@
-"""trialwatch: a versioned, typed history of clinical trial records, and what changed."""
+"""trialwatch: a versioned, typed history of clinical trial records, and what changed.
+
+The commands' modules are imported only when a command runs (``trialwatch.cli.lazy``): most
+pull in SQLAlchemy, the parsers or Scrapy, which `trialwatch --help` needs none of.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,136 @@ import sys
 
 import click
 
-from trialwatch.cli.db import OneLineDatabaseErrors
-from trialwatch.cli.util import Context
+from trialwatch.cli.errors import OneLineDatabaseErrors
+from trialwatch.cli.lazy import Lazy
+
+# name -> (module under trialwatch.cli, the command in it, the first sentence of its help);
+# tests/test_lazy_cli.py checks every entry against the command it names.
+COMMANDS: dict[str, Lazy] = {
+    "alerts": Lazy(
+        "alerts",
+        "alerts",
+        "The outbox of alerts: send what is pending, list what was sent, retry what is held.",
+    ),
+    "backfill": Lazy(
+        "backfill",
+        "backfill",
+        "Fetch each trial's whole registry history (every version the registry keeps) and"
+        " store each version in its place in the trial's timeline.",
+    ),
+    "capture": Lazy(
+        "ingest",
+        "capture",
+        "Save live pages as test fixtures: the body as received (after HTTP "
+        "decompression), plus meta.json with its URL, time, status and headers (cookies "
+        "left out).",
+    ),
+    "changes": Lazy(
+        "changes",
+        "changes",
+        "List typed changes between consecutive versions, oldest first: when trialwatch "
+        "saw each, the registry's date of the version that brought it, the trial, the "
+        "origin and the grade.",
+    ),
+    "check": Lazy(
+        "check",
+        "check",
+        "Check the database and the raw payload store; print one line per problem.",
+    ),
+    "crawl": Lazy(
+        "ingest",
+        "crawl",
+        "Fetch records from a source and store each new version.",
+    ),
+    "db": Lazy(
+        "db",
+        "db",
+        "The database's schema: which revision it is at, and upgrading it.",
+    ),
+    "demo": Lazy(
+        "demo",
+        "demo",
+        "Offline first look: crawl recorded responses twice from a local server and show "
+        "what changed between the two crawls.",
+    ),
+    "discrepancies": Lazy(
+        "records",
+        "discrepancies",
+        "List open disagreements between a republishing site and the registry (status and"
+        " end dates): both values, both sources, and since when.",
+    ),
+    "export": Lazy(
+        "export",
+        "export",
+        "Export trials (the merged record, one row each), versions (every version, with "
+        "its validity on both clocks) or changes (one row per typed change) for analysis.",
+    ),
+    "history": Lazy(
+        "records",
+        "history_",
+        "List a trial's versions, each origin in the registry's order: registry version "
+        "number(s), registry date, payload format, first and last seen, and the change "
+        "kinds each version brought with their grades.",
+    ),
+    "import": Lazy(
+        "ingest",
+        "import_",
+        "Load saved payloads: API v2 studies or search pages, record-history versions, "
+        "classic XML, or a site's saved page (give --source SLUG and --url URL, e.g.",
+    ),
+    "reparse": Lazy(
+        "reparse",
+        "reparse",
+        "Re-read stored raw payloads with the current parsers and recompute each "
+        "version's content and the changes between versions, with their grades.",
+    ),
+    "runs": Lazy(
+        "schedule",
+        "runs",
+        "List crawl runs: when, what, counts and errors.",
+    ),
+    "schedule": Lazy(
+        "schedule",
+        "schedule",
+        "Crawls on a schedule (kept in the database; run them with `schedule run`).",
+    ),
+    "serve": Lazy(
+        "serve",
+        "serve",
+        "Serve a read-only web page over the database: search trials, each trial's status"
+        " and primary completion timeline, its versions side by side, and the change "
+        "feed.",
+    ),
+    "show": Lazy(
+        "records",
+        "show",
+        "Show a trial's merged record: now, as the registry had it on a day, or as "
+        "trialwatch knew it at a moment.",
+    ),
+    "stats": Lazy(
+        "stats",
+        "stats",
+        "Count the changes: by kind, by grade, by month, status transitions, and how far "
+        "primary completion dates moved.",
+    ),
+    "watch": Lazy(
+        "alerts",
+        "watch",
+        "Say which trials, and which kinds of change, should be emailed to whom.",
+    ),
+    "worker": Lazy(
+        "worker",
+        "worker",
+        "Fetch the crawls queued with `crawl ctgov ...",
+    ),
+}
 
 
-@click.group(cls=OneLineDatabaseErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=OneLineDatabaseErrors,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     metavar="URL",
@@ -30,6 +159,8 @@ def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
 
     Raw payloads are kept under $TRIALWATCH_DATA_DIR (default: a folder beside the database).
     """
+    from trialwatch.cli.util import Context  # here: only a command that runs needs it
+
     ctx.obj = Context(db)
     ctx.call_on_close(ctx.obj.close)
 
@@ -51,35 +182,6 @@ def main() -> None:
     except ConfigError as exc:  # a bad config file is a usage error: one line, no traceback
         click.echo(f"trialwatch: {exc}", err=True)
         sys.exit(2)
-
-
-def _register() -> None:
-    from trialwatch.cli.alerts import alerts, watch
-    from trialwatch.cli.backfill import backfill
-    from trialwatch.cli.changes import changes
-    from trialwatch.cli.check import check
-    from trialwatch.cli.db import db
-    from trialwatch.cli.demo import demo
-    from trialwatch.cli.export import export
-    from trialwatch.cli.ingest import capture, crawl, import_
-    from trialwatch.cli.records import discrepancies, history_, show
-    from trialwatch.cli.reparse import reparse
-    from trialwatch.cli.schedule import runs, schedule
-    from trialwatch.cli.serve import serve
-    from trialwatch.cli.stats import stats
-    from trialwatch.cli.worker import worker
-
-    for command in (import_, crawl, capture, show, history_, changes, discrepancies, demo):
-        cli.add_command(command)
-    for command in (reparse, backfill, watch, alerts, schedule, runs, check, db):
-        cli.add_command(command)
-    cli.add_command(worker)
-    cli.add_command(stats)
-    cli.add_command(serve)
-    cli.add_command(export)
-
-
-_register()
 
 
 if __name__ == "__main__":

@@ -1,22 +1,14 @@
-"""`trialwatch db`: the database's schema revision, and upgrading it.
-
-Also what turns a database that cannot be used into one line and exit status 1, for every
-command (``OneLineDatabaseErrors``).
-"""
+"""`trialwatch db`: the database's schema revision, and upgrading it."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import IO, Any
 
 import click
-from sqlalchemy.exc import DBAPIError
 
-from trialwatch.cli.faults import fault_line
 from trialwatch.cli.util import Context, err, print_json
 from trialwatch.registry.db import (
-    DatabaseError,
     SchemaState,
     head_revision,
     schema_state,
@@ -29,29 +21,6 @@ from trialwatch.registry.rawstore import (
     missing_payloads,
     move_folder_in,
 )
-
-
-class DatabaseUnusable(click.ClickException):
-    """A DatabaseError as click shows it: its line alone on stderr, exit status 1."""
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(self.message, err=True)
-
-
-class OneLineDatabaseErrors(click.Group):
-    """The root group: a database that cannot be opened (unreachable, no driver, a schema
-    behind or ahead) or written (read-only, its disk full, locked by another writer past the
-    wait), or a full disk, ends any command with its one line instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (DatabaseError, DBAPIError, OSError) as exc:
-            url = ctx.obj.url if isinstance(ctx.obj, Context) else ""
-            line = fault_line(exc, url)
-            if line is None:
-                raise
-            raise DatabaseUnusable(line) from None
 
 
 @click.group("db")

@@ -16,7 +16,6 @@ from trialwatch.cli.util import (
     err,
     parse_time,
 )
-from trialwatch.ingest.jobs import crawl_settings, tally_line
 from trialwatch.ingest.pipeline import Tally
 from trialwatch.inputs import InputRefused, count_inputs, iter_inputs
 from trialwatch.parsers import KNOWN_SOURCES
@@ -28,6 +27,10 @@ from trialwatch.spiders.names import CRAWL_SOURCES
 
 
 def _summarise(tally: Tally) -> None:
+    # here, not at the top: trialwatch.ingest.jobs brings the alert outbox, its SMTP and
+    # templates, which an import does not need before its first file
+    from trialwatch.ingest.jobs import tally_line
+
     err(tally_line(tally))
 
 
@@ -258,6 +261,7 @@ def crawl(
     is failed (exit status 1) when the crawl was cut short (deadline, page cap, a page token
     seen before) or the server never answered; what was fetched before is kept.
     """
+    from trialwatch.ingest.jobs import crawl_settings
     from trialwatch.spiders.runner import CrawlError
 
     options = crawl_options(

@@ -9,17 +9,18 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy import Engine
 
-from trialwatch.config import data_dir_override
-from trialwatch.ingest.pipeline import Pipeline
 from trialwatch.record import NCT_RE
 from trialwatch.registry.db import database_url, open_engine
-from trialwatch.registry.rawstore import payload_store
-from trialwatch.snapshots import PayloadStore
+
+if TYPE_CHECKING:  # imported where used: most commands need no pipeline (nor its parsers)
+    from sqlalchemy import Engine
+
+    from trialwatch.ingest.pipeline import Pipeline
+    from trialwatch.snapshots import PayloadStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,9 +43,14 @@ class Context:
 
     def store(self) -> PayloadStore:
         """Where the database keeps its raw payloads (or $TRIALWATCH_DATA_DIR)."""
+        from trialwatch.config import data_dir_override
+        from trialwatch.registry.rawstore import payload_store
+
         return payload_store(self.engine, data_dir_override())
 
     def pipeline(self) -> Pipeline:
+        from trialwatch.ingest.pipeline import Pipeline
+
         return Pipeline(self.engine, self.store(), report=err)
 
     def close(self) -> None:

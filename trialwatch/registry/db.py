@@ -16,16 +16,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session
+
+from trialwatch.registry.revisions import read_revisions
+
+if TYPE_CHECKING:  # alembic is imported where migrations run: it costs every command ~0.1 s
+    from alembic.config import Config
 
 DEFAULT_DB_FILE = "trialwatch.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -91,6 +93,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
@@ -100,7 +104,14 @@ def alembic_config(url: str) -> Config:
 @cache
 def _scripts() -> tuple[frozenset[str], frozenset[str]]:
     """(the head revisions, every revision) of the migration scripts, read once: they do not
-    change while the process runs."""
+    change while the process runs. Read from the files' own assignments when they are a plain
+    chain (every command checks the schema, and importing alembic would cost it ~0.1 s);
+    anything else is left to alembic."""
+    found = read_revisions(MIGRATIONS / "versions")
+    if found is not None:
+        return found
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
 
@@ -279,6 +290,8 @@ def _migrate(engine: Engine, url: str, *, only_if_empty: bool) -> tuple[SchemaSt
                 ):
                     raise DatabaseError(before.refusal(url))
                 if before.status != "current":
+                    from alembic import command
+
                     cfg = alembic_config(url)
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Executable, exists, select, union
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from trialwatch.registry.models import ParseFailure, RawPayload, TrialVersion, utcnow
@@ -61,6 +60,8 @@ class DatabaseStore:
         return digest_of(body)
 
     def _insert(self, rows: list[dict[str, Any]]) -> Executable:
+        from sqlalchemy.dialects import postgresql, sqlite  # here: SQLite needs no PostgreSQL's
+
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         insert: Any = dialect.insert(RawPayload)
         return insert.values(rows).on_conflict_do_nothing(index_elements=["digest"])
