@@ -31,13 +31,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from trialwatch import parsers
 from trialwatch.ingest.parse_pool import Parsed, ParsePool, parse_record
-from trialwatch.ingest.study_bytes import FORMATS, nct_in, nct_of, raw_hash, split_page
+from trialwatch.ingest.study_bytes import FORMATS, nct_in, page_studies, raw_hash
 from trialwatch.registry import batch as db
 from trialwatch.registry.first import (
     FirstVersion,
@@ -144,16 +143,16 @@ class Batch:
                 Unit(body, raw_hash(body), nct_in(body), name, url, alias=alias, **common)
             )
         else:
-            studies = split_page(body) if json_object else None
+            # Read one study at a time: a 1,000-study page is never decoded whole.
+            studies = page_studies(body) if json_object else None
             if studies is None:
                 self._one_payload(body, name=name, alias=alias, **common)
                 return
             self.tally.payloads += 1
             self.tally.records += len(studies)
-            for index, study in enumerate(studies):
-                raw = orjson.dumps(study)
+            for index, (raw, nct) in enumerate(studies):
                 where = f"{name}: studies[{index}]"
-                unit = Unit(raw, raw_hash(raw), nct_of(study), where, None, alias=None, **common)
+                unit = Unit(raw, raw_hash(raw), nct, where, None, alias=None, **common)
                 self.pending.append(unit)
         if len(self.pending) >= self.size or time.monotonic() - self._since > self.seconds:
             self._advance(wait=False)

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from trialwatch.ingest.page_stream import NotStreamable, read_page
 from trialwatch.parsers.json_strict import loads_large, strict_only
 from trialwatch.record import NCT_RE
 
@@ -28,6 +29,33 @@ def split_page(body: bytes) -> list[Any] | None:
         return None  # the strict reader says what is wrong with it
     studies = data.get("studies") if isinstance(data, dict) else None
     return studies if isinstance(studies, list) and "studyVersion" not in data else None
+
+
+def page_studies(body: bytes) -> list[tuple[bytes, str | None]] | None:
+    """``split_page``'s studies, each as compact JSON (``orjson.dumps``, as the raw hashes of
+    stored versions were taken) with its NCT id; else None, exactly when split_page says None.
+
+    The page is read one study at a time (``page_stream``), never decoded whole: a page of
+    1,000 studies costs its bytes and their compact copies, not ~10x that in objects. A page
+    that reader does not walk is read whole, as before. A study too deep for orjson to write
+    makes the page take the one-payload path (it made Batch.add raise before)."""
+    if strict_only(body):
+        return None
+    try:
+        try:
+            members, studies = read_page(body, _compact)
+        except NotStreamable:
+            whole = split_page(body)
+            return None if whole is None else [_compact(study) for study in whole]
+    except orjson.JSONEncodeError:  # nested past what orjson writes (255): the strict path
+        return None
+    return studies if studies is not None and "studyVersion" not in members else None
+
+
+def _compact(study: Any) -> tuple[bytes, str | None]:
+    # Copied to its own size: orjson's output keeps up to ~3x its length allocated, and a
+    # page's studies wait together in the batch.
+    return memoryview(orjson.dumps(study)).tobytes(), nct_of(study)
 
 
 def nct_of(study: Any) -> str | None:

@@ -61,16 +61,14 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def start_child(argv: list[str]) -> subprocess.Popen[str]:
-    """Start ``argv`` with pipes on stdin, stdout and stderr, in its own process group."""
+def start_child(argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with pipes on stdin, stdout and stderr, in its own process group. The
+    pipes are binary: stdout carries raw bodies (``framing``); the caller decodes the rest."""
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
         env=child_env(),
         process_group=0,
     )
@@ -79,7 +77,7 @@ def start_child(argv: list[str]) -> subprocess.Popen[str]:
     return proc
 
 
-def kill_child(proc: subprocess.Popen[str]) -> None:
+def kill_child(proc: subprocess.Popen[bytes]) -> None:
     """On the way out (an error, Ctrl-C): kill the child's whole group and reap it."""
     with _live_lock:
         _live.discard(proc.pid)
@@ -88,7 +86,7 @@ def kill_child(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
-def finish_child(proc: subprocess.Popen[str]) -> tuple[int, str | None]:
+def finish_child(proc: subprocess.Popen[bytes]) -> tuple[int, str | None]:
     """Reap a child whose output has ended: its exit status, and why it was stopped on
     purpose by ``interrupt_crawls`` (None when it was not)."""
     with _live_lock:

@@ -5,8 +5,6 @@ are in ``retries``."""
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
 import sys
@@ -20,6 +18,7 @@ from scrapy.http import Response
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
 from trialwatch.snapshots import SnapshotStore
+from trialwatch.spiders.framing import write_frame
 from trialwatch.spiders.limits import (  # re-exported: the spiders' settings use them
     DEFAULT_DEADLINE,
     DEFAULT_MAX_PAGES,
@@ -100,7 +99,7 @@ MANIFEST_FIELDS = (
     "reason",
     "kind",
     "version",
-    "body",  # base64, when the parent asked for bodies inline
+    "body",  # not in the header: the frame's raw bytes, when the parent asked for bodies inline
 )
 
 
@@ -145,9 +144,9 @@ class OnSiteRedirectMiddleware(RedirectMiddleware):
 
 
 class SnapshotPipeline:
-    """Print each fetched item as a manifest line: with its body inline when the parent
-    asked for that (TRIALWATCH_INLINE_BODIES: it keeps only what becomes a version), else
-    with the hash of the body stored here."""
+    """Write each fetched item as a manifest frame: with its body's raw bytes after the header
+    when the parent asked for that (TRIALWATCH_INLINE_BODIES: it keeps only what becomes a
+    version), else with the hash of the body stored here."""
 
     def __init__(self, data_dir: str, inline: bool = False) -> None:
         self.store = None if inline else SnapshotStore(data_dir)
@@ -161,13 +160,14 @@ class SnapshotPipeline:
         )
 
     def process_item(self, item: dict[str, Any], spider: Spider | None = None) -> dict[str, Any]:
+        # Popped: the item outlives this call (feeds, stats), its body need not.
         body = item.pop("body", None)
         if self.store is None:  # inline
             item["snapshot"] = None
-            item["body"] = base64.b64encode(body).decode("ascii") if body else None
+            write_manifest_line(item, body or None)
         else:
             item["snapshot"] = self.store.put(body) if body is not None else None
-        write_manifest_line(item)
+            write_manifest_line(item)
         return item
 
 
@@ -239,18 +239,30 @@ class LimitedSpider(Spider):
             self._deadline_passed()
 
 
-def write_manifest_line(item: dict[str, Any]) -> None:
-    """Print the item's manifest fields as one JSON line (what the parent reads as Fetched)."""
-    row = {k: item.get(k) for k in MANIFEST_FIELDS}
-    manifest.stream.write(json.dumps(row, sort_keys=True) + "\n")
-    manifest.stream.flush()
+def write_manifest_line(item: dict[str, Any], body: bytes | None = None) -> None:
+    """Write the item's manifest fields as one frame (what the parent reads as Fetched): a
+    JSON header line, then `body`'s bytes when given."""
+    row = {k: item.get(k) for k in MANIFEST_FIELDS if k != "body"}
+    write_frame(manifest.stream, row, body)
 
 
 class _Manifest:
-    """Where manifest lines go: the real stdout. The runner's main() points sys.stdout at
-    stderr, so stray prints from any library can never corrupt the manifest."""
+    """Where manifest frames go: the real stdout, as bytes. The runner's main() points
+    sys.stdout at stderr, so stray prints from any library can never corrupt the manifest;
+    run by `scrapy crawl`, it is this process's stdout."""
 
-    stream: IO[str] = sys.stdout
+    _stream: IO[bytes] | None = None
+
+    @property
+    def stream(self) -> IO[bytes]:
+        if self._stream is not None:
+            return self._stream
+        sys.stdout.flush()  # what was printed as text goes first
+        return sys.stdout.buffer
+
+    @stream.setter
+    def stream(self, value: IO[bytes]) -> None:
+        self._stream = value
 
 
 manifest = _Manifest()

@@ -18,6 +18,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from trialwatch.ingest.page_stream import NotStreamable, read_page
 from trialwatch.parsers.json_strict import loads_large
 from trialwatch.spiders.components import (
     LIMIT_SETTINGS,
@@ -80,6 +81,25 @@ def check_base_url(value: str) -> str:
         return validate_url(value).rstrip("/")
     except ValueError as exc:
         raise ValueError(str(exc).replace("invalid URL", "invalid base_url", 1)) from None
+
+
+def page_outline(body: bytes) -> tuple[Any, bool]:
+    """A search page's nextPageToken and whether it holds any studies; ValueError when it is
+    not a JSON object. Read one study at a time: a 1,000-study page is never decoded whole
+    in the crawl's process (each study is still decoded, so a broken page is caught here)."""
+    try:
+        members, studies = read_page(body, _nothing)
+        return members.get("nextPageToken"), bool(studies)
+    except NotStreamable:
+        pass  # a page that reader does not walk: decoded whole, as before
+    page = loads_large(body)  # orjson, the collector paused
+    if not isinstance(page, dict):
+        raise ValueError(f"top level is {type(page).__name__}, not an object")
+    return page.get("nextPageToken"), bool(page.get("studies"))
+
+
+def _nothing(_study: Any) -> None:
+    return None
 
 
 class CtgovSpider(LimitedSpider):
@@ -209,9 +229,7 @@ class CtgovSpider(LimitedSpider):
     def parse_page(self, response: Response) -> Iterator[dict[str, Any] | Request]:
         request = request_of(response)
         try:
-            page = loads_large(response.body)  # a 1,000-study page: orjson, the collector paused
-            if not isinstance(page, dict):
-                raise ValueError(f"top level is {type(page).__name__}, not an object")
+            token, any_studies = page_outline(response.body)
         except ValueError as exc:
             reason = f"not a JSON search page ({one_line(exc)})"
             self.logger.error("%s: %s; pagination stopped", response.url, reason)
@@ -231,9 +249,8 @@ class CtgovSpider(LimitedSpider):
             outcome="ok",
             body=response.body,
         )
-        token = page.get("nextPageToken")
         # An exactly full page may carry a token to an empty page: the empty page ends it.
-        if not page.get("studies") or not isinstance(token, str) or not token:
+        if not any_studies or not isinstance(token, str) or not token:
             return
         number = int(request.meta.get("tw_page") or 1)
         if token in self._tokens:  # a cycle of any length, A→A or A→B→…→A

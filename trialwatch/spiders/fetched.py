@@ -1,5 +1,6 @@
-"""What a crawl fetched, one manifest line per fetch: the record the child prints and the
-parent reads back (no Scrapy here, so the parent need not import it)."""
+"""What a crawl fetched, one manifest entry per fetch: the record the child writes and the
+parent reads back (no Scrapy here, so the parent need not import it). On the pipe each is a
+frame (``framing``): these fields as a JSON header line, then the body's raw bytes."""
 
 from __future__ import annotations
 
@@ -46,16 +47,28 @@ class Fetched:
         """The server gave an answer to read (2xx); else the fetch failed or found nothing."""
         return 200 <= self.status < 300
 
-    def to_json(self) -> str:
+    def header(self) -> dict[str, Any]:
+        """The manifest fields but the body, as the frame's header carries them."""
         data = asdict(self)
+        del data["body"]
         data["fetched_at"] = self.fetched_at.isoformat()
-        body = data.pop("body")
+        return data
+
+    def to_json(self) -> str:
+        """One JSON line with the body in base64 (the manifest's older, line-only form)."""
+        data = self.header()
+        body = self.body
         data["body"] = base64.b64encode(body).decode("ascii") if body is not None else None
         return json.dumps(data, sort_keys=True)
 
     @classmethod
-    def from_json(cls, line: str) -> Fetched:
-        data = orjson.loads(line)  # a line may carry a 25 MB body
+    def from_json(cls, line: str | bytes) -> Fetched:
+        return cls.from_frame(orjson.loads(line), None)
+
+    @classmethod
+    def from_frame(cls, data: dict[str, Any], body: bytes | None) -> Fetched:
+        """From a frame's header and body (or a line with its body in base64); ValueError,
+        KeyError or TypeError when the header is not a fetch's."""
         fetched_at = datetime.fromisoformat(data["fetched_at"])
         if fetched_at.tzinfo is None:
             raise ValueError(f"manifest line has a naive fetched_at: {data['fetched_at']!r}")
@@ -72,7 +85,7 @@ class Fetched:
             reason=data.get("reason"),
             kind=data.get("kind"),
             version=_version(data.get("version")),
-            body=_body(data.get("body")),
+            body=body if body is not None else _body(data.get("body")),
         )
 
 

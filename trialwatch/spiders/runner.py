@@ -3,14 +3,16 @@
 Scrapy's Twisted reactor cannot be restarted within a process, and the CLI, the demo and the
 scheduler run several crawls per process, so each crawl runs in
 ``python -m trialwatch.spiders.runner`` with a JSON job on stdin (or as argv[1]). The child
-prints one JSON line per fetch on stdout (the manifest, ``fetched.Fetched``), the body inline
-where bodies are handed over; its log goes to stderr.
+writes one frame per fetch on stdout (``framing``: a JSON header line, the manifest's
+``fetched.Fetched``, then the body's raw bytes where bodies are handed over); its log goes to
+stderr.
 
 The child runs in its own process group and dies with its parent (see ``child``).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -42,6 +44,7 @@ from trialwatch.spiders.components import manifest
 from trialwatch.spiders.ctgov import CtgovSpider, validate_nct_id, validate_query
 from trialwatch.spiders.ctgov_history import CtgovHistorySpider, check_history_arguments
 from trialwatch.spiders.fetched import CrawlError, Fetched
+from trialwatch.spiders.framing import FrameError, read_frames
 from trialwatch.spiders.retries import retry_after_seconds
 from trialwatch.spiders.settings import BASE_SETTINGS
 from trialwatch.spiders.site import BaseSiteSpider
@@ -198,27 +201,32 @@ def run_job(slug: str, job_text: str, on_fetch: Callable[[Fetched], None] | None
         proc = start_child([sys.executable, "-m", "trialwatch.spiders.runner"])
         assert proc.stdin and proc.stdout and proc.stderr
         tail: deque[str] = deque(maxlen=20)
-        drain = threading.Thread(target=_drain_stderr, args=(proc.stderr, tail, slug), daemon=True)
+        said = io.TextIOWrapper(proc.stderr, encoding="utf-8", errors="replace")
+        drain = threading.Thread(target=_drain_stderr, args=(said, tail, slug), daemon=True)
         drain.start()
         fetched: list[Fetched] = []
+        broken: str | None = None
         try:
-            proc.stdin.write(job_text)
+            proc.stdin.write(job_text.encode("utf-8"))
             proc.stdin.close()
-            for line in proc.stdout:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    row = Fetched.from_json(line)
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.warning(
-                        "crawl %s: ignoring a bad manifest line (%s): %.200s", slug, exc, line
-                    )
-                    continue
-                if on_fetch is not None:
-                    on_fetch(row)
-                    row = replace(row, body=None)  # handed over: memory stays flat
-                fetched.append(row)
+            try:
+                for head, body in read_frames(proc.stdout):
+                    try:
+                        row = Fetched.from_frame(head, body)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        log.warning(
+                            "crawl %s: ignoring a bad manifest entry (%s): %.200s", slug, exc, head
+                        )
+                        continue
+                    del body
+                    if on_fetch is not None:
+                        on_fetch(row)
+                        row = replace(row, body=None)  # handed over: memory stays flat
+                    fetched.append(row)
+            except FrameError as exc:
+                # Where the next frame starts is unknown: nothing more can be read.
+                broken = str(exc)
+                kill_child(proc)
         except BaseException:
             kill_child(proc)
             raise
@@ -227,9 +235,14 @@ def run_job(slug: str, job_text: str, on_fetch: Callable[[Fetched], None] | None
         returncode, stopped = finish_child(proc)
     if stopped is not None:
         raise CrawlInterrupted(f"crawl {slug} stopped before it finished: {stopped}")
+    # The child ends with one "error: ..." line when it can say why; else show the tail.
+    errors = [line for line in tail if line.startswith("error: ")]
+    if broken is not None:
+        why = f" (it said: {errors[-1][7:]})" if errors else ""
+        raise CrawlError(
+            f"crawl {slug} failed: the crawl process's output is broken: {broken}{why}"
+        )
     if returncode != 0:
-        # The child ends with one "error: ..." line when it can say why; else show the tail.
-        errors = [line for line in tail if line.startswith("error: ")]
         last = errors[-1][7:] if errors else " | ".join(list(tail)[-3:]) or "no output on stderr"
         raise CrawlError(f"crawl {slug} failed: child process exited with {returncode}: {last}")
     return fetched
@@ -312,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: bad job spec: {exc}", file=sys.stderr)
         return 2
     sys.stdout.flush()
-    manifest.stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    manifest.stream = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     try:
