@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
+from trialwatch.parsers.criteria_fast import fast_markdown_nodes
 from trialwatch.parsers.criteria_lines import plain_lines, read_lines
 from trialwatch.parsers.criteria_markup import (
     block_tags,
@@ -130,8 +132,18 @@ _FOR_GROUP = re.compile(
 )
 
 
+# The same lines come back in every text ("Inclusion Criteria:", "Age 18 or older") and
+# every node is tested more than once: the tests below are pure, so their answers for
+# lines up to this length are remembered.
+_CACHED_LENGTH = 200
+
+
 def heading(text: str) -> Heading | None:
     """The heading a (cleaned) line is, or None for any other line."""
+    return _heading_cached(text) if len(text) <= _CACHED_LENGTH else _heading(text)
+
+
+def _heading(text: str) -> Heading | None:
     text = _CRITERIA_FOR.sub(r"\1 criteria", text.strip())
     # "Eligibility criteria for the secondary randomisation ... Inclusion criteria"
     if (tail := _TAIL.match(text)) and (scoped := _FOR_GROUP.match(tail["head"])):
@@ -178,9 +190,16 @@ def heading(text: str) -> Heading | None:
     return Heading(kind, groups, after, scope=kind == "neutral" and bool(groups), strong=strong)
 
 
+_heading_cached = lru_cache(maxsize=1 << 14)(_heading)
+
+
 def heading_test(line: str) -> int:
     """For the line reader: HEADING | STRONG (breaks a paragraph) | CLOSES (nothing after)
     | OPENS ("Eligibility criteria for X" that a section heading on the next line ends)."""
+    return _test_cached(line) if len(line) <= _CACHED_LENGTH else _heading_test(line)
+
+
+def _heading_test(line: str) -> int:
     line = line.strip()
     scoped = _FOR_GROUP.match(line)
     opens = bool(scoped and not line.endswith(":") and _qualifier(scoped["q"], True))
@@ -192,6 +211,9 @@ def heading_test(line: str) -> int:
     closes = h.rest is None and (h.strong or not h.groups or line.endswith(":"))
     flags = HEADING | (STRONG if h.strong else 0) | (CLOSES if closes else 0)
     return flags | (OPENS if opens and not closes else 0)
+
+
+_test_cached = lru_cache(maxsize=1 << 14)(_heading_test)
 
 
 # --- group labels --------------------------------------------------------------------
@@ -340,14 +362,19 @@ def _flatten(nodes: list[Node]) -> list[Node]:
 # --- which rendering ---------------------------------------------------------------
 
 
-def read_outline(text: str, rendering: Rendering = "auto") -> list[Node]:
+def read_outline(text: str, rendering: Rendering = "auto", *, fast: bool = True) -> list[Node]:
     """The outline of a criteria text. "auto": HTML when it has block tags; markdown when
     it has Markdown escapes or "* " bullets (API v2) and no indented code blocks, which
-    would mean deep plain-text indentation; otherwise plain text (the classic layout)."""
+    would mean deep plain-text indentation; otherwise plain text (the classic layout).
+
+    Markdown of the common shapes is read line by line (criteria_fast.py), anything else
+    with markdown-it; `fast=False` reads all of it with markdown-it (the reference)."""
     if rendering == "html" or (rendering == "auto" and block_tags(text)):
         return html_nodes(text, heading_test)
     if rendering == "markdown" or (rendering == "auto" and looks_like_markdown(text)):
         source = markdown_source(text)
+        if fast and (outline := fast_markdown_nodes(source, heading_test)) is not None:
+            return outline
         tokens = markdown_tokens(source)
         code = any(t.type in ("code_block", "fence") for t in tokens)
         if rendering == "markdown" or not code:
@@ -355,16 +382,18 @@ def read_outline(text: str, rendering: Rendering = "auto") -> list[Node]:
     return read_lines(plain_lines(text), heading_test)
 
 
-def parse_criteria(text: str | None, rendering: Rendering = "auto") -> list[Criterion]:
+def parse_criteria(
+    text: str | None, rendering: Rendering = "auto", *, fast: bool = True
+) -> list[Criterion]:
     """The criteria tree of a text, as a flat list in source order, each with its path.
 
     `rendering` forces a reader ("markdown", "html", "plain"); "auto" tells them apart.
-    Any text gives a list, possibly empty.
+    Any text gives a list, possibly empty. `fast=False`: see read_outline.
     """
     if text is None or not text.strip():
         return []
     try:
-        outline = read_outline(text, rendering)
+        outline = read_outline(text, rendering, fast=fast)
     except RecursionError:  # absurdly deep HTML: read its words as plain text
         outline = read_outline(re.sub(r"<[^>]*>", "\n", text), "plain")
     builder = _Builder()
