@@ -53,7 +53,7 @@ from trialwatch.record import Criterion
 
 Section = Literal["inclusion", "exclusion"]
 
-__all__ = ["Heading", "heading", "parse_criteria", "read_outline"]
+__all__ = ["Heading", "heading", "parse_criteria", "read_outline", "storable"]
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,22 @@ _FOR_GROUP = re.compile(
 _CACHED_LENGTH = 200
 
 
+# Every heading (and "Eligibility criteria for X") holds one of these words; most lines
+# hold none. Only for ASCII: with IGNORECASE, _HEAD's "i" also matches a dotless "ı".
+_HEADING_WORDS = ("clusion", "criteria", "eligibility", "selection")
+
+
+def _no_heading_words(text: str) -> bool:
+    if not text.isascii():
+        return False
+    low = text.lower()
+    return not any(word in low for word in _HEADING_WORDS)
+
+
 def heading(text: str) -> Heading | None:
     """The heading a (cleaned) line is, or None for any other line."""
+    if _no_heading_words(text):
+        return None
     return _heading_cached(text) if len(text) <= _CACHED_LENGTH else _heading(text)
 
 
@@ -196,6 +210,8 @@ _heading_cached = lru_cache(maxsize=1 << 14)(_heading)
 def heading_test(line: str) -> int:
     """For the line reader: HEADING | STRONG (breaks a paragraph) | CLOSES (nothing after)
     | OPENS ("Eligibility criteria for X" that a section heading on the next line ends)."""
+    if _no_heading_words(line):
+        return 0
     return _test_cached(line) if len(line) <= _CACHED_LENGTH else _heading_test(line)
 
 
@@ -276,8 +292,11 @@ class _Builder:
 
     def emit(self, path: list[str], text: str) -> None:
         if text:
+            # Built unchecked: parse_criteria checks the texts once (see storable_criteria).
             self.out.append(
-                Criterion(section=self.section, path=[*self.scope, *self.base, *path], text=text)
+                Criterion.model_construct(
+                    section=self.section, path=[*self.scope, *self.base, *path], text=text
+                )
             )
 
     def heading(self, h: Heading) -> None:
@@ -309,7 +328,7 @@ class _Builder:
                     self.emit(prefix, h.rest)
                 self.walk(node.children, prefix, depth + 1)
                 continue
-            path = prefix + [name for _, name in labels]
+            path = prefix + [name for _, name in labels] if labels else prefix  # never changed
             if not node.item:
                 label = _label(node, following)
                 if label is not None:
@@ -322,10 +341,11 @@ class _Builder:
                 else:
                     self.emit(path, node.text)
                 continue
-            text, children = _join_paragraphs(node)
+            text, children = _join_paragraphs(node) if node.children else (node.text, [])
             if text:
                 self.emit(path, text)
-                path = path + [_name(text)]
+                if children:
+                    path = path + [_name(text)]
             if depth >= _MAX_DEPTH:
                 children = _flatten(children)
             closing = self.walk(children, path, depth + 1) if children else None
@@ -398,4 +418,21 @@ def parse_criteria(
         outline = read_outline(re.sub(r"<[^>]*>", "\n", text), "plain")
     builder = _Builder()
     builder.walk(outline, [])
+    if not storable_criteria(builder.out):
+        # Validated one by one: the first text a record cannot hold raises, as it always has.
+        return [Criterion(section=c.section, path=c.path, text=c.text) for c in builder.out]
     return builder.out
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> bool:
+    """What record.Text checks of a text: no NUL character, no lone surrogate."""
+    return "\x00" not in text and (text.isascii() or _SURROGATE.search(text) is None)
+
+
+def storable_criteria(criteria: list[Criterion]) -> bool:
+    """Whether every text of the criteria passes record.Text's checks, so models built
+    unchecked (model_construct) equal validated ones."""
+    return storable("".join([t for c in criteria for t in (c.text, *c.path)]))

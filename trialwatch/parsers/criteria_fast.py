@@ -14,7 +14,6 @@ return None, and the caller reads the text with markdown-it (criteria_markup.py)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from trialwatch.parsers.criteria_lines import Line, list_item, read_lines
 from trialwatch.parsers.criteria_markup import _MD_LIST_MARK
@@ -27,118 +26,116 @@ class _Unsure(Exception):
     """The text has something this reader does not place with certainty."""
 
 
-# Whitespace other than " " and "\n" (tabs, form feeds, NBSP-like spaces NFKC keeps, line
-# separators): markdown-it and str.strip() do not agree on it.
-_ODD_SPACE = re.compile(r"[^\S \n]")
+# Whitespace other than " " and "\n" (tabs, form feeds, line separators): markdown-it and
+# str.strip() do not agree on it. (No character past U+3000 is whitespace.)
+_ODD_SPACE = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
+_ODD_ASCII = tuple(c for c in _ODD_SPACE if c.isascii())
+# Never in a text read here: NUL, links and link definitions, code spans, a backslash
+# escaping a backslash (which leaves the next character unescaped: counted below).
+_REFUSED = ("\x00", "](", "]:", "`", "\\\\")
+# Inline markup unless escaped: emphasis, autolinks and HTML. (A "*" opening a line's
+# list item is a marker: _parse counts those.)
+_MARKUP = ("*", "_", "<")
+_BARE_BACKSLASH = re.compile(r"\\(?![!-/:-@\[-`{-~])")  # escapes nothing, or breaks a line
+_ENTITY = re.compile(r"&[#A-Za-z0-9]")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash escape, as markdown-it reads it
-# Inline markup left after escapes: code spans, emphasis, autolinks and HTML, a backslash
-# that escapes nothing (or breaks a line), entities.
-_INLINE = re.compile(r"[`*_<\\]|&[#A-Za-z0-9]")
-# What may start a block other than a paragraph or one of the list items read here:
-# headings, setext underlines, fences, HTML, block quotes, breaks, items of other shapes.
-_BLOCK_START = re.compile(r"[#=`~<>_+*-]|\d{1,9}[.)](?: |$)")
-_ORDERED = re.compile(r"\d{1,9}([.)])")
+# A line: its indentation, then maybe a list marker ("*", "-", "+", "1.", "1)") with 1 to
+# 4 spaces after it and text after those (more spaces would make an indented code block),
+# then, looked at, what may start a block other than a paragraph or such an item: headings,
+# setext underlines, fences, HTML, block quotes, breaks, items of other shapes.
+_LINE = re.compile(
+    r"( *)(?:([*+-]|[0-9]{1,9}([.)]))( {1,4})(?! ))?"
+    r"(?:(?=([#=`~<>_+*-]|\d{1,9}[.)](?: |$))))?"
+)
 _MAX_ITEMS = 6  # open items at once; markdown-it stops nesting at some depth
 
-
-@dataclass
-class _Paragraph:
-    raw: list[str]  # its source lines
-    pieces: list[str]  # each line's inline text, escapes resolved
+# A paragraph: its source lines and each line's inline text (escapes resolved).
+_Paragraph = tuple[list[str], list[str]]
 
 
-@dataclass
 class _Container:
-    content: int  # the column its content starts at
-    column: int = 0  # an item's marker column
-    list_id: int = -1  # an item's list
-    blocks: list[_Paragraph | _Container] = field(default_factory=list)
-    open_list: tuple[str, int] | None = None  # (kind, id) of a list that may go on
+    """The root or a list item, with its blocks: paragraphs and items."""
+
+    __slots__ = ("blocks", "column", "list_id", "open_list")
+
+    def __init__(self, column: int, list_id: int) -> None:
+        self.column = column  # an item's marker column
+        self.list_id = list_id  # an item's list
+        self.blocks: list[_Paragraph | _Container] = []
+        self.open_list: tuple[str, int] | None = None  # (kind, id) of a list that may go on
+
+
+def _inline_free(source: str) -> bool:
+    """No inline markup but backslash escapes, in a text with none of _REFUSED; the "*"
+    that are no list markers are counted by the caller."""
+    if "\\" in source and _BARE_BACKSLASH.search(source):
+        return False
+    if "&" in source:  # an entity, unless its "&" is escaped
+        for m in _ENTITY.finditer(source):
+            if source[m.start() - 1 : m.start()] != "\\":
+                return False
+    # With no "\\\\" in the text, each "\\<" is an escaped "<": all others are markup.
+    return all(source.count(c) == source.count("\\" + c) for c in ("_", "<"))
 
 
 def _piece(content: str) -> str:
-    """A line's inline text as markdown-it gives it, or _Unsure for any inline markup."""
-    if "\\" not in content:
-        if _INLINE.search(content):
-            raise _Unsure
-        return content
-    if _INLINE.search(_ESCAPE.sub("", content)):
-        raise _Unsure
-    return _ESCAPE.sub(r"\1", content)
-
-
-def _list_marker(s: str) -> tuple[str, int, int] | None:
-    """(list kind, width up to the item's text, number) of a list marker opening `s` (a
-    line without its indentation); None for none; _Unsure for an empty item or an odd one."""
-    head = s[:1]
-    if head in ("*", "-", "+"):
-        if s[1:2] != " ":
-            return None
-        kind, number, width = "b" + head, -1, 1
-    elif head.isdigit() and (m := _ORDERED.match(s)) is not None:
-        width = m.end()
-        if s[width : width + 1] not in (" ", ""):
-            return None
-        kind, number = "o" + m[1], int(s[: width - 1])
-    else:
-        return None
-    body = s[width:]
-    spaces = len(body) - len(body.lstrip(" "))
-    if not body.strip(" ") or spaces > 4:  # empty, or its text is an indented code block
-        raise _Unsure
-    return kind, width + spaces, number
+    """A line's inline text as markdown-it gives it: escapes resolved."""
+    return _ESCAPE.sub(r"\1", content) if "\\" in content else content
 
 
 def _parse(source: str) -> _Container:
-    root = _Container(content=0)
+    root = _Container(0, -1)
     stack: list[_Container] = [root]  # the open containers, innermost last
+    contents = [0]  # the column each one's content starts at: rising
     para: _Paragraph | None = None  # the open paragraph: no blank line since it
-    ids = 0
+    ids = stars = 0
     for line in source.split("\n"):
-        s = line.lstrip(" ")
-        if not s:
-            para = None
+        m = _LINE.match(line)
+        assert m is not None  # every part of _LINE is optional
+        indent, mark, delim, _, block = m.groups()
+        text = line[m.end() :]
+        if not text:
+            if mark is not None:
+                raise _Unsure  # an empty item
+            para = None  # a blank line
             continue
-        n = len(line) - len(s)
-        d = 0  # the innermost container the line is inside
-        while d + 1 < len(stack) and n >= stack[d + 1].content:
-            d += 1
-        mark = _list_marker(s)
+        if block is not None:  # "* 1. x", "* # x": a block inside the item; "---"
+            raise _Unsure
         if para is not None and mark is None:
-            if _BLOCK_START.match(s):
-                raise _Unsure
-            para.raw.append(line)  # a continuation line, maybe lazy
-            para.pieces.append(_piece(s))
+            para[0].append(line)  # a continuation line, maybe lazy
+            para[1].append(_piece(text))
             continue
-        if n - stack[d].content >= 4:  # indented code, or a lazy line that looks like an item
+        n = len(indent)
+        d = len(contents) - 1  # the innermost container the line is inside
+        while contents[d] > n:
+            d -= 1
+        if n - contents[d] >= 4:  # indented code, or a lazy line that looks like an item
             raise _Unsure
         container = stack[d]
-        del stack[d + 1 :]
+        del stack[d + 1 :], contents[d + 1 :]
+        interrupts = para is not None  # right after a paragraph's line
+        para = ([line], [_piece(text)])
         if mark is None:
-            if _BLOCK_START.match(s):
-                raise _Unsure
             container.open_list = None  # a paragraph ends the list before it
-            para = _Paragraph([line], [_piece(s)])
             container.blocks.append(para)
             continue
-        kind, width, number = mark
-        goes_on = container.open_list is not None and container.open_list[0] == kind
-        if para is not None and not goes_on and number not in (-1, 1):
-            raise _Unsure  # only a list at 1 interrupts a paragraph; otherwise a lazy line
-        if not goes_on:
+        kind = delim or mark  # the bullet, or the ordered list's delimiter
+        stars += mark == "*"
+        open_list = container.open_list
+        if open_list is None or open_list[0] != kind:  # a new list
+            if interrupts and delim and mark[:-1].lstrip("0") != "1":
+                raise _Unsure  # only a list at 1 interrupts a paragraph; otherwise a lazy line
             ids += 1
-            container.open_list = (kind, ids)
-        assert container.open_list is not None
-        item = _Container(content=n + width, column=n, list_id=container.open_list[1])
+            open_list = container.open_list = (kind, ids)
+        item = _Container(n, open_list[1])
+        item.blocks.append(para)
         container.blocks.append(item)
         stack.append(item)
+        contents.append(m.end())
         if len(stack) > _MAX_ITEMS:
             raise _Unsure
-        body = s[width:]
-        if _BLOCK_START.match(body):  # "* 1. x", "* # x": a block inside the item
-            raise _Unsure
-        para = _Paragraph([line], [_piece(body)])
-        item.blocks.append(para)
+    if source.count("*") - source.count("\\*") != stars:
+        raise _Unsure  # a "*" that is neither escaped nor a list marker: emphasis
     return root
 
 
@@ -151,16 +148,16 @@ def _text(piece: str) -> str:
 
 def _paragraph(para: _Paragraph, heading: HeadingTest) -> list[Node]:
     """markdown_nodes' `_paragraph`: the paragraph's lines through the line reader."""
-    if len(para.pieces) == 1:
-        text = _text(para.pieces[0])
+    raw, pieces = para
+    if len(pieces) == 1:
+        text = _text(pieces[0])
         if not text:
             return []
         if marker(text) is None:  # one line and no marker: the line reader's one paragraph
             return [Node(clean(text))]
-    raw = para.raw
     indents = [len(s) - len(s.lstrip()) for s in raw]
     indents[0] = m.end() if (m := _MD_LIST_MARK.match(raw[0])) else 0
-    texts = [_text(piece) for piece in para.pieces]
+    texts = [_text(piece) for piece in pieces]
     lines: list[Line] = [(n, t) for n, t in zip(indents, texts, strict=True) if t]
     return read_lines(lines, heading)
 
@@ -171,15 +168,21 @@ def _nodes(
     """The outline of a container's blocks, placed as markdown_nodes places them."""
     out: list[Node] = []
     for block in container.blocks:
-        if isinstance(block, _Paragraph):
+        if not isinstance(block, _Container):
             out.extend(_paragraph(block, heading))
             continue
-        nodes = list_item(_nodes(block, heading, placed))
+        content = _nodes(block, heading, placed)
+        if content and not content[0].item:  # list_item()'s common case, inline
+            nodes = [Node(content[0].text, True, content[1:])]
+        else:
+            nodes = list_item(content)
         target = out
         prev = placed.get(id(target[-1])) if target and target[-1].item else None
         if prev is not None and prev[1] != block.list_id and prev[0] < block.column:
             target = target[-1].children
-        placed.update((id(node), (block.column, block.list_id)) for node in nodes)
+        where = (block.column, block.list_id)
+        for node in nodes:
+            placed[id(node)] = where
         target.extend(nodes)
     return out
 
@@ -187,8 +190,12 @@ def _nodes(
 def fast_markdown_nodes(source: str, heading: HeadingTest) -> list[Node] | None:
     """The outline markdown_nodes gives for `source` (a markdown_source() text), or None
     when the text has anything this reader does not place with certainty."""
-    if "](" in source or "]:" in source or "\x00" in source or _ODD_SPACE.search(source):
-        return None  # links and link definitions; NUL and odd whitespace
+    # Substring tests, not a regex: they run at memchr's speed over the whole text.
+    odd = _ODD_ASCII if source.isascii() else _ODD_SPACE
+    if any(c in source for c in _REFUSED) or any(c in source for c in odd):
+        return None
+    if not _inline_free(source):
+        return None
     try:
         root = _parse(source)
     except _Unsure:

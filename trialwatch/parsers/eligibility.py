@@ -7,7 +7,7 @@ gives the same items.
 
 from __future__ import annotations
 
-from trialwatch.parsers.criteria import parse_criteria
+from trialwatch.parsers.criteria import parse_criteria, storable
 from trialwatch.parsers.criteria_read import Rendering
 from trialwatch.record import Criterion, Eligibility
 
@@ -35,8 +35,12 @@ def eligibility_from_text(
         return None
     criteria = parse_criteria(text, rendering)
     inclusion, exclusion = _sections(criteria)
-    return Eligibility(
-        text=shown if shown is not None else text,
+    kept = shown if shown is not None else text
+    # The items and tree are texts parse_criteria checked: with a storable text, validation
+    # would find nothing, and the model is built unchecked.
+    build = Eligibility.model_construct if isinstance(kept, str) and storable(kept) else Eligibility
+    return build(
+        text=kept,
         inclusion=inclusion,
         exclusion=exclusion,
         criteria=criteria or None,
