@@ -15,6 +15,22 @@ from trialwatch.parsers import ParseError, json_kind, json_strict
 from trialwatch.record import MAX_ENROLLMENT, NCT_RE, STATUSES, DateType, TrialDate
 from trialwatch.text import clean_text, md_unescape
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(*texts: str | None) -> bool:
+    """Whether record.Text takes each text (None: an absent value): a str with no NUL
+    character and no lone surrogate. A model of such texts built unchecked
+    (`model_construct`) equals the validated one, at a fraction of the cost."""
+    for text in texts:
+        if text is None:
+            continue
+        if type(text) is not str or "\x00" in text:
+            return False
+        if not text.isascii() and _SURROGATE.search(text):
+            return False
+    return True
+
 
 def clean_markdown(value: object) -> str | None:
     """clean_text for API v2 markdown fields (descriptions, outcome text)."""

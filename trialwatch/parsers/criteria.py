@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from trialwatch.parsers.clean import storable
 from trialwatch.parsers.criteria_fast import fast_markdown_nodes
 from trialwatch.parsers.criteria_lines import plain_lines, read_lines
 from trialwatch.parsers.criteria_markup import (
@@ -53,7 +54,7 @@ from trialwatch.record import Criterion
 
 Section = Literal["inclusion", "exclusion"]
 
-__all__ = ["Heading", "heading", "parse_criteria", "read_outline", "storable"]
+__all__ = ["Heading", "heading", "parse_criteria", "read_outline"]
 
 
 @dataclass(frozen=True)
@@ -422,14 +423,6 @@ def parse_criteria(
         # Validated one by one: the first text a record cannot hold raises, as it always has.
         return [Criterion(section=c.section, path=c.path, text=c.text) for c in builder.out]
     return builder.out
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def storable(text: str) -> bool:
-    """What record.Text checks of a text: no NUL character, no lone surrogate."""
-    return "\x00" not in text and (text.isascii() or _SURROGATE.search(text) is None)
 
 
 def storable_criteria(criteria: list[Criterion]) -> bool:

@@ -14,6 +14,7 @@ return None, and the caller reads the text with markdown-it (criteria_markup.py)
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from trialwatch.parsers.criteria_lines import Line, list_item, read_lines
 from trialwatch.parsers.criteria_markup import _MD_LIST_MARK
@@ -27,15 +28,22 @@ class _Unsure(Exception):
 
 
 # Whitespace other than " " and "\n" (tabs, form feeds, line separators): markdown-it and
-# str.strip() do not agree on it. (No character past U+3000 is whitespace.)
-_ODD_SPACE = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
+# str.strip() do not agree on it. Only what NFKC keeps (markdown_source applied it); no
+# character past U+3000 is whitespace.
+_ODD_SPACE = tuple(
+    c
+    for c in map(chr, range(0x3001))
+    if c.isspace() and c not in " \n" and unicodedata.normalize("NFKC", c) == c
+)
 _ODD_ASCII = tuple(c for c in _ODD_SPACE if c.isascii())
-# Never in a text read here: NUL, links and link definitions, code spans, a backslash
-# escaping a backslash (which leaves the next character unescaped: counted below).
-_REFUSED = ("\x00", "](", "]:", "`", "\\\\")
+# Never in a text read here: NUL, code spans; links and link definitions, a backslash
+# escaping a backslash (which leaves the next character unescaped), both tested only
+# where their first character is (a one-character test runs at memchr's speed).
+_REFUSED = ("\x00", "`")
+_REFUSED_AFTER = (("]", ("](", "]:")), ("\\", ("\\\\",)))
 # Inline markup unless escaped: emphasis, autolinks and HTML. (A "*" opening a line's
 # list item is a marker: _parse counts those.)
-_MARKUP = ("*", "_", "<")
+_MARKUP = ("_", "<")
 _BARE_BACKSLASH = re.compile(r"\\(?![!-/:-@\[-`{-~])")  # escapes nothing, or breaks a line
 _ENTITY = re.compile(r"&[#A-Za-z0-9]")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash escape, as markdown-it reads it
@@ -75,7 +83,7 @@ def _inline_free(source: str) -> bool:
             if source[m.start() - 1 : m.start()] != "\\":
                 return False
     # With no "\\\\" in the text, each "\\<" is an escaped "<": all others are markup.
-    return all(source.count(c) == source.count("\\" + c) for c in ("_", "<"))
+    return all(c not in source or source.count(c) == source.count("\\" + c) for c in _MARKUP)
 
 
 def _piece(content: str) -> str:
@@ -134,7 +142,8 @@ def _parse(source: str) -> _Container:
         contents.append(m.end())
         if len(stack) > _MAX_ITEMS:
             raise _Unsure
-    if source.count("*") - source.count("\\*") != stars:
+    escaped = source.count("\\*") if "\\" in source else 0
+    if source.count("*") - escaped != stars:
         raise _Unsure  # a "*" that is neither escaped nor a list marker: emphasis
     return root
 
@@ -193,6 +202,8 @@ def fast_markdown_nodes(source: str, heading: HeadingTest) -> list[Node] | None:
     # Substring tests, not a regex: they run at memchr's speed over the whole text.
     odd = _ODD_ASCII if source.isascii() else _ODD_SPACE
     if any(c in source for c in _REFUSED) or any(c in source for c in odd):
+        return None
+    if any(c in source and any(t in source for t in then) for c, then in _REFUSED_AFTER):
         return None
     if not _inline_free(source):
         return None

@@ -28,6 +28,7 @@ from trialwatch.parsers.clean import (
     phases,
     sex_word,
     status_word,
+    storable,
     study_type_word,
     whole_count,
 )
@@ -365,13 +366,11 @@ def _parse_outcomes(ps: Section, key: str) -> list[Outcome] | None:
     for where, item in _objects(_module(ps, "outcomesModule").get(key), f"outcomesModule.{key}"):
         measure = clean_markdown(_text(item, "measure", where))
         if measure is not None:
-            out.append(
-                Outcome(
-                    measure=measure,
-                    time_frame=clean_markdown(_text(item, "timeFrame", where)),
-                    description=clean_markdown(_text(item, "description", where)),
-                )
-            )
+            time_frame = clean_markdown(_text(item, "timeFrame", where))
+            description = clean_markdown(_text(item, "description", where))
+            ok = storable(measure, time_frame, description)
+            build = Outcome.model_construct if ok else Outcome  # as for locations
+            out.append(build(measure=measure, time_frame=time_frame, description=description))
     return out or None
 
 
@@ -380,12 +379,13 @@ def _parse_locations(ps: Section) -> list[Location] | None:
     out = []
     for where, item in _objects(_module(ps, module).get("locations"), f"{module}.locations"):
         status = _text(item, "status", where)
-        location = Location(
-            facility=clean_text(_text(item, "facility", where)),
-            city=clean_text(_text(item, "city", where)),
-            country=clean_text(_text(item, "country", where)),
-            status=status_word(status) or enum_word(status),
-        )
-        if location != Location():
-            out.append(location)
+        facility = clean_text(_text(item, "facility", where))
+        city = clean_text(_text(item, "city", where))
+        country = clean_text(_text(item, "country", where))
+        state = status_word(status) or enum_word(status)
+        if facility is None and city is None and country is None and state is None:
+            continue  # nothing of a site: Location()
+        # Thousands of sites a study: built unchecked when validation would find nothing.
+        build = Location.model_construct if storable(facility, city, country, state) else Location
+        out.append(build(facility=facility, city=city, country=country, status=state))
     return out or None
