@@ -20,15 +20,15 @@ import pytest
 
 from benchmarks.edits import _CLAUSES, _reword
 from trialwatch.parsers import criteria as criteria_module
+from trialwatch.parsers.clean import unchecked
 from trialwatch.parsers.criteria import (
-    _heading,
-    _heading_test,
     heading,
     heading_test,
     parse_criteria,
     read_outline,
 )
 from trialwatch.parsers.criteria_fast import _ODD_SPACE, fast_markdown_nodes
+from trialwatch.parsers.criteria_heading import _heading, _heading_test
 from trialwatch.parsers.criteria_markup import (
     _ASCII_PUNCTUATION,
     block_tags,
@@ -37,7 +37,7 @@ from trialwatch.parsers.criteria_markup import (
 )
 from trialwatch.parsers.criteria_read import powers
 from trialwatch.parsers.ctgov import record_from_study
-from trialwatch.record import TrialRecord
+from trialwatch.record import Criterion, Eligibility, Location, Outcome, TrialRecord
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -304,3 +304,21 @@ def test_unstorable_criteria_as_before(bad: str, layout: str) -> None:
             return str(exc)
 
     assert outcome(True) == outcome(False)
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (Criterion, {"section": "exclusion", "path": ["Cohort A"], "text": "x"}),
+        (Location, {"facility": "F", "city": None, "country": "C", "status": None}),
+        (Outcome, {"measure": "m", "time_frame": None, "description": "d"}),
+        (Eligibility, {"text": "t", "inclusion": ["x"], "exclusion": None, "criteria": None}),
+    ],
+)
+def test_unchecked_is_model_construct(model: Any, values: dict[str, Any]) -> None:
+    built, constructed = unchecked(model, dict(values)), model.model_construct(**values)
+    assert built.__getstate__() == constructed.__getstate__()
+    assert list(built.__dict__) == list(constructed.__dict__)
+    assert built == constructed == model(**values)
+    assert repr(built) == repr(model(**values))
+    assert built.model_fields_set == model(**values).model_fields_set

@@ -30,6 +30,7 @@ from trialwatch.parsers.clean import (
     status_word,
     storable,
     study_type_word,
+    unchecked,
     whole_count,
 )
 from trialwatch.parsers.eligibility import eligibility_from_text
@@ -368,9 +369,11 @@ def _parse_outcomes(ps: Section, key: str) -> list[Outcome] | None:
         if measure is not None:
             time_frame = clean_markdown(_text(item, "timeFrame", where))
             description = clean_markdown(_text(item, "description", where))
-            ok = storable(measure, time_frame, description)
-            build = Outcome.model_construct if ok else Outcome  # as for locations
-            out.append(build(measure=measure, time_frame=time_frame, description=description))
+            values = {"measure": measure, "time_frame": time_frame, "description": description}
+            if storable(measure, time_frame, description):  # as for sites
+                out.append(unchecked(Outcome, values))
+            else:
+                out.append(Outcome(measure=measure, time_frame=time_frame, description=description))
     return out or None
 
 
@@ -386,6 +389,9 @@ def _parse_locations(ps: Section) -> list[Location] | None:
         if facility is None and city is None and country is None and state is None:
             continue  # nothing of a site: Location()
         # Thousands of sites a study: built unchecked when validation would find nothing.
-        build = Location.model_construct if storable(facility, city, country, state) else Location
-        out.append(build(facility=facility, city=city, country=country, status=state))
+        values = {"facility": facility, "city": city, "country": country, "status": state}
+        if storable(facility, city, country, state):
+            out.append(unchecked(Location, values))
+        else:
+            out.append(Location(facility=facility, city=city, country=country, status=state))
     return out or None

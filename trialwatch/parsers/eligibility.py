@@ -7,7 +7,7 @@ gives the same items.
 
 from __future__ import annotations
 
-from trialwatch.parsers.clean import storable
+from trialwatch.parsers.clean import storable, unchecked
 from trialwatch.parsers.criteria import parse_criteria
 from trialwatch.parsers.criteria_read import Rendering
 from trialwatch.record import Criterion, Eligibility
@@ -39,10 +39,14 @@ def eligibility_from_text(
     kept = shown if shown is not None else text
     # The items and tree are texts parse_criteria checked: with a storable text, validation
     # would find nothing, and the model is built unchecked.
-    build = Eligibility.model_construct if storable(kept) else Eligibility
-    return build(
-        text=kept,
-        inclusion=inclusion,
-        exclusion=exclusion,
-        criteria=criteria or None,
+    values = {
+        "text": kept,
+        "inclusion": inclusion,
+        "exclusion": exclusion,
+        "criteria": criteria or None,
+    }
+    if storable(kept):
+        return unchecked(Eligibility, values)
+    return Eligibility(
+        text=kept, inclusion=inclusion, exclusion=exclusion, criteria=criteria or None
     )
