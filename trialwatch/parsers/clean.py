@@ -9,11 +9,60 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from trialwatch.parsers import ParseError, json_kind, json_strict
 from trialwatch.record import MAX_ENROLLMENT, NCT_RE, STATUSES, DateType, TrialDate
 from trialwatch.text import clean_text, md_unescape
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(*texts: str | None) -> bool:
+    """Whether record.Text takes each text (None: an absent value): a str with no NUL
+    character and no lone surrogate. A model of such texts built unchecked
+    (`model_construct`) equals the validated one, at a fraction of the cost."""
+    for text in texts:
+        if text is None:
+            continue
+        if type(text) is not str or "\x00" in text:
+            return False
+        if not text.isascii() and _SURROGATE.search(text):
+            return False
+    return True
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_set = object.__setattr__
+
+
+@cache
+def _plain(model: type[BaseModel]) -> tuple[str, ...] | None:
+    """The fields of a model model_construct() fills from its arguments alone (no aliases,
+    no post-init, no extra fields kept), in their order; None for another model."""
+    fields = model.__pydantic_fields__
+    aliased = any(f.alias is not None or f.validation_alias is not None for f in fields.values())
+    extra = model.model_config.get("extra") == "allow"
+    if aliased or extra or model.__pydantic_post_init__ or model.__pydantic_root_model__:
+        return None
+    return tuple(fields)
+
+
+def unchecked(model: type[_Model], values: dict[str, Any]) -> _Model:
+    """`model.model_construct(**values)` with every field in `values` (in the model's
+    order), without model_construct's per-field alias lookups: criteria and sites come by
+    the thousand. For storable texts only (see storable)."""
+    if tuple(values) != _plain(model):
+        return model.model_construct(**values)
+    built = model.__new__(model)
+    _set(built, "__dict__", values)
+    _set(built, "__pydantic_fields_set__", set(values))
+    _set(built, "__pydantic_extra__", None)
+    _set(built, "__pydantic_private__", None)
+    return built
 
 
 def clean_markdown(value: object) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import lxml.html
 from lxml import etree
@@ -160,13 +161,25 @@ _MD_BULLET = re.compile(r"^[ \t]*\*[ \t]+\S", re.MULTILINE)
 def markdown_source(text: str) -> str:
     """Markdown with its NFKC forms resolved before parsing ("１８." is a list marker, as
     in plain text); a form that becomes punctuation ("＞") stays text: it is escaped."""
-    text = powers(text)
-    out = []
-    for char in text:
-        if ord(char) > 127 and (form := unicodedata.normalize("NFKC", char)) != char:
-            char = f"\\{form}" if len(form) == 1 and form in _ASCII_PUNCTUATION else char
-        out.append(char)
-    return unicodedata.normalize("NFKC", "".join(out)).replace("\r\n", "\n").replace("\r", "\n")
+    if text.isascii():  # nothing for powers(), the escapes or NFKC to do: only line ends
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    # Only non-ASCII characters can have another NFKC form: visit just those.
+    text = _NON_ASCII.sub(_source_char, powers(text))
+    return unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=4096)
+def _escaped_form(char: str) -> str:
+    """A character whose NFKC form is ASCII punctuation, escaped as that punctuation."""
+    form = unicodedata.normalize("NFKC", char)
+    return f"\\{form}" if form != char and len(form) == 1 and form in _ASCII_PUNCTUATION else char
+
+
+def _source_char(m: re.Match[str]) -> str:
+    return _escaped_form(m[0])
 
 
 def looks_like_markdown(text: str) -> bool:

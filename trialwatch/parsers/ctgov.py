@@ -28,7 +28,9 @@ from trialwatch.parsers.clean import (
     phases,
     sex_word,
     status_word,
+    storable,
     study_type_word,
+    unchecked,
     whole_count,
 )
 from trialwatch.parsers.eligibility import eligibility_from_text
@@ -365,13 +367,13 @@ def _parse_outcomes(ps: Section, key: str) -> list[Outcome] | None:
     for where, item in _objects(_module(ps, "outcomesModule").get(key), f"outcomesModule.{key}"):
         measure = clean_markdown(_text(item, "measure", where))
         if measure is not None:
-            out.append(
-                Outcome(
-                    measure=measure,
-                    time_frame=clean_markdown(_text(item, "timeFrame", where)),
-                    description=clean_markdown(_text(item, "description", where)),
-                )
-            )
+            time_frame = clean_markdown(_text(item, "timeFrame", where))
+            description = clean_markdown(_text(item, "description", where))
+            values = {"measure": measure, "time_frame": time_frame, "description": description}
+            if storable(measure, time_frame, description):  # as for sites
+                out.append(unchecked(Outcome, values))
+            else:
+                out.append(Outcome(measure=measure, time_frame=time_frame, description=description))
     return out or None
 
 
@@ -380,12 +382,16 @@ def _parse_locations(ps: Section) -> list[Location] | None:
     out = []
     for where, item in _objects(_module(ps, module).get("locations"), f"{module}.locations"):
         status = _text(item, "status", where)
-        location = Location(
-            facility=clean_text(_text(item, "facility", where)),
-            city=clean_text(_text(item, "city", where)),
-            country=clean_text(_text(item, "country", where)),
-            status=status_word(status) or enum_word(status),
-        )
-        if location != Location():
-            out.append(location)
+        facility = clean_text(_text(item, "facility", where))
+        city = clean_text(_text(item, "city", where))
+        country = clean_text(_text(item, "country", where))
+        state = status_word(status) or enum_word(status)
+        if facility is None and city is None and country is None and state is None:
+            continue  # nothing of a site: Location()
+        # Thousands of sites a study: built unchecked when validation would find nothing.
+        values = {"facility": facility, "city": city, "country": country, "status": state}
+        if storable(facility, city, country, state):
+            out.append(unchecked(Location, values))
+        else:
+            out.append(Location(facility=facility, city=city, country=country, status=state))
     return out or None

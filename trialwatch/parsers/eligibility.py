@@ -7,6 +7,7 @@ gives the same items.
 
 from __future__ import annotations
 
+from trialwatch.parsers.clean import storable, unchecked
 from trialwatch.parsers.criteria import parse_criteria
 from trialwatch.parsers.criteria_read import Rendering
 from trialwatch.record import Criterion, Eligibility
@@ -35,9 +36,17 @@ def eligibility_from_text(
         return None
     criteria = parse_criteria(text, rendering)
     inclusion, exclusion = _sections(criteria)
+    kept = shown if shown is not None else text
+    # The items and tree are texts parse_criteria checked: with a storable text, validation
+    # would find nothing, and the model is built unchecked.
+    values = {
+        "text": kept,
+        "inclusion": inclusion,
+        "exclusion": exclusion,
+        "criteria": criteria or None,
+    }
+    if storable(kept):
+        return unchecked(Eligibility, values)
     return Eligibility(
-        text=shown if shown is not None else text,
-        inclusion=inclusion,
-        exclusion=exclusion,
-        criteria=criteria or None,
+        text=kept, inclusion=inclusion, exclusion=exclusion, criteria=criteria or None
     )
