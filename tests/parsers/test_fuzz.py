@@ -247,7 +247,7 @@ def json_mutations(draw: st.DrawFn) -> tuple[Payload, bytes]:
                 ps = data.get("protocolSection") or data.get("study", {}).get("protocolSection")
                 if isinstance(ps, dict) and ps:
                     del ps[draw(st.sampled_from(sorted(ps)))]
-        except (KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError, AttributeError):
             continue  # an earlier mutation removed or replaced that path
     text = json.dumps(data)
     for marker, token in raw.items():

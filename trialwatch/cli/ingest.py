@@ -309,7 +309,10 @@ def crawl(
     progress = _Progress()
     pipeline.report = progress.say
     try:
-        run, tally = pipeline.crawl(
+        from trialwatch.ingest.crawling import run_crawl
+
+        run, tally = run_crawl(
+            pipeline,
             slug,
             base_url=options["base_url"],
             nct_ids=options["nct_ids"],

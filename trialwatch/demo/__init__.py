@@ -22,6 +22,7 @@ from trialwatch.demo.history import (
 from trialwatch.demo.replay import ReplayServer
 from trialwatch.diffing.changes import Change as FoundChange
 from trialwatch.diffing.render import details, summary
+from trialwatch.ingest.crawling import run_crawl
 from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.queries import grade_of, history, list_changes, record_as_of
@@ -120,8 +121,12 @@ def run_demo(keep: Path | None = None) -> int:
         for number, folder in ((1, first), (2, second)):
             with ReplayServer(folder) as server:
                 _say(f"demo: crawl {number} of 2 from {server.base_url} ({len(ids)} NCT ids)")
-                _, tally = pipeline.crawl(
-                    "ctgov", base_url=server.base_url, nct_ids=ids, settings=LOOPBACK_SETTINGS
+                _, tally = run_crawl(
+                    pipeline,
+                    "ctgov",
+                    base_url=server.base_url,
+                    nct_ids=ids,
+                    settings=LOOPBACK_SETTINGS,
                 )
             _tally_line(number, tally)
         _print_changes(engine)

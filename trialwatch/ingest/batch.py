@@ -25,8 +25,7 @@ are written one at a time, so one bad study is set aside and the rest is stored.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,9 @@ from sqlmodel import Session
 
 from trialwatch import parsers
 from trialwatch.ingest.parse_pool import Parsed, ParsePool, parse_record
+from trialwatch.ingest.payloads import Tally, refused_by_database
 from trialwatch.ingest.study_bytes import FORMATS, nct_in, page_studies, raw_hash
+from trialwatch.ingest.units import Prepared, Unit
 from trialwatch.registry import batch as db
 from trialwatch.registry.first import (
     FirstVersion,
@@ -47,40 +48,8 @@ from trialwatch.registry.first import (
 from trialwatch.registry.locks import fault, lock_trials, lock_wait, retrying, writing
 from trialwatch.registry.timeline import payload_key
 
-if TYPE_CHECKING:
-    from trialwatch.ingest.pipeline import Pipeline, Tally
-
-
-@dataclass
-class Unit:
-    """One study waiting in a batch."""
-
-    raw: bytes  # the payload itself when it was one study, else the study as compact JSON
-    raw_hash: str
-    nct_id: str | None  # as found before parsing: a lookup key only
-    name: str  # the input, and studies[i] within a page
-    record_url: str | None  # what the parser is told (None within a page, as before)
-    alias: str | None  # the NCT id asked for, when the registry may have redirected it
-    url: str | None  # where the payload came from
-    source: str | None
-    observed_at: datetime
-    crawl_run_id: int | None
-    search_key: str | None
-
-
-@dataclass
-class Prepared:
-    """A batch handed to the parse workers: what was held when it was handed, and which of
-    its studies are being parsed (their results come in that order)."""
-
-    units: list[Unit]
-    before: db.Snapshot
-    todo: list[Unit]
-    results: Iterator[Parsed]
-
-    def parsed(self) -> dict[int, Parsed]:
-        """Each parsed study's result, by id() of its unit, once all have come."""
-        return {id(u): p for u, p in zip(self.todo, self.results, strict=True)}
+if TYPE_CHECKING:  # the pipeline hands itself in: a type only, never imported
+    from trialwatch.ingest.pipeline import Pipeline
 
 
 class Batch:
@@ -154,6 +123,9 @@ class Batch:
                 where = f"{name}: studies[{index}]"
                 unit = Unit(raw, raw_hash(raw), nct, where, None, alias=None, **common)
                 self.pending.append(unit)
+                if len(self.pending) >= self.size:  # a 1,000-study page is two batches
+                    self._advance(wait=False)
+            studies.clear()
         if len(self.pending) >= self.size or time.monotonic() - self._since > self.seconds:
             self._advance(wait=False)
 
@@ -194,8 +166,6 @@ class Batch:
                 f"rolled back ({said[0] if said else type(exc).__name__}); "
                 "storing them one at a time"
             )
-            from trialwatch.ingest.payloads import refused_by_database
-
             for unit in units:
                 try:
                     self._commit([unit])
@@ -217,8 +187,6 @@ class Batch:
     def _commit(self, units: list[Unit], prepared: Prepared | None = None) -> None:
         """Write ``units`` in one transaction (retried after a conflict); the tally and the
         report lines are taken only once it committed."""
-        from trialwatch.ingest.payloads import Tally
-
         lines: list[str] = []
         prepared = prepared or self._prepare(units)
         parsed, seen_before = prepared.parsed(), prepared.before

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from trialwatch.alerts.outbox import SendTally, send_pending
 from trialwatch.alerts.smtp import SmtpSettings
 from trialwatch.config import data_dir_override, load_config
+from trialwatch.ingest.crawling import run_crawl
 from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine
 from trialwatch.registry.models import CrawlRun, utcnow
@@ -176,7 +177,8 @@ def crawl_and_alert(
         report(queued.line())
         return queued.run, Tally()
     try:
-        run, tally = pipeline_for(engine, report).crawl(
+        run, tally = run_crawl(
+            pipeline_for(engine, report),
             slug,
             base_url=base_url,
             nct_ids=nct_ids,

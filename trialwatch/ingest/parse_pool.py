@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 from trialwatch.diffing.canonical import record_hash
+from trialwatch.ingest.payloads import parse_guarded
 from trialwatch.parsers import ParseError
 from trialwatch.record import TrialRecord
 from trialwatch.registry.first import FirstVersion, first_version
@@ -40,8 +41,6 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def parse_record(raw: bytes, url: str | None, source: str | None) -> tuple[TrialRecord, str] | str:
     """One study payload: its record and hash, or the one-line reason it is refused."""
-    from trialwatch.ingest.payloads import parse_guarded
-
     try:
         records = parse_guarded(raw, url=url, source=source)
     except ParseError as exc:

@@ -30,7 +30,6 @@ from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_recor
 from trialwatch.registry.locks import lock_trials, writing
 from trialwatch.registry.merge import source_priority
 from trialwatch.registry.models import (
-    CrawlRun,
     HistoryEntry,
     ParseFailure,
     TrialVersion,
@@ -355,12 +354,6 @@ class Pipeline:
         with self._unit(session) as unit:
             snapshot = self.store.put(body, session=unit) if body is not None else None
             unit.add(ParseFailure(reason=storable(reason), snapshot=snapshot, **kept))
-
-    def crawl(self, slug: str, **options: Any) -> tuple[CrawlRun, Tally]:
-        """Run one crawl (see ``trialwatch.ingest.crawling.run_crawl`` for the options)."""
-        from trialwatch.ingest.crawling import run_crawl
-
-        return run_crawl(self, slug, **options)
 
 
 def _where(nct_id: str | None, source: str, number: str | None, day: str | None) -> str:
