@@ -7,6 +7,7 @@ None for what is not a studies page."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tracemalloc
 from collections.abc import Callable
@@ -196,3 +197,20 @@ def test_a_large_page_is_never_decoded_whole() -> None:
     assert whole is not None and got is not None and len(got) == len(whole) == 400
     peaks = (streamed_peak, whole_peak, len(body))
     assert streamed_peak < 1.5 * len(body) < 5 * len(body) < whole_peak, peaks
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":"versionHolder","versionHolder" : "x","b":{"versionHolder":"2026"}}',
+        b'"versionHolder"',
+        b"",
+        b'"versionHolder":"',
+        b'x"versionHolder":"a""versionHolder":"b"',
+        *[p.read_bytes() for p in sorted(FIXTURES.glob("ctgov/*/ctgov_v2_*.json"))],
+    ],
+)
+def test_raw_hash_leaves_out_every_version_holder_as_the_regex_did(raw: bytes) -> None:
+    from trialwatch.ingest.study_bytes import _HOLDER, raw_hash
+
+    assert raw_hash(raw) == hashlib.sha256(_HOLDER.sub(b"", raw)).hexdigest()
