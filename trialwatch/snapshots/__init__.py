@@ -40,6 +40,20 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _write_new(path: str, data: bytes) -> None:
+    """``write_atomic`` for a file named by its contents' hash: the temporary name needs only
+    to be this thread's own."""
+    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class SnapshotDamaged(OSError):
     """A stored payload that cannot be read back whole: not gzip, cut short, or bytes that no
     longer hash to its name. The text is one line."""
@@ -137,6 +151,7 @@ class SnapshotStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._folders: set[str] = set()  # made (or found) by this store
 
     @property
     def where(self) -> str:
@@ -167,12 +182,21 @@ class SnapshotStore:
         return digest
 
     def put_packed(self, payloads: Sequence[Packed], *, session: Any = None) -> None:
-        """Keep payloads already compressed: (digest, size, compressed bytes) each."""
+        """Keep payloads already compressed: (digest, size, compressed bytes) each. A first
+        load writes thousands: plain string paths, each folder made once, a temporary name
+        of our own (mkstemp's random names cost more than the write)."""
+        root = str(self.root)
         for digest, _size, packed in payloads:
-            path = self.path_for(digest)
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(path, packed)
+            if not is_digest(digest):
+                raise ValueError(f"not a sha256 hex digest: {digest!r}")
+            folder = os.path.join(root, digest[:2], digest[2:4])
+            stem = os.path.join(folder, digest)
+            if os.path.exists(stem + ".zst") or os.path.exists(stem + ".gz"):
+                continue
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
+            _write_new(stem + ".zst", packed)
 
     def packed(self, digest: str) -> bytes:
         """The payload's stored (compressed) bytes; FileNotFoundError when there is none."""
