@@ -18,8 +18,6 @@ from trialwatch.parsers import ParseError, json_kind, json_strict
 from trialwatch.record import MAX_ENROLLMENT, NCT_RE, STATUSES, DateType, TrialDate
 from trialwatch.text import clean_text, md_unescape
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def storable(*texts: str | None) -> bool:
     """Whether record.Text takes each text (None: an absent value): a str with no NUL
@@ -30,8 +28,11 @@ def storable(*texts: str | None) -> bool:
             continue
         if type(text) is not str or "\x00" in text:
             return False
-        if not text.isascii() and _SURROGATE.search(text):
-            return False
+        if not text.isascii():
+            try:  # a lone surrogate has no UTF-8 form (found faster than by a regex)
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
     return True
 
 

@@ -137,7 +137,7 @@ class _Builder:
             if self.epoch != epoch:
                 labels, epoch = [], self.epoch
             following = nodes[i + 1] if i + 1 < len(nodes) else None
-            if not node.item:
+            if labels and not node.item:
                 labels = [lb for lb in labels if lb[0] < _INTRO]  # an introduced list ended
             h = heading(node.text)
             if h is not None and (not node.item or h.rest is None):
