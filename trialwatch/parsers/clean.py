@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -234,13 +234,25 @@ def iso_day(value: object) -> str | None:
 # --- vocabularies ----------------------------------------------------------
 
 
+_NOT_ENUM = re.compile(r"[^A-Z0-9]+")
+# Enum and status words are short and the same in every record: their answers are
+# remembered (the functions are pure) for texts up to this length.
+_CACHED_LENGTH = 200
+
+
 def enum_word(value: object) -> str | None:
     """Registry enum spelling: "Dietary Supplement" -> "DIETARY_SUPPLEMENT"."""
     text = clean_text(value)
     if text is None:
         return None
-    word = re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
-    return word or None
+    return _enum_cached(text) if len(text) <= _CACHED_LENGTH else _enum(text)
+
+
+def _enum(text: str) -> str | None:
+    return _NOT_ENUM.sub("_", text.upper()).strip("_") or None
+
+
+_enum_cached = lru_cache(maxsize=4096)(_enum)
 
 
 # Classic words whose v2 spelling is not just the upper-cased word.
@@ -255,6 +267,12 @@ def status_word(value: object) -> str | None:
 
     Also reads schema.org's spellings ("ActiveNotRecruiting", "https://schema.org/Completed").
     """
+    if isinstance(value, str) and len(value) <= _CACHED_LENGTH:
+        return _status_cached(value)
+    return _status(value)
+
+
+def _status(value: object) -> str | None:
     text = clean_text(value)
     if text is not None:
         text = _SCHEMA_ORG.sub("", text)
@@ -264,6 +282,9 @@ def status_word(value: object) -> str | None:
         return None
     word = _STATUS_ALIASES.get(word, word)
     return word if word in STATUSES else None
+
+
+_status_cached = lru_cache(maxsize=4096)(_status)
 
 
 _ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4"}
