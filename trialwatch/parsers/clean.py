@@ -18,6 +18,10 @@ from trialwatch.parsers import ParseError, json_kind, json_strict
 from trialwatch.record import MAX_ENROLLMENT, NCT_RE, STATUSES, DateType, TrialDate
 from trialwatch.text import clean_text, md_unescape
 
+# Short texts (enum and status words) are the same in every record: the answers of pure
+# functions for texts up to this length are remembered (as trialwatch.text does).
+_CACHED_LENGTH = 200
+
 
 def storable(*texts: str | None) -> bool:
     """Whether record.Text takes each text (None: an absent value): a str with no NUL
@@ -68,6 +72,11 @@ def unchecked(model: type[_Model], values: dict[str, Any]) -> _Model:
 
 def clean_markdown(value: object) -> str | None:
     """clean_text for API v2 markdown fields (descriptions, outcome text)."""
+    if type(value) is str and len(value) > _CACHED_LENGTH and value.isascii():
+        if "&" not in value and "\\" not in value:
+            # A long text clean_text does not remember: in ASCII with no entity and no
+            # escape, its work is whitespace alone.
+            return " ".join(value.split()) or None
     return clean_text(md_unescape(value)) if isinstance(value, str) else clean_text(value)
 
 
@@ -235,9 +244,6 @@ def iso_day(value: object) -> str | None:
 
 
 _NOT_ENUM = re.compile(r"[^A-Z0-9]+")
-# Enum and status words are short and the same in every record: their answers are
-# remembered (the functions are pure) for texts up to this length.
-_CACHED_LENGTH = 200
 
 
 def enum_word(value: object) -> str | None:
