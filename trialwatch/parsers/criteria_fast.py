@@ -89,11 +89,6 @@ def _inline_free(source: str) -> bool:
     return all(c not in source or source.count(c) == source.count("\\" + c) for c in _MARKUP)
 
 
-def _piece(content: str) -> str:
-    """A line's inline text as markdown-it gives it: escapes resolved."""
-    return _ESCAPE.sub(r"\1", content) if "\\" in content else content
-
-
 def _parse(source: str) -> _Container:
     root = _Container(0, -1)
     stack: list[_Container] = [root]  # the open containers, innermost last
@@ -108,9 +103,11 @@ def _parse(source: str) -> _Container:
             continue
         if block:  # "* 1. x", "* # x": a block inside the item; "---"
             raise _Unsure
+        if "\\" in text:
+            text = _ESCAPE.sub(r"\1", text)  # the line's inline text, as markdown-it reads it
         if para is not None and not mark:
             para[0].append(line)  # a continuation line, maybe lazy
-            para[1].append(_piece(text))
+            para[1].append(text)
             continue
         n = len(indent)
         d = len(contents) - 1  # the innermost container the line is inside
@@ -119,9 +116,10 @@ def _parse(source: str) -> _Container:
         if n - contents[d] >= 4:  # indented code, or a lazy line that looks like an item
             raise _Unsure
         container = stack[d]
-        del stack[d + 1 :], contents[d + 1 :]
+        if d + 1 < len(stack):
+            del stack[d + 1 :], contents[d + 1 :]
         interrupts = para is not None  # right after a paragraph's line
-        para = ([line], [_piece(text)])
+        para = ([line], [text])
         if not mark:
             container.open_list = None  # a paragraph ends the list before it
             container.blocks.append(para)
@@ -195,7 +193,9 @@ def _nodes(
         first = block.blocks[0]  # an item opens with the paragraph on its marker's line
         assert not isinstance(first, _Container)
         if (text := _one_node(first)) is not None:  # list_item()'s common case, inline
-            nodes = [Node(text, True, _nodes(block.blocks[1:], heading, placed))]
+            rest = block.blocks
+            children = _nodes(rest[1:], heading, placed) if len(rest) > 1 else []
+            nodes = [Node(text, True, children)]
         else:
             nodes = list_item(_nodes(block.blocks, heading, placed))
         target = out
