@@ -27,7 +27,7 @@ from trialwatch.parsers.criteria import (
     parse_criteria,
     read_outline,
 )
-from trialwatch.parsers.criteria_fast import _ODD_SPACE, fast_markdown_nodes
+from trialwatch.parsers.criteria_fast import _LINES, _ODD_SPACE, fast_markdown_nodes
 from trialwatch.parsers.criteria_heading import _heading, _heading_test
 from trialwatch.parsers.criteria_markup import (
     _ASCII_PUNCTUATION,
@@ -332,3 +332,10 @@ def test_clean_markdown_of_long_ascii_texts() -> None:
     for _ in range(3000):
         value = "".join(rng.choice(pieces) for _ in range(rng.randint(150, 300)))
         assert clean_markdown(value) == clean_text(md_unescape(value))
+
+
+def test_lines_read_at_once_are_the_lines() -> None:
+    """_LINES.findall gives each line of the text, as str.split("\\n") does."""
+    for text in [*REAL, "", "\n", "a\n", "\na", "a\n\n\nb\n", *(t for t, _ in TRICKY)]:
+        source = markdown_source(text)
+        assert [found[0] for found in _LINES.findall(source)] == source.split("\n")
