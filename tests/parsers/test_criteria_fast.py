@@ -20,14 +20,14 @@ import pytest
 
 from benchmarks.edits import _CLAUSES, _reword
 from trialwatch.parsers import criteria as criteria_module
-from trialwatch.parsers.clean import unchecked
+from trialwatch.parsers.clean import clean_markdown, unchecked
 from trialwatch.parsers.criteria import (
     heading,
     heading_test,
     parse_criteria,
     read_outline,
 )
-from trialwatch.parsers.criteria_fast import _ODD_SPACE, fast_markdown_nodes
+from trialwatch.parsers.criteria_fast import _LINES, _ODD_SPACE, fast_markdown_nodes
 from trialwatch.parsers.criteria_heading import _heading, _heading_test
 from trialwatch.parsers.criteria_markup import (
     _ASCII_PUNCTUATION,
@@ -38,6 +38,7 @@ from trialwatch.parsers.criteria_markup import (
 from trialwatch.parsers.criteria_read import powers
 from trialwatch.parsers.ctgov import record_from_study
 from trialwatch.record import Criterion, Eligibility, Location, Outcome, TrialRecord
+from trialwatch.text import clean_text, md_unescape
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -322,3 +323,19 @@ def test_unchecked_is_model_construct(model: Any, values: dict[str, Any]) -> Non
     assert built == constructed == model(**values)
     assert repr(built) == repr(model(**values))
     assert built.model_fields_set == model(**values).model_fields_set
+
+
+def test_clean_markdown_of_long_ascii_texts() -> None:
+    """The whitespace-only path of clean_markdown gives clean_text's answer."""
+    rng = random.Random(7)
+    pieces = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "a", "b.", ",", "&", "\\*"]
+    for _ in range(3000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(150, 300)))
+        assert clean_markdown(value) == clean_text(md_unescape(value))
+
+
+def test_lines_read_at_once_are_the_lines() -> None:
+    """_LINES.findall gives each line of the text, as str.split("\\n") does."""
+    for text in [*REAL, "", "\n", "a\n", "\na", "a\n\n\nb\n", *(t for t, _ in TRICKY)]:
+        source = markdown_source(text)
+        assert [found[0] for found in _LINES.findall(source)] == source.split("\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -18,7 +18,9 @@ from trialwatch.parsers import ParseError, json_kind, json_strict
 from trialwatch.record import MAX_ENROLLMENT, NCT_RE, STATUSES, DateType, TrialDate
 from trialwatch.text import clean_text, md_unescape
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Short texts (enum and status words) are the same in every record: the answers of pure
+# functions for texts up to this length are remembered (as trialwatch.text does).
+_CACHED_LENGTH = 200
 
 
 def storable(*texts: str | None) -> bool:
@@ -30,8 +32,11 @@ def storable(*texts: str | None) -> bool:
             continue
         if type(text) is not str or "\x00" in text:
             return False
-        if not text.isascii() and _SURROGATE.search(text):
-            return False
+        if not text.isascii():
+            try:  # a lone surrogate has no UTF-8 form (found faster than by a regex)
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
     return True
 
 
@@ -67,6 +72,11 @@ def unchecked(model: type[_Model], values: dict[str, Any]) -> _Model:
 
 def clean_markdown(value: object) -> str | None:
     """clean_text for API v2 markdown fields (descriptions, outcome text)."""
+    if type(value) is str and len(value) > _CACHED_LENGTH and value.isascii():
+        if "&" not in value and "\\" not in value:
+            # A long text clean_text does not remember: in ASCII with no entity and no
+            # escape, its work is whitespace alone.
+            return " ".join(value.split()) or None
     return clean_text(md_unescape(value)) if isinstance(value, str) else clean_text(value)
 
 
@@ -233,13 +243,22 @@ def iso_day(value: object) -> str | None:
 # --- vocabularies ----------------------------------------------------------
 
 
+_NOT_ENUM = re.compile(r"[^A-Z0-9]+")
+
+
 def enum_word(value: object) -> str | None:
     """Registry enum spelling: "Dietary Supplement" -> "DIETARY_SUPPLEMENT"."""
     text = clean_text(value)
     if text is None:
         return None
-    word = re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
-    return word or None
+    return _enum_cached(text) if len(text) <= _CACHED_LENGTH else _enum(text)
+
+
+def _enum(text: str) -> str | None:
+    return _NOT_ENUM.sub("_", text.upper()).strip("_") or None
+
+
+_enum_cached = lru_cache(maxsize=4096)(_enum)
 
 
 # Classic words whose v2 spelling is not just the upper-cased word.
@@ -254,6 +273,12 @@ def status_word(value: object) -> str | None:
 
     Also reads schema.org's spellings ("ActiveNotRecruiting", "https://schema.org/Completed").
     """
+    if isinstance(value, str) and len(value) <= _CACHED_LENGTH:
+        return _status_cached(value)
+    return _status(value)
+
+
+def _status(value: object) -> str | None:
     text = clean_text(value)
     if text is not None:
         text = _SCHEMA_ORG.sub("", text)
@@ -263,6 +288,9 @@ def status_word(value: object) -> str | None:
         return None
     word = _STATUS_ALIASES.get(word, word)
     return word if word in STATUSES else None
+
+
+_status_cached = lru_cache(maxsize=4096)(_status)
 
 
 _ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4"}

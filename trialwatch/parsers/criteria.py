@@ -136,8 +136,7 @@ class _Builder:
         for i, node in enumerate(nodes):
             if self.epoch != epoch:
                 labels, epoch = [], self.epoch
-            following = nodes[i + 1] if i + 1 < len(nodes) else None
-            if not node.item:
+            if labels and not node.item:
                 labels = [lb for lb in labels if lb[0] < _INTRO]  # an introduced list ended
             h = heading(node.text)
             if h is not None and (not node.item or h.rest is None):
@@ -149,6 +148,7 @@ class _Builder:
                 continue
             path = prefix + [name for _, name in labels] if labels else prefix  # never changed
             if not node.item:
+                following = nodes[i + 1] if i + 1 < len(nodes) else None
                 label = _label(node, following)
                 if label is not None:
                     level, name, also_item = label

@@ -18,7 +18,7 @@ import unicodedata
 
 from trialwatch.parsers.criteria_lines import Line, list_item, read_lines
 from trialwatch.parsers.criteria_markup import _MD_LIST_MARK
-from trialwatch.parsers.criteria_read import HeadingTest, Node, clean, marker, prep
+from trialwatch.parsers.criteria_read import _MARKER, HeadingTest, Node, clean, prep
 
 __all__ = ["fast_markdown_nodes"]
 
@@ -47,13 +47,16 @@ _MARKUP = ("_", "<")
 _BARE_BACKSLASH = re.compile(r"\\(?![!-/:-@\[-`{-~])")  # escapes nothing, or breaks a line
 _ENTITY = re.compile(r"&[#A-Za-z0-9]")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash escape, as markdown-it reads it
-# A line: its indentation, then maybe a list marker ("*", "-", "+", "1.", "1)") with 1 to
-# 4 spaces after it and text after those (more spaces would make an indented code block),
-# then, looked at, what may start a block other than a paragraph or such an item: headings,
-# setext underlines, fences, HTML, block quotes, breaks, items of other shapes.
-_LINE = re.compile(
-    r"( *)(?:([*+-]|[0-9]{1,9}([.)]))( {1,4})(?! ))?"
-    r"(?:(?=([#=`~<>_+*-]|\d{1,9}[.)](?: |$))))?"
+# Each line (read all at once: one call, not one a line): the line, its indentation, then
+# maybe a list marker ("*", "-", "+", "1.", "1)", with the ordered list's delimiter) and
+# the 1 to 4 spaces after it with text after those (more spaces would make an indented
+# code block); then, looked at, what may start a block other than a paragraph or such an
+# item (headings, setext underlines, fences, HTML, block quotes, breaks, items of other
+# shapes); then the text. An unmatched part is "".
+_LINES = re.compile(
+    r"^(( *)(?:([*+-]|[0-9]{1,9}([.)]))( {1,4})(?! ))?"
+    r"(?:(?=([#=`~<>_+*-]|\d{1,9}[.)](?: |$))))?(.*))$",
+    re.MULTILINE,
 )
 _MAX_ITEMS = 6  # open items at once; markdown-it stops nesting at some depth
 
@@ -86,32 +89,25 @@ def _inline_free(source: str) -> bool:
     return all(c not in source or source.count(c) == source.count("\\" + c) for c in _MARKUP)
 
 
-def _piece(content: str) -> str:
-    """A line's inline text as markdown-it gives it: escapes resolved."""
-    return _ESCAPE.sub(r"\1", content) if "\\" in content else content
-
-
 def _parse(source: str) -> _Container:
     root = _Container(0, -1)
     stack: list[_Container] = [root]  # the open containers, innermost last
     contents = [0]  # the column each one's content starts at: rising
     para: _Paragraph | None = None  # the open paragraph: no blank line since it
     ids = stars = 0
-    for line in source.split("\n"):
-        m = _LINE.match(line)
-        assert m is not None  # every part of _LINE is optional
-        indent, mark, delim, _, block = m.groups()
-        text = line[m.end() :]
+    for line, indent, mark, delim, spaces, block, text in _LINES.findall(source):
         if not text:
-            if mark is not None:
+            if mark:
                 raise _Unsure  # an empty item
             para = None  # a blank line
             continue
-        if block is not None:  # "* 1. x", "* # x": a block inside the item; "---"
+        if block:  # "* 1. x", "* # x": a block inside the item; "---"
             raise _Unsure
-        if para is not None and mark is None:
+        if "\\" in text:
+            text = _ESCAPE.sub(r"\1", text)  # the line's inline text, as markdown-it reads it
+        if para is not None and not mark:
             para[0].append(line)  # a continuation line, maybe lazy
-            para[1].append(_piece(text))
+            para[1].append(text)
             continue
         n = len(indent)
         d = len(contents) - 1  # the innermost container the line is inside
@@ -120,10 +116,11 @@ def _parse(source: str) -> _Container:
         if n - contents[d] >= 4:  # indented code, or a lazy line that looks like an item
             raise _Unsure
         container = stack[d]
-        del stack[d + 1 :], contents[d + 1 :]
+        if d + 1 < len(stack):
+            del stack[d + 1 :], contents[d + 1 :]
         interrupts = para is not None  # right after a paragraph's line
-        para = ([line], [_piece(text)])
-        if mark is None:
+        para = ([line], [text])
+        if not mark:
             container.open_list = None  # a paragraph ends the list before it
             container.blocks.append(para)
             continue
@@ -139,7 +136,7 @@ def _parse(source: str) -> _Container:
         item.blocks.append(para)
         container.blocks.append(item)
         stack.append(item)
-        contents.append(m.end())
+        contents.append(n + len(mark) + len(spaces))
         if len(stack) > _MAX_ITEMS:
             raise _Unsure
     escaped = source.count("\\*") if "\\" in source else 0
@@ -155,15 +152,26 @@ def _text(piece: str) -> str:
     return prep(piece).strip()
 
 
+def _one_node(para: _Paragraph) -> str | None:
+    """The text of the one node the line reader makes of a paragraph of one line without a
+    list marker; None for any other paragraph (or one that makes no node)."""
+    pieces = para[1]
+    if len(pieces) != 1:
+        return None
+    piece = pieces[0]
+    plain = piece.isascii() and not ("&" in piece or "<" in piece or "\\" in piece or "  " in piece)
+    text = piece.strip() if plain else _text(piece)
+    if not text or _MARKER.match(text):  # (a match that marker() refuses: read_lines)
+        return None
+    # clean() has nothing to do without an entity, tag, escape or run of spaces.
+    return text if plain else clean(text)
+
+
 def _paragraph(para: _Paragraph, heading: HeadingTest) -> list[Node]:
     """markdown_nodes' `_paragraph`: the paragraph's lines through the line reader."""
+    if (text := _one_node(para)) is not None:
+        return [Node(text, False, [])]
     raw, pieces = para
-    if len(pieces) == 1:
-        text = _text(pieces[0])
-        if not text:
-            return []
-        if marker(text) is None:  # one line and no marker: the line reader's one paragraph
-            return [Node(clean(text))]
     indents = [len(s) - len(s.lstrip()) for s in raw]
     indents[0] = m.end() if (m := _MD_LIST_MARK.match(raw[0])) else 0
     texts = [_text(piece) for piece in pieces]
@@ -172,19 +180,24 @@ def _paragraph(para: _Paragraph, heading: HeadingTest) -> list[Node]:
 
 
 def _nodes(
-    container: _Container, heading: HeadingTest, placed: dict[int, tuple[int, int]]
+    blocks: list[_Paragraph | _Container],
+    heading: HeadingTest,
+    placed: dict[int, tuple[int, int]],
 ) -> list[Node]:
     """The outline of a container's blocks, placed as markdown_nodes places them."""
     out: list[Node] = []
-    for block in container.blocks:
+    for block in blocks:
         if not isinstance(block, _Container):
             out.extend(_paragraph(block, heading))
             continue
-        content = _nodes(block, heading, placed)
-        if content and not content[0].item:  # list_item()'s common case, inline
-            nodes = [Node(content[0].text, True, content[1:])]
+        first = block.blocks[0]  # an item opens with the paragraph on its marker's line
+        assert not isinstance(first, _Container)
+        if (text := _one_node(first)) is not None:  # list_item()'s common case, inline
+            rest = block.blocks
+            children = _nodes(rest[1:], heading, placed) if len(rest) > 1 else []
+            nodes = [Node(text, True, children)]
         else:
-            nodes = list_item(content)
+            nodes = list_item(_nodes(block.blocks, heading, placed))
         target = out
         prev = placed.get(id(target[-1])) if target and target[-1].item else None
         if prev is not None and prev[1] != block.list_id and prev[0] < block.column:
@@ -211,4 +224,4 @@ def fast_markdown_nodes(source: str, heading: HeadingTest) -> list[Node] | None:
         root = _parse(source)
     except _Unsure:
         return None
-    return _nodes(root, heading, {})
+    return _nodes(root.blocks, heading, {})

@@ -161,7 +161,9 @@ _MD_BULLET = re.compile(r"^[ \t]*\*[ \t]+\S", re.MULTILINE)
 def markdown_source(text: str) -> str:
     """Markdown with its NFKC forms resolved before parsing ("１８." is a list marker, as
     in plain text); a form that becomes punctuation ("＞") stays text: it is escaped."""
-    if text.isascii():  # nothing for powers(), the escapes or NFKC to do: only line ends
+    # Nothing for powers(), the escapes or NFKC to do in ASCII, nor in a text NFKC keeps as
+    # it is (no character of it has another form): only line ends.
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text.replace("\r\n", "\n").replace("\r", "\n")
     # Only non-ASCII characters can have another NFKC form: visit just those.
     text = _NON_ASCII.sub(_source_char, powers(text))
