@@ -209,9 +209,9 @@ def test_studies_parsed_in_worker_processes_are_parsed_as_in_the_process() -> No
 
     bodies = [p.read_bytes() for p in sorted((FIXTURES / "ctgov").glob("*/ctgov_v2_NCT*.json"))]
     # As a record and hash, and (a trial not held yet) as its first version's rows.
-    jobs = [(body, None, None, first) for body in bodies for first in (False, True)]
+    jobs = [(body, None, None, first, None) for body in bodies for first in (False, True)]
     jobs *= MIN_JOBS // len(jobs) + 1
-    jobs.append((b'{"protocolSection": {}}', None, None, True))  # refused, with its reason
+    jobs.append((b'{"protocolSection": {}}', None, None, True, None))  # refused, with its reason
     pool = ParsePool(workers=2)
     try:
         found = pool.parse(jobs)

@@ -47,6 +47,7 @@ from trialwatch.registry.first import (
 )
 from trialwatch.registry.locks import fault, lock_trials, lock_wait, retrying, writing
 from trialwatch.registry.timeline import payload_key
+from trialwatch.snapshots import SnapshotStore
 
 if TYPE_CHECKING:  # the pipeline hands itself in: a type only, never imported
     from trialwatch.ingest.pipeline import Pipeline
@@ -222,8 +223,16 @@ class Batch:
         with Session(self.pipeline.engine) as session:
             before = db.Snapshot(db.last_version_id(session), db.latest_registry(session, ncts))
         todo = [u for u in units if not _held(u, before.latest.get(u.nct_id or ""))]
+        store = self.pipeline.store
+        folder = str(store.root) if isinstance(store, SnapshotStore) else None
         jobs = [
-            (u.raw, u.record_url, u.source, u.nct_id is not None and u.nct_id not in before.latest)
+            (
+                u.raw,
+                u.record_url,
+                u.source,
+                u.nct_id is not None and u.nct_id not in before.latest,
+                folder,
+            )
             for u in todo
         ]
         return Prepared(units, before, todo, self.pool.submit(jobs))

@@ -29,9 +29,11 @@ from trialwatch.ingest.payloads import parse_guarded
 from trialwatch.parsers import ParseError
 from trialwatch.record import TrialRecord
 from trialwatch.registry.first import FirstVersion, first_version
+from trialwatch.snapshots import SnapshotStore
 
-# (raw bytes, the URL the parser is told, the source slug, whether it is a first version)
-Job = tuple[bytes, str | None, str | None, bool]
+# (raw bytes, the URL the parser is told, the source slug, whether it is a first version,
+# the file store's folder its payload goes to then, if the database keeps payloads in files)
+Job = tuple[bytes, str | None, str | None, bool, str | None]
 # The record and its hash; a first version ready to insert; or why it was refused.
 Parsed = tuple[TrialRecord, str] | FirstVersion | str
 
@@ -52,12 +54,22 @@ def parse_record(raw: bytes, url: str | None, source: str | None) -> tuple[Trial
 
 def parse_study(job: Job) -> Parsed:
     """`parse_record`, a trial's first version made into the rows to insert (which cross
-    between processes at a fraction of a record's cost)."""
-    raw, url, source, first = job
+    between processes at a fraction of a record's cost) and its payload kept in the file
+    store (content-addressed, so written before the commit that names it, as the writer
+    would; a first load's file writes are then spread over the workers)."""
+    raw, url, source, first, folder = job
     found = parse_record(raw, url, source)
-    if first and not isinstance(found, str) and found[0].nct_id is not None:
-        return first_version(found[0], found[1], raw)
-    return found
+    if not first or isinstance(found, str) or found[0].nct_id is None:
+        return found
+    item = first_version(found[0], found[1], raw)
+    if folder is not None:
+        store = _STORES.get(folder) or _STORES.setdefault(folder, SnapshotStore(folder))
+        store.put_packed([(item.snapshot, item.size, item.packed)])
+        item.packed, item.stored = b"", True
+    return item
+
+
+_STORES: dict[str, SnapshotStore] = {}  # a worker's file stores, each folder made once
 
 
 class ParsePool:

@@ -153,5 +153,5 @@ def _submit(
         except OSError:
             continue  # re-read in the process, which says why
         versions.append((trial_id, version_id, nct_id))
-        jobs.append((body, url, None if slug in REGISTRY_FORMATS else slug, False))
+        jobs.append((body, url, None if slug in REGISTRY_FORMATS else slug, False, None))
     return versions, pool.submit(jobs)

@@ -48,6 +48,7 @@ class FirstVersion:
     snapshot: str  # the raw payload's sha256
     packed: bytes  # the raw payload, compressed as the store keeps it
     size: int  # the raw payload's length
+    stored: bool = False  # its payload is in the store already (a worker put it there)
     raw_hash: str | None = None
     observed_at: datetime | None = None
     crawl_run_id: int | None = None
@@ -102,7 +103,8 @@ def store_first_versions(
     ids, in the items' order."""
     if not items:
         return []
-    store.put_packed([(i.snapshot, i.size, i.packed) for i in items], session=session)
+    payloads = [(i.snapshot, i.size, i.packed) for i in items if not i.stored]
+    store.put_packed(payloads, session=session)
     trials = [
         {
             "nct_id": item.nct_id,
