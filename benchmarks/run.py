@@ -232,6 +232,9 @@ class Bench:
             say(f"day {day}: {LABELS[mode]} {ran.seconds:.2f} s")
 
     def run(self) -> None:
+        # Bytecode made once, as an installed package has it (else recompiled every step).
+        package = str(README.parent.parent / "trialwatch")
+        subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=False)
         db = self.new_db()
         crawl_db: Database | None = None
         peer: Peer | None = None
