@@ -11,11 +11,11 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 MB = 1_000_000
 
 # Targets from the spec (README.md, "Targets").
-FIRST_LOAD_RATE = 2000  # records/s at least
-FLOOR_FACTOR = 3.0  # a daily snapshot within this many times the floor's time
+FIRST_LOAD_RATE = 2000  # records/s at least, for a first load and for a reparse
+FLOOR_FACTORS = {"import": 2.0, "crawl": 4.0}  # a daily snapshot within this many floors
 BIG_N, BIG_SECONDS = 100_000, 20.0  # a daily snapshot of 100,000 trials on SQLite, under
 PEAK_MB = 300
-PEER_SPEEDUP = 10.0  # at least this many times faster than git-history --ignore derivedSection
+PEER_SPEEDUP = 10.0  # the run's days in total, this many times faster than git-history --ignore
 GROWTH_PCT = 5.0  # a daily snapshot adds at most this share of the first load's size
 
 COLUMNS = (
@@ -101,14 +101,24 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     for name, group in (("import", daily), ("crawl", crawls)):
         factors = [s["x_floor"] for s in group if s.get("x_floor") is not None]
         if factors:
-            worst = max(factors)
+            worst, bound = max(factors), FLOOR_FACTORS[name]
             out.append(
                 (
-                    f"daily snapshot ({name}) within {FLOOR_FACTOR:g}× the floor",
+                    f"daily snapshot ({name}) within {bound:g}× the floor",
                     f"{worst:.2f}× (N={n:,})",
-                    worst <= FLOOR_FACTOR,
+                    worst <= bound,
                 )
             )
+    reparsed = [s for s in steps if s["step"] == "reparse" and s.get("records_per_s")]
+    if reparsed:
+        rate = reparsed[0]["records_per_s"]
+        out.append(
+            (
+                f"reparse ≥ {FIRST_LOAD_RATE:,} versions/s",
+                f"{rate:,.0f} ({reparsed[0].get('x_floor') or 0:.1f}× the floor)",
+                rate >= FIRST_LOAD_RATE,
+            )
+        )
     if daily:
         worst_s = max(s["seconds"] for s in daily)
         big = n >= BIG_N and db == "sqlite"
@@ -125,20 +135,21 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     if peaks:
         out.append(
             (
-                f"peak memory under {PEAK_MB} MB",
+                f"peak memory (import and crawl) under {PEAK_MB} MB",
                 f"{max(peaks) / MB:,.0f} MB",
                 max(peaks) < PEAK_MB * MB,
             )
         )
-    speedups = [
-        s["peer_ignore_speedup"] for s in first + daily if s.get("peer_ignore_speedup") is not None
-    ]
-    if speedups:
+    peer = [s for s in steps if s["step"] == "peer-ignore" and s.get("seconds")]
+    if peer and len(peer) == len(first + daily):
+        ours = sum(s["seconds"] for s in first + daily)
+        theirs = sum(s["seconds"] for s in peer)
         out.append(
             (
-                f"≥ {PEER_SPEEDUP:g}× faster than git-history --ignore derivedSection",
-                f"{min(speedups):.1f}× (slowest day)",
-                min(speedups) >= PEER_SPEEDUP,
+                f"the {len(peer)} days in total ≥ {PEER_SPEEDUP:g}× faster than git-history "
+                "--ignore derivedSection",
+                f"{theirs / ours:.1f}× ({theirs:,.1f} s against {ours:,.1f} s)",
+                theirs / ours >= PEER_SPEEDUP,
             )
         )
     for name, group in (("import", daily), ("crawl", crawls)):
