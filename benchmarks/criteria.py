@@ -37,19 +37,19 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
-def _criteria_in(value: Any) -> Iterator[str]:
+def criteria_in(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "eligibilityCriteria" and isinstance(item, str):
                 yield item
             else:
-                yield from _criteria_in(item)
+                yield from criteria_in(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _criteria_in(item)
+            yield from criteria_in(item)
 
 
-def _studies_in(value: Any) -> Iterator[dict[str, Any]]:
+def studies_in(value: Any) -> Iterator[dict[str, Any]]:
     """API v2 study objects: a study response or each study of a page."""
     if isinstance(value, dict) and isinstance(value.get("protocolSection"), dict):
         yield value
@@ -69,7 +69,7 @@ def fixture_texts() -> list[str]:
     the graded criteria edits. In a fixed order, each once."""
     found: dict[str, None] = {}
     for path in sorted(FIXTURES.rglob("*.json")):
-        found.update(dict.fromkeys(_criteria_in(_load(path))))
+        found.update(dict.fromkeys(criteria_in(_load(path))))
     for path in sorted((FIXTURES / "criteria").glob("*_*.*")):
         if path.suffix in (".md", ".txt", ".html"):
             found[path.read_text(encoding="utf-8")] = None
@@ -85,7 +85,7 @@ def fixture_texts() -> list[str]:
 def fixture_studies() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(FIXTURES.rglob("*.json")):
-        for n, study in enumerate(_studies_in(_load(path))):
+        for n, study in enumerate(studies_in(_load(path))):
             out[f"{path.relative_to(FIXTURES)}#{n}"] = study
     return out
 
@@ -127,10 +127,10 @@ def _reference() -> Callable[[str], object]:
 
 def timings(folder: Path | None, limit: int | None, repeat: int, cold: bool) -> None:
     texts = fixture_texts()
-    v2 = sorted({t for path in sorted(FIXTURES.rglob("*.json")) for t in _criteria_in(_load(path))})
+    v2 = sorted({t for path in sorted(FIXTURES.rglob("*.json")) for t in criteria_in(_load(path))})
     raw = dir_studies(folder, limit)
     studies = [json.loads(body) for body in raw.values()]
-    generated = [t for s in studies for t in _criteria_in(s)]
+    generated = [t for s in studies for t in criteria_in(s)]
     reference = _reference()
     groups = (
         ("API v2 fixture texts", v2),

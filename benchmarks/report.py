@@ -178,7 +178,10 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
 
 def heading(result: dict[str, Any]) -> str:
     p = result["params"]
-    return f"### {result['db']}, {p['trials']:,} trials, {p['days']} days"
+    title = f"### {result['db']}, {p['trials']:,} trials, {p['days']} days"
+    if p.get("churn", 0.01) != 0.01:  # another configuration: a table of its own
+        title += f", {p['churn'] * 100:g} % changed a day"
+    return title
 
 
 def markdown(result: dict[str, Any]) -> str:

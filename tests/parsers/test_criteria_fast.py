@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import random
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.criteria import criteria_in, studies_in
 from benchmarks.edits import _CLAUSES, _reword
 from trialwatch.parsers import criteria as criteria_module
 from trialwatch.parsers.clean import clean_markdown, unchecked
@@ -50,27 +50,8 @@ def _load(path: Path) -> Any:
         return None
 
 
-def _criteria_in(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "eligibilityCriteria" and isinstance(item, str):
-                yield item
-            else:
-                yield from _criteria_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _criteria_in(item)
-
-
-def _studies_in(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict) and isinstance(value.get("protocolSection"), dict):
-        yield value
-    elif isinstance(value, dict) and isinstance(value.get("studies"), list):
-        yield from (s for s in value["studies"] if isinstance(s, dict))
-
-
 JSON_FILES = sorted(FIXTURES.rglob("*.json"))
-V2_TEXTS = sorted({t for path in JSON_FILES for t in _criteria_in(_load(path)) if t.strip()})
+V2_TEXTS = sorted({t for path in JSON_FILES for t in criteria_in(_load(path)) if t.strip()})
 GRADED = sorted(
     {
         edit[side]
@@ -89,7 +70,7 @@ FILES = sorted(
 REAL = sorted(set(V2_TEXTS) | set(GRADED) | set(FILES))
 # The benchmark's eligibility edit: a qualifying clause added to the last item.
 REWORDED = sorted({_reword(text, clause)[0] for text in REAL for clause in _CLAUSES[:3]})
-STUDIES = [s for path in JSON_FILES for s in _studies_in(_load(path))]
+STUDIES = [s for path in JSON_FILES for s in studies_in(_load(path))]
 
 
 def _fast_taken(text: str) -> bool:

@@ -31,20 +31,17 @@ Packed = tuple[str, int, bytes]  # (sha256 of the payload, its length, compress(
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _fill_then_move(fd, tmp, str(path), data)
 
 
 def _write_new(path: str, data: bytes) -> None:
     """``write_atomic`` for a file named by its contents' hash: the temporary name needs only
     to be this thread's own."""
     tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    _fill_then_move(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), tmp, path, data)
+
+
+def _fill_then_move(fd: int, tmp: str, path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
