@@ -146,13 +146,13 @@ class Batch:
         units, self.pending = self.pending, []
         self._since = time.monotonic()
         ready = self._prepare(units) if units else None
-        if self._parsing is not None:
+        # Held before the batch before is written: a Ctrl-C meanwhile still stores it.
+        before, self._parsing = self._parsing, ready
+        if before is not None:
+            self._store(before)
+        if wait and self._parsing is not None:
             parsing, self._parsing = self._parsing, None
             self._store(parsing)
-        if ready is not None and wait:
-            self._store(ready)
-        else:
-            self._parsing = ready
 
     def _store(self, prepared: Prepared) -> None:
         units = prepared.units
