@@ -67,8 +67,10 @@ def test_a_crawl_of_large_pages_ingests_every_study_in_bounded_memory(
         argv += ["--query", "query.term=x", "--base-url", server.url, "--delay", "0"]
         err = tmp_path / "stderr"
         start = time.monotonic()
+        peaks: dict[str, int] = {}
         with err.open("wb") as fe:
             proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=fe, env=env)
+            threading.Thread(target=_watch, args=(proc.pid, peaks), daemon=True).start()
             _, status, usage = os.wait4(proc.pid, 0)
         took = time.monotonic() - start
         asked = server.requests.get("/api/v2/studies", 0)
