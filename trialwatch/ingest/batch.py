@@ -127,8 +127,10 @@ class Batch:
                 if len(self.pending) >= self.size:  # a 1,000-study page is two batches
                     self._advance(wait=False)
             studies.clear()
-        if len(self.pending) >= self.size or time.monotonic() - self._since > self.seconds:
+        if len(self.pending) >= self.size:
             self._advance(wait=False)
+        elif time.monotonic() - self._since > self.seconds:  # a trickle: written now
+            self._advance(wait=True)
 
     def _one_payload(self, body: bytes, *, name: str, alias: str | None, **common: Any) -> None:
         self.flush()  # keep the order of payloads
