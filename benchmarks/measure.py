@@ -195,3 +195,24 @@ class PostgresDatabase(Database):
         with _connect("postgres") as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         super().drop()
+
+
+def source_state() -> str:
+    """The checkout's commit, and whether trialwatch/ differs from it (read-only git)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    try:
+        head = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "trialwatch"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "(not a git checkout)"
+    return head + (" with uncommitted changes" if dirty else "")

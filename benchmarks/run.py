@@ -41,6 +41,7 @@ from benchmarks.measure import (  # noqa: E402
     find_trialwatch,
     floor,
     run_measured,
+    source_state,
 )
 from benchmarks.peer import LABELS, MODES, Peer, find_git_history  # noqa: E402
 
@@ -317,27 +318,6 @@ def prepare_data(work: Path, params: Params) -> dict[str, Any]:
         return manifest
     say(f"generating {params.trials:,} trials x {params.days} day(s) in {data}")
     return generate(params, data, say=say)
-
-
-def source_state() -> str:
-    """The checkout's commit, and whether trialwatch/ differs from it (read-only git)."""
-    root = str(README.parent.parent)
-    try:
-        head = subprocess.run(
-            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", root, "status", "--porcelain", "trialwatch"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "(not a git checkout)"
-    return head + (" with uncommitted changes" if dirty else "")
 
 
 class _Parser(argparse.ArgumentParser):

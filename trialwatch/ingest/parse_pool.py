@@ -63,7 +63,9 @@ def parse_study(job: Job) -> Parsed:
         return found
     item = first_version(found[0], found[1], raw)
     if folder is not None:
-        store = _STORES.get(folder) or _STORES.setdefault(folder, SnapshotStore(folder))
+        if folder not in _STORES:
+            _STORES[folder] = SnapshotStore(folder)
+        store = _STORES[folder]
         store.put_packed([(item.snapshot, item.size, item.packed)])
         item.packed, item.stored = b"", True
     return item

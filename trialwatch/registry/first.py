@@ -42,6 +42,7 @@ class FirstVersion:
     record: bytes  # the record as JSON
     view: bytes  # the trial's merged view as JSON
     field_sources: bytes  # {field: origin} as JSON
+    record_source: str  # the origin the view came from
     brief_title: str | None
     overall_status: str | None
     identifiers: tuple[str, ...]
@@ -74,6 +75,7 @@ def first_version(record: TrialRecord, digest: str, raw: bytes) -> FirstVersion:
         record=orjson.dumps(dumped),
         view=orjson.dumps(view),
         field_sources=orjson.dumps(sources),
+        record_source=versions_origin(view, sources),
         brief_title=view.get("brief_title"),
         overall_status=view.get("overall_status"),
         identifiers=tuple(sorted(_identifiers(record))),
@@ -111,9 +113,7 @@ def store_first_versions(
             "brief_title": item.brief_title,
             "overall_status": item.overall_status,
             "record": orjson.Fragment(item.view),
-            "record_source": versions_origin(
-                orjson.loads(item.view), orjson.loads(item.field_sources)
-            ),
+            "record_source": item.record_source,
             "field_sources": orjson.Fragment(item.field_sources),
             "first_seen_at": item.observed_at,
             "updated_at": item.observed_at,
