@@ -106,12 +106,21 @@ def test_an_unexpected_error_keeps_the_headers(
 
 def routes_by_path(app: object) -> set[str]:
     paths = set()
-    for route in app.routes:  # type: ignore[attr-defined]
+    for route in _flat(app.routes):  # type: ignore[attr-defined]
         if isinstance(route, Route) and "GET" in (route.methods or ()):
             paths.add(route.path)
         elif isinstance(route, Mount):
             paths.add(route.path)
     return paths
+
+
+def _flat(routes: list[object]) -> list[object]:
+    """Routes, those of included routers among them (FastAPI may keep those as one entry)."""
+    out: list[object] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        out.extend(_flat(inner.routes) if inner is not None else [route])
+    return out
 
 
 def test_head_on_every_route(client: Client) -> None:
