@@ -19,6 +19,23 @@ from typing import Any
 
 from markupsafe import Markup
 
+STATUS_WORDS: dict[str, str] = {
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "RECRUITING": "Recruiting",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "SUSPENDED": "Suspended",
+    "TERMINATED": "Terminated",
+    "COMPLETED": "Completed",
+    "WITHDRAWN": "Withdrawn",
+    "UNKNOWN": "Unknown status",
+    "AVAILABLE": "Available",
+    "NO_LONGER_AVAILABLE": "No longer available",
+    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
+    "APPROVED_FOR_MARKETING": "Approved for marketing",
+    "WITHHELD": "Withheld",
+}
+
 HIDDEN = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
@@ -38,3 +55,18 @@ def finalize(value: Any) -> Any:
     if value is None or isinstance(value, int | float):
         return value
     return displayed(str(value))
+
+
+def status_words(value: Any) -> str:
+    """A registry status in words ("ACTIVE_NOT_RECRUITING" → "Active, not recruiting").
+
+    A site's own wording (not the registry vocabulary) is shown as it is.
+    """
+    if value is None:
+        return "(none)"
+    text = " ".join(displayed(str(value)).split())
+    if text in STATUS_WORDS:
+        return STATUS_WORDS[text]
+    if re.fullmatch(r"[A-Z]+(?:_[A-Z]+)+", text):
+        return text.replace("_", " ").capitalize()
+    return text

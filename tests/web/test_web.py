@@ -79,6 +79,11 @@ def expected_timeline(url: str) -> tuple[list[dict[str, Any]], list[tuple[str, s
     return rows, [(s, a, b) for s, a, b in periods]
 
 
+def label(row: dict[str, Any]) -> str:
+    """A registry version's label: its number, or the numbers of equal versions it stands for."""
+    return "v" + (",".join(map(str, row["registry_versions"])) or row["registry_version"])
+
+
 def test_trial_page_has_the_bands_and_slip_the_history_says(client: TestClient) -> None:
     rows, periods = expected_timeline(db_of(client))
     doc = page(client, f"/trials/{TRIAL}")
@@ -113,15 +118,18 @@ def test_trial_page_has_the_bands_and_slip_the_history_says(client: TestClient) 
     assert len(versions) == 5  # 6 registry versions, 5 distinct contents
     assert [v.get("data-version-id") for v in versions] == [str(r["version_id"]) for r in rows]
     for tr, row, next_row in zip(versions, rows, [*rows[1:], None], strict=True):
-        assert tr.xpath('string(td[@class="valid-from"])') == row["registry_date"]
+        # The registry's version number is shown; the database id is only in URLs.
+        assert tr.xpath('string(.//span[@class="version-label"])') == label(row)
+        assert tr.xpath('string(.//span[@class="valid-from"])') == row["registry_date"]
         until = next_row["registry_date"] if next_row else ""
-        assert tr.xpath('string(td[@class="valid-until"])') == until
-        assert tr.xpath('string(td[@class="first-seen"])') == row["first_seen_at"][:19]
-        assert tr.xpath('string(td[@class="origin"])') == "ctgov"
+        assert tr.xpath('string(.//span[@class="valid-until"])') == until
+        assert tr.xpath('string(td[@class="first-seen"])') == row["first_seen_at"][:10]
+        assert tr.get("data-origin") == "ctgov"
     form = doc.xpath(f'//form[@id="diff-form"][@action="/trials/{TRIAL}/diff"]')[0]
     for name in ("a", "b"):
-        options = form.xpath(f'.//select[@name="{name}"]/option/@value')
-        assert options == [str(r["version_id"]) for r in rows]
+        options = form.xpath(f'.//select[@name="{name}"]/option')
+        assert [o.get("value") for o in options] == [str(r["version_id"]) for r in rows]
+        assert [o.text.split(" · ")[0] for o in options] == [label(r) for r in rows]
 
 
 def test_trial_api_matches_the_page(client: TestClient) -> None:
@@ -133,10 +141,10 @@ def test_trial_api_matches_the_page(client: TestClient) -> None:
     ] == [(b.get("data-status"), b.get("data-from"), b.get("data-until")) for b in bands]
     assert [(str(p["version_id"]), p["date"]) for p in timeline["primary_completion"]] == [
         (c.get("data-version-id"), c.get("data-date"))
-        for c in doc.xpath('//circle[@class="pcd-point"]')
+        for c in doc.xpath('//svg[@id="pcd-chart"]/circle[@class="pcd-point"]')
     ]
     assert [s["delta_days"] for s in timeline["slips"]] == [
-        int(x) for x in doc.xpath('//line[@class="slip"]/@data-delta-days')
+        int(x) for x in doc.xpath('//svg[@id="pcd-chart"]/line[@class="slip"]/@data-delta-days')
     ]
     versions = api(client, f"/api/trials/{TRIAL}/versions")
     assert [str(v["version_id"]) for v in versions] == doc.xpath(
@@ -155,6 +163,7 @@ def test_openapi_lists_the_routes_and_no_docs_page(client: TestClient) -> None:
         "/api/trials/{nct_id}/versions",
         "/api/trials/{nct_id}/timeline",
         "/api/trials/{nct_id}/diff",
+        "/api/trials/{nct_id}/compare",
         "/api/changes",
     }
     assert all(set(methods) == {"get"} for methods in spec["paths"].values())
@@ -170,7 +179,7 @@ def test_diff_lists_the_reworded_criterion_with_its_grade(client: TestClient) ->
     [stored] = cli_json(db_of(client), "changes", "--nct", TRIAL, "--kind", "eligibility_criteria")
     a, b = stored["from_version_id"], stored["to_version_id"]
     doc = page(client, f"/trials/{TRIAL}/diff?a={a}&b={b}")
-    tables = doc.xpath('//section[@id="diff"]//table[@class="side-by-side"]')
+    tables = doc.xpath('//section[@id="diff"]//table[contains(@class, "side-by-side")]')
     assert len(tables) == 1
     items = tables[0].xpath('.//tr[@class="item"]')
     expected = stored["detail"]["items"]
@@ -183,7 +192,8 @@ def test_diff_lists_the_reworded_criterion_with_its_grade(client: TestClient) ->
         for tr in items
     ] == [(e["grade"], e["before"], e["after"]) for e in expected]
     assert [e["grade"] for e in expected] == ["minor"]
-    assert items[0].xpath('string(td[@class="reason"])') == expected[0]["reason"]
+    reason = items[0].xpath('string(td[@class="reason"])').split(None, 1)
+    assert reason == [expected[0]["grade"], expected[0]["reason"]]
     assert doc.xpath('//section[@id="diff"]//span[@class="grade grade-minor"]')
     data = api(client, f"/api/trials/{TRIAL}/diff?a={a}&b={b}")
     assert [(c["kind"], c["grade"]) for c in data["changes"]] == [("eligibility_criteria", "minor")]
@@ -191,7 +201,7 @@ def test_diff_lists_the_reworded_criterion_with_its_grade(client: TestClient) ->
 
     first, last = stored["from_version_id"] - 2, stored["to_version_id"] + 1  # across it all
     whole = page(client, f"/trials/{TRIAL}/diff?a={first}&b={last}")
-    kinds = whole.xpath('//table[@class="side-by-side"]/@data-kind')
+    kinds = whole.xpath('//table[contains(@class, "side-by-side")]/@data-kind')
     assert {"status", "primary_completion_date", "eligibility_criteria"} <= set(kinds)
 
 

@@ -169,6 +169,11 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
     assert "<script" not in text and "style=" not in text and "<style" not in text
 
 
+# API v2 free text is Markdown: a literal "<" comes backslash-escaped (a bare tag is markup,
+# which the criteria reader drops).
+MARKDOWN_XSS = XSS.replace("<", "\\<").replace(">", "\\>")
+
+
 def test_scraped_markup_is_shown_as_text(client: TestClient, tmp_path: Path) -> None:
     """A stated test edit of a real study: the criterion below added, the title prefixed, and
     its last update moved on (so it is a new version)."""
@@ -178,9 +183,9 @@ def test_scraped_markup_is_shown_as_text(client: TestClient, tmp_path: Path) -> 
     protocol["identificationModule"]["briefTitle"] = f"{XSS} Booster trial"
     criteria = protocol["eligibilityModule"]["eligibilityCriteria"]
     protocol["eligibilityModule"]["eligibilityCriteria"] = criteria.replace(
-        "Exclusion Criteria:\n", f"Exclusion Criteria:\n\n* {XSS}\n", 1
+        "Exclusion Criteria:\n", f"Exclusion Criteria:\n\n* {MARKDOWN_XSS}\n", 1
     )
-    assert XSS in protocol["eligibilityModule"]["eligibilityCriteria"]
+    assert MARKDOWN_XSS in protocol["eligibilityModule"]["eligibilityCriteria"]
     protocol["statusModule"]["lastUpdatePostDateStruct"]["date"] = "2015-01-05"
     engine = open_engine(db_of(client))
     pipeline = Pipeline(engine, SnapshotStore(tmp_path / "snapshots"), report=lambda _l: None)
@@ -204,5 +209,5 @@ def test_scraped_markup_is_shown_as_text(client: TestClient, tmp_path: Path) -> 
     doc = html.fromstring(client.get(diff).text)
     assert doc.xpath('string(//table[@data-kind="title"]//td[@class="after"])').startswith(XSS)
     doc = html.fromstring(client.get("/trials/NCT00184067").text)
-    assert f"* {XSS}" in doc.xpath('string(//*[@id="eligibility"])')
+    assert XSS in doc.xpath('//*[@id="criteria"]//li[@class="criterion"]/text()')
     assert doc.xpath("string(//h1)").startswith(XSS)

@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from trialwatch.diffing.changes import DATE_KINDS, Change
 from trialwatch.diffing.render import MINUS, details, summary
-from trialwatch.display import displayed, finalize
+from trialwatch.display import displayed, finalize, status_words
 from trialwatch.kinds import GRADES, grade_rank
 
 ARROW = "\u2192"
@@ -45,22 +45,6 @@ HEADLINE_ORDER: tuple[str, ...] = (
     "enrollment",
 )
 
-STATUS_WORDS: dict[str, str] = {
-    "NOT_YET_RECRUITING": "Not yet recruiting",
-    "RECRUITING": "Recruiting",
-    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
-    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
-    "SUSPENDED": "Suspended",
-    "TERMINATED": "Terminated",
-    "COMPLETED": "Completed",
-    "WITHDRAWN": "Withdrawn",
-    "UNKNOWN": "Unknown status",
-    "AVAILABLE": "Available",
-    "NO_LONGER_AVAILABLE": "No longer available",
-    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
-    "APPROVED_FOR_MARKETING": "Approved for marketing",
-    "WITHHELD": "Withheld",
-}
 
 _NCT_ID = re.compile(r"NCT[0-9]{8}", re.ASCII)
 # C0/C1 controls and the Unicode line and paragraph separators: none belongs in one line.
@@ -146,21 +130,6 @@ def valid_nct_id(value: str) -> str | None:
     """The NCT id in canonical form, or None when ``value`` is not NCT + 8 digits."""
     candidate = value.strip().upper()
     return candidate if _NCT_ID.fullmatch(candidate) else None
-
-
-def status_words(value: Any) -> str:
-    """A registry status in words ("ACTIVE_NOT_RECRUITING" → "Active, not recruiting").
-
-    A site's own wording (not the registry vocabulary) is shown as it is.
-    """
-    if value is None:
-        return "(none)"
-    text = one_line(str(value))
-    if text in STATUS_WORDS:
-        return STATUS_WORDS[text]
-    if re.fullmatch(r"[A-Z]+(?:_[A-Z]+)+", text):
-        return text.replace("_", " ").capitalize()
-    return text
 
 
 def headline(item: AlertItem) -> str:

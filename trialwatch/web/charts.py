@@ -13,6 +13,7 @@ from trialwatch.diffing.render import MINUS
 from trialwatch.web.models import Timeline
 
 WIDTH = 800
+NARROW = 360  # the copy a phone shows
 LEFT, RIGHT = 24, 24  # margins of the status axis: room for a year label's half
 BAND_Y, BAND_HEIGHT = 10, 40
 TICKS_Y = BAND_Y + BAND_HEIGHT + 14  # year labels under the bands
@@ -100,11 +101,13 @@ def _signed(days: int) -> str:
     return f"+{days}" if days >= 0 else f"{MINUS}{-days}"
 
 
-def charts(timeline: Timeline) -> Charts:
-    bands, band_ticks = _bands(timeline)
-    points, segments, pcd_ticks = _pcd(timeline)
+def charts(timeline: Timeline, width: int = WIDTH) -> Charts:
+    """Both charts drawn ``width`` units wide (a phone's copy is drawn narrower, so its
+    labels keep their size instead of shrinking with the whole picture)."""
+    bands, band_ticks = _bands(timeline, width)
+    points, segments, pcd_ticks = _pcd(timeline, width)
     return Charts(
-        WIDTH,
+        width,
         LABELS_Y + 20,
         bands,
         band_ticks,
@@ -115,12 +118,12 @@ def charts(timeline: Timeline) -> Charts:
     )
 
 
-def _bands(timeline: Timeline) -> tuple[list[Band], list[Tick]]:
+def _bands(timeline: Timeline, width: int) -> tuple[list[Band], list[Tick]]:
     periods = timeline.status_periods
     if not periods:
         return [], []
     start, end = _span([_day(p.valid_from) for p in periods])
-    scale = (WIDTH - LEFT - RIGHT) / max(1, (end - start).days)
+    scale = (width - LEFT - RIGHT) / max(1, (end - start).days)
 
     def x(day: date) -> float:
         return round(LEFT + (day - start).days * scale, 1)
@@ -132,14 +135,14 @@ def _bands(timeline: Timeline) -> tuple[list[Band], list[Tick]]:
         shown = status.replace("_", " ").lower() if status else "(not stated)"
         left, right = x(_day(p.valid_from)), x(_day(p.valid_until) if p.valid_until else end)
         until = p.valid_until or "now"
-        width = max(1.0, round(right - left, 1))
-        inside = width >= CHAR_WIDTH * len(shown) + 8
+        wide = max(1.0, round(right - left, 1))
+        inside = wide >= CHAR_WIDTH * len(shown) + 8
         if not inside:
             below += 1
         bands.append(
             Band(
                 x=left,
-                width=width,
+                width=wide,
                 status=status,
                 valid_from=p.valid_from,
                 valid_until=p.valid_until or "",
@@ -153,21 +156,21 @@ def _bands(timeline: Timeline) -> tuple[list[Band], list[Tick]]:
     return bands, [Tick(x(d), str(d.year)) for d in _years(start, end)]
 
 
-def _pcd(timeline: Timeline) -> tuple[list[Point], list[Segment], list[Tick]]:
+def _pcd(timeline: Timeline, width: int) -> tuple[list[Point], list[Segment], list[Tick]]:
     stated = timeline.primary_completion
     if not stated:
         return [], [], []
     start, end = _span([_day(p.date) for p in stated])
     inner = PCD_HEIGHT - PCD_TOP - PCD_BOTTOM
     scale = inner / max(1, (end - start).days)
-    step = (WIDTH - PCD_LEFT - PCD_RIGHT) / max(1, len(stated) - 1)
+    step = (width - PCD_LEFT - PCD_RIGHT) / max(1, len(stated) - 1)
 
     def y(day: date) -> float:
         return round(PCD_TOP + inner - (day - start).days * scale, 1)
 
     points = [
         Point(
-            x=round(PCD_LEFT + i * step if len(stated) > 1 else WIDTH / 2, 1),
+            x=round(PCD_LEFT + i * step if len(stated) > 1 else width / 2, 1),
             y=y(_day(p.date)),
             version_id=p.version_id,
             date=p.date,

@@ -26,6 +26,7 @@ from trialwatch.web.models import (
     TrialView,
     VersionRow,
 )
+from trialwatch.web.record_view import module_names
 
 MAX_QUERY = 200  # characters of a search; more is not a search
 
@@ -114,14 +115,21 @@ def versions(session: Session, nct_id: str) -> list[VersionRow] | None:
         for v in session.exec(select(TrialVersion).where(col(TrialVersion.id).in_(ids)))
     }
     out: list[VersionRow] = []
+    places: dict[str, int] = {}
     for i, row in enumerate(rows):
         following = rows[i + 1] if i + 1 < len(rows) else None
         same = following is not None and following["source"] == row["source"]
         until = following["registry_date"] if following is not None and same else None
+        before = rows[i - 1] if i > 0 and rows[i - 1]["source"] == row["source"] else None
         record = records.get(row["version_id"], {})
+        places[row["source"]] = places.get(row["source"], 0) + 1
+        # Registry versions of one content share a row, as `trialwatch history` shows ("v3,4").
+        numbers = row.get("registry_versions") or []
+        number = ",".join(str(n) for n in numbers) or row["registry_version"]
         out.append(
             VersionRow(
                 version_id=row["version_id"],
+                label=f"v{number}" if number else f"#{places[row['source']]}",
                 origin=row["source"],
                 format=row["format"],
                 registry_version=row["registry_version"],
@@ -133,6 +141,8 @@ def versions(session: Session, nct_id: str) -> list[VersionRow] | None:
                 primary_completion_date=_pcd(record),
                 changes=row["changes"],
                 grades=row["grades"],
+                modules=module_names(row["changes"]),
+                previous_id=before["version_id"] if before else None,
             )
         )
     return out

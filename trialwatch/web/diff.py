@@ -1,21 +1,58 @@
 """Two versions of one trial side by side: the typed changes ``compare`` finds between them,
-criteria and outcomes item by item, each item with its grade and reason."""
+every list (criteria, outcomes, sites, names) item by item, each changed item with its
+word-level marks, grade and reason."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from trialwatch.diffing.changes import DATE_KINDS, Change, compare
 from trialwatch.diffing.render import NONE, date_text, item_text, place_text, summary, value_text
+from trialwatch.display import status_words
 from trialwatch.registry.models import TrialVersion
 from trialwatch.registry.queries import find_trial
 from trialwatch.registry.timeline import record_of
 from trialwatch.web.data import versions
+from trialwatch.web.marks import word_marks
 from trialwatch.web.models import DiffItem, DiffView, FieldDiff
+from trialwatch.web.record_view import site_line
 
 ITEM_KINDS = ("eligibility_criteria", "primary_outcome", "secondary_outcome")
+# What one item of each list is called, singular and plural.
+NOUNS = {
+    "eligibility_criteria": ("criterion", "criteria"),
+    "primary_outcome": ("outcome", "outcomes"),
+    "secondary_outcome": ("outcome", "outcomes"),
+    "locations": ("site", "sites"),
+    "sponsor": ("collaborator", "collaborators"),
+    "conditions": ("condition", "conditions"),
+    "interventions": ("intervention", "interventions"),
+}
+FOLD = 10  # a group of more items than this is folded behind its count
+OP_WORDS = {
+    "added": "added",
+    "removed": "removed",
+    "changed": "changed",
+    "status": "changed status",
+    "moved": "moved",
+    "renamed": "renamed",
+    "promoted": "promoted",
+    "demoted": "demoted",
+    "split": "split",
+    "merged": "merged",
+}
+
+
+class ItemGroup(BaseModel):
+    """The items of one change with one op, folded when there are many."""
+
+    op: str
+    label: str
+    items: list[DiffItem]
+    folded: bool
 
 
 def version_diff(session: Session, nct_id: str, a: int, b: int) -> DiffView | None:
@@ -30,24 +67,37 @@ def version_diff(session: Session, nct_id: str, a: int, b: int) -> DiffView | No
     if old is None or new is None or a not in by_id or b not in by_id:
         return None
     found = compare(record_of(old), record_of(new))
+    following = [r for r in rows if r.previous_id == b]
     return DiffView(
-        nct_id=trial.nct_id, a=by_id[a], b=by_id[b], changes=[field_diff(c) for c in found]
+        nct_id=trial.nct_id,
+        a=by_id[a],
+        b=by_id[b],
+        previous=by_id.get(by_id[a].previous_id or -1),
+        following=following[0] if following else None,
+        changes=[field_diff(c) for c in found],
     )
 
 
 def field_diff(change: Change) -> FieldDiff:
     reason = str(change.detail.get("reason") or "")
-    if change.kind in ITEM_KINDS and change.detail.get("items") is not None:
-        items = [_item_row(change.kind, e) for e in change.detail["items"]]
+    d = change.detail
+    if change.kind in ITEM_KINDS and d.get("items") is not None:
+        items = [_item_row(change.kind, e) for e in d["items"]]
+    elif change.kind == "locations":
+        items = _site_rows(d, change.grade)
+    elif change.kind in NOUNS and ("added" in d or "removed" in d):
+        items = _name_rows(change.kind, d, change.grade)
     else:
         items = [
-            DiffItem(
-                op="changed",
-                where=str(change.detail.get("field") or change.kind),
-                before=_shown(change.kind, change.before),
-                after=_shown(change.kind, change.after),
-                grade=change.grade,
-                reason=reason,
+            _marked(
+                DiffItem(
+                    op="changed",
+                    where=str(d.get("field") or change.kind),
+                    before=_shown(change.kind, change.before),
+                    after=_shown(change.kind, change.after),
+                    grade=change.grade,
+                    reason=reason,
+                )
             )
         ]
     return FieldDiff(
@@ -55,27 +105,110 @@ def field_diff(change: Change) -> FieldDiff:
     )
 
 
+def item_groups(field: FieldDiff) -> list[ItemGroup]:
+    """The change's items grouped by op (in the order first met), long groups folded."""
+    noun, nouns = NOUNS.get(field.kind, ("item", "items"))
+    by_op: dict[str, list[DiffItem]] = {}
+    for item in field.items:
+        by_op.setdefault(item.op, []).append(item)
+    return [
+        ItemGroup(
+            op=op,
+            label=f"{len(items):,} {noun if len(items) == 1 else nouns} {OP_WORDS.get(op, op)}",
+            items=items,
+            folded=len(items) > FOLD,
+        )
+        for op, items in by_op.items()
+    ]
+
+
+def _marked(item: DiffItem) -> DiffItem:
+    item.marks = word_marks(item.before, item.after)
+    return item
+
+
 def _shown(kind: str, value: Any) -> str:
     """A whole value as text, the way `trialwatch changes` writes it."""
     if kind in DATE_KINDS:
         return date_text(value)
+    if kind == "status":
+        return status_words(value)
     if kind == "enrollment" and isinstance(value, dict):
         return f"{value.get('count')} ({value['type']})" if value.get("type") else str(value)
-    if kind == "locations" and isinstance(value, list):
-        return "; ".join(_site(v) for v in value) or NONE
     if kind == "interventions" and isinstance(value, list):
-        return "; ".join(
-            item_text(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value
-        )
+        return "; ".join(_intervention(v) for v in value) or NONE
     return value_text(value)
 
 
+def _intervention(value: Any) -> str:
+    if not isinstance(value, dict):
+        return str(value)
+    name = item_text(value.get("name") or "")
+    return f"{name} ({value['type']})" if value.get("type") else name
+
+
+def _site_rows(d: dict[str, Any], grade: str) -> list[DiffItem]:
+    rows = [
+        DiffItem(op="added", where="", before="", after=_site(s), grade=grade, reason="")
+        for s in d.get("added") or []
+    ]
+    rows += [
+        DiffItem(op="removed", where="", before=_site(s), after="", grade=grade, reason="")
+        for s in d.get("removed") or []
+    ]
+    rows += [
+        DiffItem(
+            op="status",
+            where=site_line(e.get("site")),
+            before=status_words(e.get("before")),
+            after=status_words(e.get("after")),
+            grade=grade,
+            reason="site status changed",
+        )
+        for e in d.get("status_changed") or []
+    ]
+    return rows
+
+
 def _site(location: Any) -> str:
-    if not isinstance(location, dict):
-        return str(location)
-    place = ", ".join(str(location[k]) for k in ("facility", "city", "country") if location.get(k))
-    status = location.get("status")
-    return f"{place} ({status})" if status else place
+    line = site_line(location)
+    status = location.get("status") if isinstance(location, dict) else None
+    return f"{line} ({status_words(status)})" if status else line
+
+
+def _name_rows(kind: str, d: dict[str, Any], grade: str) -> list[DiffItem]:
+    show = _intervention if kind == "interventions" else item_text
+    rows = [
+        DiffItem(op="added", where="", before="", after=show(v), grade=grade, reason="")
+        for v in d.get("added") or []
+    ]
+    rows += [
+        DiffItem(op="removed", where="", before=show(v), after="", grade=grade, reason="")
+        for v in d.get("removed") or []
+    ]
+    rows += [
+        _marked(
+            DiffItem(
+                op="changed", where="", before=show(old), after=show(new), grade=grade, reason=""
+            )
+        )
+        for old, new in d.get("changed") or []
+    ]
+    return rows
+
+
+def _outcome(value: Any) -> str:
+    """An outcome as one statement: measure, time frame, description."""
+    if isinstance(value, list):  # the parts of a split or merged outcome
+        return " | ".join(_outcome(v) for v in value)
+    if not isinstance(value, dict):
+        return item_text(value)
+    parts = [item_text(value.get("measure") or "")]
+    if value.get("time_frame"):
+        parts.append(f"Time frame: {item_text(value['time_frame'])}")
+    if value.get("description"):
+        parts.append(item_text(value["description"]))
+    return " \u2014 ".join(parts)
 
 
 def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
@@ -90,6 +223,7 @@ def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
             where = f"{place_text(e['from'])} \u2192 {place_text(e['to'])}"
         else:
             where = place_text(e)
+        show = item_text
     else:
         where = {
             "promoted": "secondary \u2192 primary",
@@ -101,11 +235,14 @@ def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
             before = None
         if op == "removed":
             after = None
-    return DiffItem(
-        op=op,
-        where=where,
-        before=item_text(before) if before is not None else "",
-        after=item_text(after) if after is not None else "",
-        grade=str(e.get("grade") or "major"),
-        reason=str(e.get("reason") or ""),
+        show = _outcome
+    return _marked(
+        DiffItem(
+            op=op,
+            where=where,
+            before=show(before) if before is not None else "",
+            after=show(after) if after is not None else "",
+            grade=str(e.get("grade") or "major"),
+            reason=str(e.get("reason") or ""),
+        )
     )

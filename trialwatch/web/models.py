@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from trialwatch.web.marks import Marks
+
 PAGE_SIZE = 50
 
 
@@ -31,6 +33,10 @@ class VersionRow(BaseModel):
     the next version's) and trialwatch's (first and last seen)."""
 
     version_id: int
+    label: str = Field(
+        description="The registry's version number (v0, v1, ...), else the version's place "
+        "among its origin's versions (#1, #2, ...)"
+    )
     origin: str
     format: str
     registry_version: str | None
@@ -42,6 +48,8 @@ class VersionRow(BaseModel):
     primary_completion_date: str | None
     changes: list[str]
     grades: list[str]
+    modules: list[str] = Field(description="The registry's record modules the changes touched")
+    previous_id: int | None = Field(description="The version before, of the same origin")
 
 
 class StatusPeriod(BaseModel):
@@ -86,7 +94,8 @@ class TrialView(BaseModel):
 
 
 class DiffItem(BaseModel):
-    """One criterion or outcome item (or one value, for other kinds) before and after."""
+    """One item of a list (a criterion, outcome, site or name), or one value for other kinds,
+    before and after; a changed text with the words each side has that the other lacks."""
 
     op: str
     where: str
@@ -94,6 +103,7 @@ class DiffItem(BaseModel):
     after: str
     grade: str
     reason: str
+    marks: Marks | None = None
 
 
 class FieldDiff(BaseModel):
@@ -108,6 +118,8 @@ class DiffView(BaseModel):
     nct_id: str
     a: VersionRow
     b: VersionRow
+    previous: VersionRow | None = Field(description="The version before a, of a's origin")
+    following: VersionRow | None = Field(description="The version after b, of b's origin")
     changes: list[FieldDiff]
 
 
