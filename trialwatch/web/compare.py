@@ -21,6 +21,7 @@ from trialwatch.web.record_view import (
     site_line,
 )
 
+BOOKKEEPING = ("Last update posted",)
 RUN = 6  # a run of more unchanged rows than this is folded inside a changed section
 
 
@@ -208,6 +209,7 @@ def compare_records(
         for read in readers:
             rows += _aligned(read(old), read(new))
         rows = [r for r in rows if r.before or r.after]
-        changed = sum(1 for r in rows if not r.same)
+        # The registry moves its last update date with every version: not a reason to open.
+        changed = sum(1 for r in rows if not r.same and r.label not in BOOKKEEPING)
         sections.append(Section(name=name, changed=changed, blocks=_blocks(rows)))
     return CompareView(nct_id=nct_id, a=a, b=b, sections=sections)

@@ -32,8 +32,7 @@ class Marks(BaseModel):
 
 
 def _runs(pairs: list[tuple[str, str]]) -> list[Run]:
-    """Adjacent runs of one kind joined; a space between two marked runs joins them too, so
-    a rewritten phrase is one mark, not one per word."""
+    """Adjacent runs of one kind joined."""
     out: list[Run] = []
     for op, text in pairs:
         if not text:
@@ -42,19 +41,7 @@ def _runs(pairs: list[tuple[str, str]]) -> list[Run]:
             out[-1].text += text
         else:
             out.append(Run(op=op, text=text))
-    joined: list[Run] = []
-    for i, run in enumerate(out):
-        space_between = (
-            run.op == "same"
-            and not run.text.strip()
-            and 0 < i < len(out) - 1
-            and out[i - 1].op == out[i + 1].op != "same"
-        )
-        if space_between or (joined and joined[-1].op == run.op):
-            joined[-1].text += run.text
-        else:
-            joined.append(run.model_copy())
-    return joined
+    return out
 
 
 def word_marks(before: str, after: str) -> Marks | None:
@@ -70,8 +57,12 @@ def word_marks(before: str, after: str) -> Marks | None:
         return None
     old: list[tuple[str, str]] = []
     new: list[tuple[str, str]] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
+    codes = matcher.get_opcodes()
+    for n, (tag, i1, i2, j1, j2) in enumerate(codes):
+        # A space alone between two marked runs is marked with them on both sides, so a
+        # rewritten phrase is one mark, not one per word.
+        lone_space = 0 < n < len(codes) - 1 and not "".join(a[i1:i2]).strip()
+        if tag == "equal" and not lone_space:
             old.append(("same", "".join(a[i1:i2])))
             new.append(("same", "".join(b[j1:j2])))
             continue
