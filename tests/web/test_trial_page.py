@@ -4,15 +4,19 @@ show`, `history` and `changes` say about the same trial."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import html
 
+from tests.conftest import FIXTURES
 from tests.web.browser import HOSTILE, HOSTILE_TRIAL, ingest_hostile
 from tests.web.conftest import api, cli_json, db_of, page
+from trialwatch.cli import cli
 from trialwatch.display import status_words
 
 TRIAL = "NCT04280705"  # registry history: statuses, a reworded criterion, a slip
@@ -237,3 +241,21 @@ def test_hostile_text_stays_text_in_every_view(client: TestClient, tmp_path: Pat
     [title] = doc.xpath('//details[@data-section="Identification"]//tr[@class="changed"]')
     assert HOSTILE in "".join(title.xpath('td[@class="after"]//ins/text()'))
     assert HOSTILE in criteria_texts(page(client, f"/trials/{HOSTILE_TRIAL}"))
+
+
+def test_a_site_page_it_was_seen_on_is_linked(client: TestClient) -> None:
+    folder = FIXTURES / "veeva" / "seed003_NCT02249676"
+    nct = json.loads((folder / "expected.json").read_text())["record"]["nct_id"]
+    where = f"https://pages.example/study/{nct}"  # where this test says the page was read
+    result = CliRunner().invoke(
+        cli,
+        ["--db", db_of(client), "import", str(folder / "semantic.html")]
+        + ["--source", "veeva", "--url", where],
+    )
+    assert result.exit_code == 0, result.output
+    doc = page(client, f"/trials/{nct}")
+    links = [(a.text, a.get("href")) for a in doc.xpath('//*[@id="links"]/a[@class="source-link"]')]
+    assert links == [
+        ("ClinicalTrials.gov", f"https://clinicaltrials.gov/study/{nct}"),
+        ("ClinicalTrials.Veeva", where),
+    ]
