@@ -1,14 +1,17 @@
 """`trialwatch export --format duckdb`: each export as a DuckDB file holds what its Parquet
 export holds, typed alike; an existing file is replaced whole; without the duckdb package it
-is one line and exit status 2."""
+is one line and exit status 2. And docs/exports.md's Python and SQL examples, run as written
+on exports of the analyst database, with no DuckDB extension but those built in."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -166,3 +169,36 @@ def test_a_full_disk_is_one_line_and_no_file(sqlite_url: str, tmp_path: Path) ->
         assert last.startswith(f"trialwatch export: cannot write {out}: "), result.stderr
         assert "No space left on device" in last
         assert list(disk.iterdir()) == []
+
+
+def _blocks(language: str) -> list[str]:
+    text = (ROOT / "docs" / "exports.md").read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+
+
+def test_the_docs_examples_run_offline_as_written(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    python, sql = _blocks("python"), _blocks("sql")
+    assert python and sql
+    names = set(re.findall(r"['\"](\w+\.(?:parquet|csv|jsonl|duckdb))['\"]", "".join(python + sql)))
+    assert {"changes.parquet", "changes.duckdb"} <= names
+    for name in names:
+        what, fmt = name.split(".")
+        exported(sqlite_url, what, tmp_path / name, "--format", fmt)
+    for block in python:
+        found: dict[str, Any] = {}
+        exec(compile(block, "docs/exports.md", "exec"), found)  # noqa: S102
+        for value in found.values():
+            if hasattr(value, "shape"):  # a data frame read from an export
+                assert value.shape[0] > 0
+    con = offline()
+    for block in sql:
+        for statement in block.split(";"):
+            code = "\n".join(s for s in statement.splitlines() if not s.startswith("--")).strip()
+            if not code:
+                continue  # a comment after the last statement
+            answer = con.sql(code)
+            if code.upper().startswith("SELECT"):
+                assert answer is not None and answer.fetchall(), code  # a query finds rows
