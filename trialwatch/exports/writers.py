@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
 
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet", "duckdb")
-FILE_ONLY: tuple[str, ...] = ("parquet", "duckdb")  # never to stdout: written whole, by seeking
+FILE_ONLY: tuple[str, ...] = ("parquet", "duckdb")  # need a file: -o - is a usage error
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 EXTENSIONS |= {".pq": "parquet", ".duckdb": "duckdb", ".ddb": "duckdb"}
 DEFAULT_FORMAT = "csv"
