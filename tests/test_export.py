@@ -342,6 +342,7 @@ def test_rows_come_in_bounded_batches(sqlite_url: str) -> None:
     [
         (["changes", "--format", "xlsx", "-o", "x"], "'xlsx' is not one of"),
         (["changes", "--format", "parquet", "-o", "-"], "parquet needs a file"),
+        (["changes", "--format", "duckdb", "-o", "-"], "duckdb needs a file"),
         (["changes", "-o", "-.parquet", "--format", "parquet"], None),
         (["trials", "--kind", "status", "-o", "x.csv"], "--kind does not apply to trials"),
         (["changes", "--as-of", "2020-01-01", "-o", "x.csv"], "--as-of does not apply to"),

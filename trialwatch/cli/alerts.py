@@ -136,10 +136,12 @@ def _watch_dict(w: Watch) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def watch_list(obj: Context, as_json: bool) -> None:
-    """List the active watches."""
+    """List the active watches (none: one line on stderr, and --json prints [])."""
     with transaction(obj.engine) as session:
         rows = session.exec(select(Watch).where(col(Watch.active).is_(True))).all()
         data = [(_watch_dict(w), describe(w)) for w in rows]
+    if not data:
+        err("no active watches")
     if as_json:
         print_json([d for d, _ in data])
         return
@@ -233,7 +235,8 @@ def alerts_retry(obj: Context, message_ids: tuple[int, ...], retry_all: bool) ->
 @click.pass_obj
 def alerts_list(obj: Context, pending: bool, held: bool, as_json: bool) -> None:
     """List alert deliveries: one per (watch, change), with their message (the number
-    `alerts retry` takes), its state and, when held or retrying, the reason."""
+    `alerts retry` takes), its state and, when held or retrying, the reason. With none, one
+    line on stderr says so (and --json prints an empty array)."""
     with transaction(obj.engine) as session:
         stmt = (
             select(Delivery, Change, AlertMessage)
@@ -261,6 +264,8 @@ def alerts_list(obj: Context, pending: bool, held: bool, as_json: bool) -> None:
                     "last_error": message.last_error if message else None,
                 }
             )
+    if not data:
+        err(f"no {'held ' if held else 'pending ' if pending else ''}alert deliveries")
     if as_json:
         print_json(data)
         return

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from trialwatch.cli.filters import OneLineUsage, change_filters, filter_options
+from trialwatch.cli.filters import (
+    OneLineUsage,
+    asked,
+    change_filters,
+    filter_options,
+    nothing_matches,
+)
 from trialwatch.cli.util import Context, err, print_json, reads_only
 from trialwatch.registry.db import transaction
 from trialwatch.registry.queries import change_dict, count_changes, list_changes
@@ -47,6 +53,9 @@ def changes(
     date, then observed time, then id. --limit/--offset page through that order (the total
     goes to stderr when --limit cuts it short).
 
+    When nothing matches, stdout is empty (with --json, an empty array) and one line on stderr
+    says so, naming the filters; the exit status is 0.
+
     JSON rows: id, nct_id, kind, grade, source, from_version_id, to_version_id,
     registry_date, observed_at, before, after, detail. from_version_id and to_version_id are
     trial_version ids: `trialwatch history NCT --json` gives them as version_id.
@@ -54,14 +63,19 @@ def changes(
     from trialwatch.diffing.changes import Change
     from trialwatch.diffing.render import details, summary
 
+    given = asked(options)
     filters = change_filters(options)
     with transaction(obj.engine) as session:
         rows = list_changes(session, **filters, limit=limit, offset=offset)
         data = [change_dict(c) for c in rows]
-        if limit is not None and len(rows) == limit:
-            total = count_changes(session, **filters)
-            if total > offset + limit:
-                err(f"{len(rows)} of {total} change(s) shown, from number {offset + 1}")
+        cut = limit is not None and len(rows) == limit
+        total = count_changes(session, **filters) if cut or (offset and not rows) else None
+    if cut and total is not None and total > offset + len(rows):
+        err(f"{len(rows)} of {total} change(s) shown, from number {offset + 1}")
+    elif not rows and total:  # some match, all before --offset
+        err(f"no changes from number {offset + 1}: {total} match" + (given and f" ({given})"))
+    elif not rows:
+        err(nothing_matches("changes", given))
     if as_json:
         print_json(data)
         return

@@ -143,6 +143,38 @@ def filter_options(command: F) -> F:
     return command
 
 
+def asked(params: dict[str, Any]) -> str:
+    """The filters given, in the options' words ("kind status, since 2024-01-01"): what a
+    line saying nothing matched names. Read before ``change_filters`` pops them."""
+    parts = []
+    for key, flag in (
+        ("ncts", "nct"),
+        ("kinds", "kind"),
+        ("since", "since"),
+        ("until", "until"),
+        ("min_grade", "min-grade"),
+        ("sources", "source"),
+        ("min_delay_days", "min-delay-days"),
+        ("phases", "phase"),
+        ("sponsors", "sponsor"),
+    ):
+        value = params.get(key)
+        values = [str(v) for v in value] if isinstance(value, tuple | list) else [value]
+        given = [str(v).strip() for v in values if v is not None and str(v).strip()]
+        given = [v.upper() for v in given] if key == "ncts" else given
+        if given:
+            parts.append(f"{flag} {' or '.join(given)}")
+    if params.get("clock", "observed") != "observed":
+        parts.append(f"clock {params['clock']}")
+    return ", ".join(parts)
+
+
+def nothing_matches(noun: str, filters: str) -> str:
+    """The stderr line for an empty answer: ``no changes match (kind status)``, or with no
+    filter given ``no changes held``."""
+    return f"no {noun} match ({filters})" if filters else f"no {noun} held"
+
+
 def change_filters(params: dict[str, Any]) -> dict[str, Any]:
     """``list_changes``' filters from the options ``filter_options`` added (popped from
     ``params``), checked: a bad value is a usage error naming its option."""

@@ -103,7 +103,8 @@ def history_(obj: Context, nct: str, as_json: bool) -> None:
 @reads_only
 def discrepancies(obj: Context, as_json: bool) -> None:
     """List open disagreements between a republishing site and the registry (status and
-    end dates): both values, both sources, and since when."""
+    end dates): both values, both sources, and since when. With none open, one line on
+    stderr says so (and --json prints an empty array)."""
     from trialwatch.registry.discrepancies import open_discrepancies
 
     with transaction(obj.engine) as session:
@@ -119,6 +120,8 @@ def discrepancies(obj: Context, as_json: bool) -> None:
             }
             for d in open_discrepancies(session)
         ]
+    if not data:
+        err("no open discrepancies")
     if as_json:
         print_json(data)
         return

@@ -77,10 +77,12 @@ def schedule_add(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def schedule_list(obj: Context, as_json: bool) -> None:
-    """List scheduled jobs."""
+    """List scheduled jobs (none: one line on stderr, and --json prints [])."""
     from trialwatch.scheduler.store import list_jobs
 
     jobs = list_jobs(obj.url)
+    if not jobs:
+        err("no scheduled jobs")
     if as_json:
         print_json(jobs)
         return
@@ -171,6 +173,7 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
 
     A run's status: running, ok, partial (some pages set aside), failed or interrupted
     (stopped by Ctrl-C or a signal, or its scheduler died); the last two with the reason.
+    With none, one line on stderr says so (and --json prints an empty array).
     """
     with transaction(obj.engine) as session:
         rows = session.exec(select(CrawlRun).order_by(col(CrawlRun.id).desc()).limit(limit)).all()
@@ -192,6 +195,8 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
             }
             for r in rows
         ]
+    if not data and limit:
+        err("no crawl runs")
     if as_json:
         print_json(data)
         return

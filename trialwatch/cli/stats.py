@@ -6,8 +6,14 @@ from typing import Any
 
 import click
 
-from trialwatch.cli.filters import OneLineUsage, change_filters, filter_options
-from trialwatch.cli.util import Context, print_json, reads_only
+from trialwatch.cli.filters import (
+    OneLineUsage,
+    asked,
+    change_filters,
+    filter_options,
+    nothing_matches,
+)
+from trialwatch.cli.util import Context, err, print_json, reads_only
 from trialwatch.registry.db import transaction
 from trialwatch.registry.stats import change_stats
 
@@ -27,6 +33,9 @@ def stats(obj: Context, as_json: bool, **options: Any) -> None:
     trialwatch stats --kind primary_completion_date --min-grade major --json
     trialwatch stats --phase 3 --sponsor pfizer --clock registry
 
+    When no change matches, one line on stderr says so, naming the filters, and stdout is
+    empty (with --json, the object with its counts at zero); the exit status is 0.
+
     \b
     JSON keys:
       clock                     observed or registry
@@ -41,11 +50,16 @@ def stats(obj: Context, as_json: bool, **options: Any) -> None:
                                 none), buckets {earlier, 0, 1-30, 31-90, 91-180, 181-365,
                                 >365} (days later)
     """
+    given = asked(options)
     filters = change_filters(options)
     with transaction(obj.engine) as session:
         data = change_stats(session, **filters)
+    if not data["total"]:
+        err(nothing_matches("changes", given))
     if as_json:
         print_json(data)
+        return
+    if not data["total"]:  # every count zero: no tables
         return
     for line in render(data):
         click.echo(line)

@@ -1,8 +1,9 @@
-"""Export files: CSV, JSON Lines and Parquet, each written a batch of rows at a time.
+"""Export files: CSV, JSON Lines, Parquet and DuckDB, each written a batch of rows at a time.
 
-Each column's kind (``trialwatch.registry.export.Column``) decides its type: in Parquet a
-declared schema (so a column with no value at all still has its type), in CSV ISO text, in
-JSON Lines JSON values. pyarrow is imported only when a Parquet file is written.
+Each column's kind (``trialwatch.registry.export.Column``) decides its type: in Parquet and
+DuckDB a declared Arrow schema (so a column with no value at all still has its type), in CSV
+ISO text, in JSON Lines JSON values. pyarrow is imported only when a Parquet or DuckDB file is
+written; the DuckDB writer is ``trialwatch.exports.duckdb_file``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from trialwatch.registry.export import Column, ColumnKind
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
 
-FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
+FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet", "duckdb")
+FILE_ONLY: tuple[str, ...] = ("parquet", "duckdb")  # need a file: -o - is a usage error
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-EXTENSIONS[".pq"] = "parquet"
+EXTENSIONS |= {".pq": "parquet", ".duckdb": "duckdb", ".ddb": "duckdb"}
 DEFAULT_FORMAT = "csv"
 
 
@@ -33,6 +35,10 @@ def format_for(path: str) -> str:
         if lowered.endswith(extension):
             return fmt
     return DEFAULT_FORMAT
+
+
+class WriteFailed(Exception):
+    """A writer could not write its file; the message says why, in one line."""
 
 
 class Writer(Protocol):
@@ -165,9 +171,22 @@ def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     )
 
 
+def arrow_batch(
+    columns: Sequence[Column], schema: pa.Schema, rows: Sequence[tuple[Any, ...]]
+) -> pa.RecordBatch:
+    """Rows as one Arrow record batch of ``schema`` (``arrow_schema(columns)``): ISO dates as
+    date32, times as timestamp[us, tz=UTC], counts and ids as int64."""
+    import pyarrow as pa
+
+    arrays = []
+    for i, (column, field) in enumerate(zip(columns, schema, strict=True)):
+        convert = _CONVERT[column.kind]
+        arrays.append(pa.array([convert(row[i]) for row in rows], type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 class ParquetWriter:
-    """Row groups of the batches given (``BATCH_ROWS`` rows each), typed by ``arrow_schema``:
-    ISO dates as date32, times as timestamp[us, tz=UTC], counts and ids as int64."""
+    """Row groups of the batches given (``BATCH_ROWS`` rows each), typed by ``arrow_schema``."""
 
     def __init__(self, columns: Sequence[Column], out: IO[bytes]) -> None:
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -177,15 +196,8 @@ class ParquetWriter:
         self._writer = pq.ParquetWriter(out, self._schema, compression="zstd")
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        import pyarrow as pa
-
-        if not rows:
-            return
-        arrays = []
-        for i, (column, field) in enumerate(zip(self._columns, self._schema, strict=True)):
-            convert = _CONVERT[column.kind]
-            arrays.append(pa.array([convert(row[i]) for row in rows], type=field.type))
-        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
+        if rows:
+            self._writer.write_batch(arrow_batch(self._columns, self._schema, rows))
 
     def close(self) -> None:
         self._writer.close()
@@ -199,7 +211,8 @@ WRITERS: dict[str, Callable[[Sequence[Column], IO[bytes]], Writer]] = {
 
 
 def open_writer(fmt: str, columns: Sequence[Column], out: IO[bytes]) -> Writer:
-    """A writer of ``fmt`` (one of FORMATS) on the byte stream ``out``."""
+    """A writer of ``fmt`` (one of FORMATS but duckdb, which writes a file by its path) on
+    the byte stream ``out``."""
     if fmt not in WRITERS:
-        raise ValueError(f"{fmt!r} is not an export format (one of {', '.join(FORMATS)})")
+        raise ValueError(f"{fmt!r} is not a stream export format (one of {', '.join(WRITERS)})")
     return WRITERS[fmt](columns, out)
