@@ -155,6 +155,7 @@ def search(session: Session, query: TrialQuery) -> SearchPage:
         phase=query.phase,
         sort=query.sort,
         page=query.page,
+        page_size=PAGE_SIZE,
         total=int(session.exec(count).one()),
         trials=[_summary(trial, changed) for trial, changed in rows],
     )

@@ -17,7 +17,7 @@ from trialwatch.web import data, home
 from trialwatch.web.atom import MEDIA_TYPE, AtomFeed, atom
 from trialwatch.web.feed import FeedFilters, conditions, feed, watch_id
 from trialwatch.web.home import SORTS, TrialQuery
-from trialwatch.web.models import PAGE_SIZE, FeedPage, SearchPage
+from trialwatch.web.models import FeedPage, SearchPage
 from trialwatch.web.pages import PROBLEMS, Db, NotFound, nct_of, render
 from trialwatch.web.words import PHASE_WORDS, STATUSES, phase_words, status_words
 
@@ -47,7 +47,6 @@ def _search_page(request: Request, db: Session, query: TrialQuery) -> Response:
         "search.html",
         result=home.search(db, query),
         query=query,
-        page_size=PAGE_SIZE,
         statuses=STATUSES,
         phases=PHASES,
         sorts=SORTS,
