@@ -30,7 +30,7 @@ from trialwatch.web.params import BadInput, parse_page
 
 __all__ = ["BadInput", "FeedFilters", "feed", "parse_page"]
 
-MAX_WATCH_ID = 10**15
+MAX_WATCH_ID = 2**31  # ids are 32-bit integers in PostgreSQL
 
 
 @dataclass
@@ -143,7 +143,7 @@ def watch_id(value: str) -> int:
 def watch_conditions(watch: Watch) -> list[ColumnElement[bool]]:
     """SQL for the changes ``watch`` hears about, as ``alerts.watches.enqueue`` decides it:
     one of its kinds, at least its grade, and one of its trials (its NCT ids, the trials its
-    search returned) or its source."""
+    search returned) or its source. A paused watch's terms still select its changes."""
     where = change_conditions(
         kinds=watch.kinds,
         min_grade=grade_of(watch.min_grade),
@@ -158,10 +158,6 @@ def watch_conditions(watch: Watch) -> list[ColumnElement[bool]]:
     return where
 
 
-def find_watch(session: Session, number: int) -> Watch | None:
-    return session.get(Watch, number)
-
-
 def conditions(session: Session, filters: FeedFilters) -> tuple[list[Any], Watch | None]:
     """The SQL conditions for ``filters``, and the watch they name (BadInput if none)."""
     where: list[Any] = change_conditions(**filters.query())
@@ -170,18 +166,11 @@ def conditions(session: Session, filters: FeedFilters) -> tuple[list[Any], Watch
         where.append(col(Change.trial_id).in_(matching))
     watch = None
     if filters.watch is not None:
-        watch = find_watch(session, filters.watch)
+        watch = session.get(Watch, filters.watch)
         if watch is None:
             raise BadInput(f"watch: there is no watch {filters.watch}")
         where += watch_conditions(watch)
     return where, watch
-
-
-def newest(session: Session, filters: FeedFilters) -> list[tuple[Change, str | None]]:
-    """The changes of the filters' page, each with its trial's title."""
-    where, _ = conditions(session, filters)
-    offset = (filters.page - 1) * filters.limit
-    return newest_changes(session, where, clock=filters.clock, limit=filters.limit, offset=offset)
 
 
 def found_change(change: Change) -> FoundChange:
