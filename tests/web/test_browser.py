@@ -413,7 +413,7 @@ def test_home_filters_and_orders(site: Site, tab: Tab) -> None:
         assert len(rows) == sum(1 for s in held.values() if s == "COMPLETED")
         changed = [c for _, _, c in rows]
         assert changed == sorted(changed, reverse=True), changed
-        expect(page.locator("tr.trial td.status").first).to_have_text("Completed")
+        expect(page.locator("tr.trial td.state").first).to_have_text("Completed")
         assert fits(page), f"/trials at {width}px"
         csv_link = page.locator("a.csv")
         assert csv_link.get_attribute("href") == "/trials.csv?status=COMPLETED&sort=-changed"

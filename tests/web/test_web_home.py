@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES
 from tests.web.conftest import api, db_of, page
 from tests.web.expect import changes, trials
 from tests.web.test_web_hostile import ingest_edited
-from trialwatch.alerts.render import STATUS_WORDS
+from trialwatch.display import STATUS_WORDS
 from trialwatch.registry.models import Trial
 from trialwatch.web.words import STATUSES
 
@@ -75,12 +75,12 @@ def test_search_by_status_and_phase(client: TestClient) -> None:
     assert both and [t["nct_id"] for t in listed(client, "phase=2&status=completed")] == both
     doc = page(client, "/trials?status=ACTIVE_NOT_RECRUITING")
     assert (
-        doc.xpath(f'string(//tr[@data-nct="{TRIAL}"]/td[@class="status"])')
+        doc.xpath(f'string(//tr[@data-nct="{TRIAL}"]/td[@class="state"])')
         == "Active, not recruiting"
     )
     for row in page(client, "/").xpath('//tr[@class="trial"]'):
         status = held[row.get("data-nct")].overall_status
-        assert row.xpath('string(td[@class="status"])') == STATUS_WORDS[status]
+        assert row.xpath('string(td[@class="state"])') == STATUS_WORDS[status]
     form = page(client, "/").xpath('//form[@id="search"]')[0]
     for name in ("q", "status", "phase", "sort"):
         assert form.xpath(f'.//*[@name="{name}"]'), name

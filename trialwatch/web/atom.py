@@ -29,6 +29,7 @@ MEDIA_TYPE = "application/atom+xml"
 # Entry and feed ids: tag URIs (RFC 4151), stable for as long as the database keeps its ids.
 TAG = "tag:trialwatch,2026:"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entry
+ITEMS_SHOWN = 50  # items of one change in its entry: one registry edit can add 1,000 sites
 # What XML 1.0 cannot hold: C0 controls other than tab and line ends, U+FFFE/U+FFFF and lone
 # surrogates.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -77,7 +78,11 @@ def content_html(change: Change, title: str | None, diff: FieldDiff, base: str) 
     """The entry's content: the page's autoescaped rendering of the change, item by item."""
     template = TEMPLATES.env.get_template("atom_entry.html")
     return template.render(
-        change=change, title=title, diff=diff, trial_url=f"{base}/trials/{change.nct_id}"
+        change=change,
+        title=title,
+        diff=diff,
+        shown=ITEMS_SHOWN,
+        trial_url=f"{base}/trials/{change.nct_id}",
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from trialwatch.alerts.render import STATUS_WORDS
-from trialwatch.alerts.render import status_words as said
+from trialwatch.display import STATUS_WORDS
+from trialwatch.display import status_words as said
 
 # The registry's overall statuses, in the order a trial goes through them.
 STATUSES: tuple[str, ...] = tuple(STATUS_WORDS)
