@@ -224,6 +224,7 @@ def change_conditions(
     min_delay_days: int | None = None,
     phases: Sequence[str] = (),
     sponsors: Sequence[str] = (),
+    statuses: Sequence[str] = (),
     clock: str = "observed",
 ) -> list[ColumnElement[bool]]:
     """The SQL conditions on ``change`` for these filters (see ``list_changes``)."""
@@ -253,19 +254,33 @@ def change_conditions(
         where.append(delta >= min_delay_days)
     trial: list[ColumnElement[bool]] = []
     if phases:
-        unknown = [p for p in phases if p not in PHASES]
-        if unknown:
-            raise ValueError(f"phase must be one of {', '.join(PHASES)}, not {unknown[0]!r}")
-        # The phases are a JSON array; its text holds each phase as a quoted word, so a
-        # parameterised LIKE on '"PHASE3"' works alike on SQLite and PostgreSQL.
-        listed = Trial.record["phases"].as_string()
-        trial.append(or_(*(listed.contains(f'"{p}"', autoescape=True) for p in phases)))
+        trial.append(has_phase(phases))
+    if statuses:
+        trial.append(col(Trial.overall_status).in_(list(statuses)))
     if sponsors:
         lead = func.lower(Trial.record["lead_sponsor"].as_string())
         trial.append(or_(*(lead.contains(s.lower(), autoescape=True) for s in sponsors)))
     if trial:
         where.append(col(Change.trial_id).in_(select(col(Trial.id)).where(*trial)))
     return where
+
+
+def has_phase(phases: Sequence[str]) -> ColumnElement[bool]:
+    """SQL: the trial's current record lists any of ``phases`` (registry words)."""
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        raise ValueError(f"phase must be one of {', '.join(PHASES)}, not {unknown[0]!r}")
+    # The phases are a JSON array; its text holds each phase as a quoted word, so a
+    # parameterised LIKE on '"PHASE3"' works alike on SQLite and PostgreSQL.
+    listed = Trial.record["phases"].as_string()
+    return or_(*(listed.contains(f'"{p}"', autoescape=True) for p in phases))
+
+
+def change_order(clock: str) -> tuple[Any, ...]:
+    """The columns changes are ordered by on ``clock``, oldest first."""
+    if clock == "registry":
+        return (change_day(clock), col(Change.observed_at), col(Change.id))
+    return (col(Change.observed_at), col(Change.registry_date), col(Change.id))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -284,6 +299,7 @@ def list_changes(
     min_delay_days: int | None = None,
     phases: Sequence[str] = (),
     sponsors: Sequence[str] = (),
+    statuses: Sequence[str] = (),
     clock: str = "observed",
     limit: int | None = None,
     offset: int = 0,
@@ -294,8 +310,9 @@ def list_changes(
     day of ``change_day("registry")`` compared as ISO date text (clock ``registry``).
     ``sources``: the change's origin (``ctgov`` or a site slug). ``min_delay_days``: only date
     kinds whose ``detail.delta_days`` is at least N (moved later by N days or more).
-    ``phases`` (registry words, ``PHASES``) and ``sponsors`` (case-insensitive substrings of
-    the lead sponsor; any of them) test the trial's current merged record. ``min_grade``
+    ``phases`` (registry words, ``PHASES``), ``sponsors`` (case-insensitive substrings of
+    the lead sponsor; any of them) and ``statuses`` (overall status, any of them) test the
+    trial's current merged record. ``min_grade``
     None: every grade. Order: (observed_at, registry_date, id), or with clock ``registry``
     (registry day, observed_at, id); ``limit``/``offset`` page through that order.
     """
@@ -313,13 +330,10 @@ def list_changes(
         min_delay_days=min_delay_days,
         phases=phases,
         sponsors=sponsors,
+        statuses=statuses,
         clock=clock,
     )
-    if clock == "registry":
-        order: tuple[Any, ...] = (change_day(clock), col(Change.observed_at), col(Change.id))
-    else:
-        order = (col(Change.observed_at), col(Change.registry_date), col(Change.id))
-    stmt = select(Change).where(*where).order_by(*order)
+    stmt = select(Change).where(*where).order_by(*change_order(clock))
     if offset:
         stmt = stmt.offset(offset)
     if limit is not None:
@@ -329,6 +343,34 @@ def list_changes(
 
 def count_changes(session: Session, **filters: Any) -> int:
     """How many changes ``list_changes`` with the same filters gives (without a limit)."""
-    where = change_conditions(**filters)
+    return count_where(session, change_conditions(**filters))
+
+
+def newest_changes(
+    session: Session,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    clock: str = "observed",
+    limit: int,
+    offset: int = 0,
+) -> list[tuple[Change, str | None]]:
+    """Changes matching ``where`` (e.g. ``change_conditions``), newest first on ``clock``
+    (``list_changes``' order reversed), each with its trial's brief title, in one query."""
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must be 0 or more, not {limit} and {offset}")
+    order = [column.desc() for column in change_order(clock)]
+    stmt = (
+        select(Change, Trial.brief_title)
+        .join(Trial, col(Trial.id) == col(Change.trial_id))
+        .where(*where)
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(change, title) for change, title in session.exec(stmt).all()]
+
+
+def count_where(session: Session, where: Sequence[ColumnElement[bool]]) -> int:
+    """How many changes match ``where``."""
     stmt = select(func.count()).select_from(Change).where(*where)
     return int(session.exec(stmt).one())

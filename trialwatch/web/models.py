@@ -18,10 +18,18 @@ class TrialSummary(BaseModel):
     lead_sponsor: str | None
     phases: list[str]
     conditions: list[str]
+    last_changed: str | None = Field(
+        default=None,
+        description="When its newest change was observed; never changed: when its record "
+        "was last updated (search results only)",
+    )
 
 
 class SearchPage(BaseModel):
     q: str
+    status: str = Field(default="", description="The overall status searched for, if any")
+    phase: str = Field(default="", description="The phase searched for, if any")
+    sort: str = "nct"
     page: int
     page_size: int = PAGE_SIZE
     total: int
@@ -126,6 +134,7 @@ class DiffView(BaseModel):
 class ChangeRow(BaseModel):
     id: int
     nct_id: str
+    title: str | None = Field(default=None, description="The trial's brief title")
     kind: str
     grade: str
     source: str
@@ -134,11 +143,18 @@ class ChangeRow(BaseModel):
     registry_date: str | None
     observed_at: str
     summary: str
+    reason: str = Field(default="", description="Why it has its grade, in one line")
     details: list[str]
 
 
 class FeedPage(BaseModel):
     filters: dict[str, str]
+    clock: str = Field(
+        default="observed",
+        description="observed: newest first by when trialwatch saw it; registry: by the "
+        "registry date of the version that brought it",
+    )
+    watch: str | None = Field(default=None, description="The watch filtered by, described")
     page: int
     page_size: int = PAGE_SIZE
     total: int | None = Field(description="Matching changes in all pages, where counted")
