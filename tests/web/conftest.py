@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from lxml import html
 
 from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
+from tests.web.browser import chromium_fixture, tab_fixture  # noqa: F401  (one per process)
 from trialwatch.cli import cli
 from trialwatch.registry.db import open_engine
 from trialwatch.web.app import CSP, create_app

@@ -20,11 +20,9 @@ from tests.web.browser import (
     HOSTILE_TRIAL,
     Tab,
     artifact,
-    chromium_fixture,  # noqa: F401
     copy_analyst,
     ingest_hostile,
     require_playwright,
-    tab_fixture,  # noqa: F401
 )
 from tests.web.conftest import serve_app
 from trialwatch.registry.db import open_engine

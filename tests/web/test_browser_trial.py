@@ -14,10 +14,8 @@ import pytest
 from tests.web.browser import (
     Tab,
     artifact,
-    chromium_fixture,  # noqa: F401
     copy_analyst,
     require_playwright,
-    tab_fixture,  # noqa: F401
 )
 from tests.web.conftest import cli_json, serve_app
 

@@ -6,19 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from trialwatch.diffing.changes import period_start
 from trialwatch.record import NCT_RE
 from trialwatch.registry.merge import source_priority
-from trialwatch.registry.models import Trial, TrialVersion
+from trialwatch.registry.models import TrialVersion
 from trialwatch.registry.queries import find_trial, history, record_as_of
 from trialwatch.registry.timeline import REGISTRY_ORIGIN, timeline, version_key
 from trialwatch.web.models import (
-    PAGE_SIZE,
     PcdPoint,
-    SearchPage,
     Slip,
     StatusPeriod,
     Timeline,
@@ -50,42 +47,6 @@ def summary_of(nct_id: str, record: dict[str, Any]) -> TrialSummary:
         phases=_texts(record.get("phases")),
         conditions=_texts(record.get("conditions")),
     )
-
-
-def search(session: Session, q: str, page: int = 1) -> SearchPage:
-    """Trials whose NCT id starts with ``q``, or whose title, official title, lead sponsor or
-    conditions hold it (any case), NCT id order, ``PAGE_SIZE`` a page. An empty ``q`` lists
-    every trial."""
-    text = q.strip()
-    stmt = select(Trial)
-    if text:
-        nct = text.upper()
-        matches = [
-            col(Trial.nct_id).startswith(nct, autoescape=True),
-            func.coalesce(col(Trial.brief_title), "").icontains(text, autoescape=True),
-        ]
-        # The JSON text of a list holds each element quoted: a substring of one element is
-        # a substring of the text (non-ASCII may be stored escaped; ASCII is matched).
-        for field in ("official_title", "lead_sponsor", "conditions"):
-            matches.append(_json_text(field).icontains(text, autoescape=True))
-        stmt = stmt.where(or_(*matches))
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    rows = session.exec(
-        stmt.order_by(col(Trial.nct_id)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    ).all()
-    return SearchPage(
-        q=text,
-        page=page,
-        total=total,
-        trials=[summary_of(t.nct_id, t.record) for t in rows],
-    )
-
-
-def _json_text(field: str) -> Any:
-    """The field of ``trial.record`` as text: a string's value, a list's JSON text (SQLite's
-    json_extract and PostgreSQL's ->> both give a list as its JSON text)."""
-    column: Any = Trial.record
-    return func.coalesce(column[field].as_string(), "")
 
 
 def trial_view(session: Session, nct_id: str) -> TrialView | None:

@@ -13,6 +13,7 @@ from trialwatch.display import status_words
 from trialwatch.kinds import grade_rank
 from trialwatch.record import NCT_RE
 from trialwatch.registry.timeline import REGISTRY_ORIGIN
+from trialwatch.web.words import PHASE_WORDS
 
 REGISTRY_PAGE = "https://clinicaltrials.gov/study/{nct}"
 SITE_NAMES = {
@@ -20,14 +21,6 @@ SITE_NAMES = {
     "veeva": "ClinicalTrials.Veeva",
     "centerwatch": "CenterWatch",
     "clinicaltrialexchange": "ClinicalTrialExchange",
-}
-PHASE_WORDS = {
-    "EARLY_PHASE1": "Early phase 1",
-    "PHASE1": "Phase 1",
-    "PHASE2": "Phase 2",
-    "PHASE3": "Phase 3",
-    "PHASE4": "Phase 4",
-    "NA": "Not applicable",
 }
 # The registry's record modules (as its record history labels them) each change kind sits in.
 MODULES = {
