@@ -5,99 +5,26 @@ to its own Content-Security-Policy. Expected values are read from the database t
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import pytest
-from sqlmodel import Session, col, select
 
 from tests.web.browser import (
     HOSTILE,
     HOSTILE_TRIAL,
     Tab,
     artifact,
-    copy_analyst,
-    ingest_hostile,
     require_playwright,
 )
-from tests.web.conftest import serve_app
-from trialwatch.registry.db import open_engine
-from trialwatch.registry.models import Change, Trial, TrialVersion
-from trialwatch.registry.queries import at_least, find_trial, history
-from trialwatch.registry.timeline import REGISTRY_ORIGIN, timeline
+from tests.web.browser_site import Site, attrs, site_fixture, submit, visit  # noqa: F401
+from trialwatch.registry.models import TrialVersion
 
 require_playwright()
-from playwright.sync_api import Locator, Page, Response, expect  # noqa: E402
+from playwright.sync_api import Locator, expect  # noqa: E402
 
 TRIAL = "NCT04280705"
 # Its registry history as stated in trialwatch/demo/data/history_plan.json.
 STATUSES = ["NOT_YET_RECRUITING", "RECRUITING", "ACTIVE_NOT_RECRUITING"]
 PAGE_SIZE = 50
 CSP = "default-src 'none'"
-
-
-@dataclass
-class Site:
-    base: str  # the app's base URL on loopback
-    url: str  # the database it serves
-
-    def query(self, nct_id: str) -> tuple[Trial, list[TrialVersion], list[Change], list[Any]]:
-        """The trial, its registry versions in order, its changes and its history rows."""
-        engine = open_engine(self.url)
-        try:
-            with Session(engine) as session:
-                trial = find_trial(session, nct_id)
-                assert trial is not None and trial.id is not None, nct_id
-                versions = timeline(session, trial.id, REGISTRY_ORIGIN)
-                changes = session.exec(
-                    select(Change).where(Change.trial_id == trial.id).order_by(col(Change.id))
-                ).all()
-                rows = history(session, nct_id) or []
-                session.expunge_all()
-                return trial, versions, list(changes), rows
-        finally:
-            engine.dispose()
-
-    def count_changes(self, kind: str | None = None, min_grade: str | None = None) -> int:
-        engine = open_engine(self.url)
-        try:
-            with Session(engine) as session:
-                stmt = select(Change)
-                if kind is not None:
-                    stmt = stmt.where(Change.kind == kind)
-                if min_grade is not None:
-                    stmt = stmt.where(at_least(min_grade))
-                return len(session.exec(stmt).all())
-        finally:
-            engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def site(analyst_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The app on a copy of the analyst database plus one hostile test edit."""
-    url, root = copy_analyst(analyst_template, tmp_path_factory.mktemp("browser"))
-    ingest_hostile(url, root)
-    with serve_app(url) as base:
-        yield Site(base, url)
-
-
-def visit(tab: Tab, url: str) -> Response:
-    response = tab.page.goto(url)
-    assert response is not None, url
-    assert response.status == 200, f"{url}: HTTP {response.status}"
-    return response
-
-
-def submit(form: Locator) -> None:
-    """Press the form's submit button, as a person would."""
-    button = form.locator("button[type=submit], input[type=submit], button:not([type])")
-    assert button.count() >= 1, "the form has no submit button"
-    with form.page.expect_navigation():
-        button.first.click()
 
 
 def words(status: str) -> re.Pattern[str]:
@@ -135,10 +62,6 @@ def expected_bands(versions: list[TrialVersion]) -> list[tuple[str | None, ...]]
                 runs[-1][2] = version.registry_date or ""
             runs.append([status, version.registry_date or "", ""])
     return [(status, start, until) for status, start, until in runs]
-
-
-def attrs(locator: Locator, *names: str) -> list[tuple[str | None, ...]]:
-    return [tuple(item.get_attribute(name) for name in names) for item in locator.all()]
 
 
 def test_trial_page_timeline_versions_and_diff(site: Site, tab: Tab) -> None:
@@ -221,77 +144,6 @@ def test_trial_page_timeline_versions_and_diff(site: Site, tab: Tab) -> None:
     assert tab.dialogs == []
 
 
-def feed_rows(page: Page) -> list[tuple[str | None, ...]]:
-    return attrs(page.locator("tr.change"), "data-kind", "data-grade", "data-nct")
-
-
-def test_change_feed_filters_and_pages(site: Site, tab: Tab) -> None:
-    from tests.web.expect import newest_first
-
-    page = tab.page
-    size = 5
-    visit(tab, f"{site.base}/changes?limit={size}")
-    total = site.count_changes()
-    shown = [feed_ids(page)]
-    while page.locator("a.next").count():
-        assert len(shown[-1]) == size, "a page before the last is not full"
-        with page.expect_navigation():
-            page.locator("a.next").first.click()
-        expect(page.locator("a.prev")).to_have_count(1)
-        shown.append(feed_ids(page))
-    seen = [i for ids in shown for i in ids]
-    assert seen == newest_first(site.url)  # newest first, each change once
-    assert len(seen) == total > 0
-    assert len(shown) == math.ceil(total / size) > 2
-    for before in reversed(shown[:-1]):  # and back, page by page
-        with page.expect_navigation():
-            page.locator("a.prev").first.click()
-        assert feed_ids(page) == before
-    expect(page.locator("a.prev")).to_have_count(0)
-
-    # The clock switch: ordered by the registry's dates, then back to when seen.
-    with page.expect_navigation():
-        page.locator("nav.clock a.clock-registry").click()
-    assert "clock=registry" in page.url and f"limit={size}" in page.url
-    registry = newest_first(site.url, clock="registry")
-    assert feed_ids(page) == registry[:size] != seen[:size]
-    expect(page.locator("table#changes thead th").first).to_have_text("Registry date")
-    with page.expect_navigation():
-        page.locator("nav.clock a.clock-observed").click()
-    assert feed_ids(page) == seen[:size]
-    expect(page.locator("table#changes thead th").first).to_have_text("Seen")
-
-    for kind in ("status", "primary_completion_date"):
-        visit(tab, f"{site.base}/changes")
-        form = page.locator("form#feed-filters")
-        form.locator("select[name=kind]").select_option(kind)
-        submit(form)
-        rows = feed_rows(page)
-        assert {row[0] for row in rows} == {kind}, rows
-        assert len(rows) == site.count_changes(kind=kind)
-        expect(page.locator("a.next")).to_have_count(0)
-
-    for grade, allowed in (("major", {"major"}), ("minor", {"minor", "major"})):
-        visit(tab, f"{site.base}/changes")
-        form = page.locator("form#feed-filters")
-        form.locator("select[name=grade]").select_option(grade)
-        submit(form)
-        rows = feed_rows(page)
-        assert rows and {row[1] for row in rows} <= allowed, rows
-        assert len(rows) == site.count_changes(min_grade=grade)
-    assert len(rows) < total  # the editorial changes were left out
-
-    # Several filters and the clock in one form.
-    visit(tab, f"{site.base}/changes")
-    form = page.locator("form#feed-filters")
-    form.locator("select[name=status]").select_option("RECRUITING")
-    form.locator("select[name=clock]").select_option("registry")
-    submit(form)
-    assert feed_ids(page) == newest_first(site.url, statuses=["RECRUITING"], clock="registry")
-    expect(form.locator("select[name=status] option[selected]")).to_have_text("Recruiting")
-    assert tab.csp_problems() == []
-
-
 def test_hostile_text_stays_text(site: Site, tab: Tab) -> None:
     _, versions, changes, _ = site.query(HOSTILE_TRIAL)
     page = tab.page
@@ -351,75 +203,3 @@ def test_every_page_keeps_its_csp(site: Site, tab: Tab) -> None:
         assert sheets >= 1, f"{path}: no stylesheet applied"
         assert tab.csp_problems() == [], path
     assert tab.console_errors == []
-
-
-def feed_ids(page: Page) -> list[int]:
-    return [int(i or "") for (i,) in attrs(page.locator("tr.change"), "data-change-id")]
-
-
-def fits(page: Page) -> bool:
-    """No part of the page runs past the window's width (nothing to scroll sideways)."""
-    width, window = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    return bool(width <= window)
-
-
-def test_feed_and_home_fit_wide_and_narrow(site: Site, tab: Tab) -> None:
-    from tests.web.expect import newest_first
-
-    page = tab.page
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        visit(tab, f"{site.base}/changes")
-        assert fits(page), f"/changes at {width}px"
-        expect(page.locator("tr.change").first).to_be_visible()
-        shot = artifact(f"changes_{width}.png")
-        page.screenshot(path=str(shot))
-        assert shot.read_bytes().startswith(b"\x89PNG")
-
-        visit(tab, f"{site.base}/changes?limit=3")
-        with page.expect_navigation():
-            page.locator("a.next").click()
-        assert feed_ids(page) == newest_first(site.url)[3:6] and fits(page)
-        with page.expect_navigation():
-            page.locator("a.prev").click()
-        assert feed_ids(page) == newest_first(site.url)[:3]
-
-        visit(tab, f"{site.base}/")
-        assert fits(page), f"/ at {width}px"
-        expect(page.locator("tr.trial").first).to_be_visible()
-        shot = artifact(f"home_{width}.png")
-        page.screenshot(path=str(shot))
-        assert shot.read_bytes().startswith(b"\x89PNG")
-    assert tab.csp_problems() == [] and tab.console_errors == []
-
-
-def test_home_filters_and_orders(site: Site, tab: Tab) -> None:
-    engine = open_engine(site.url)
-    with Session(engine) as session:
-        held = {t.nct_id: t.overall_status for t in session.exec(select(Trial)).all()}
-    engine.dispose()
-    page = tab.page
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        visit(tab, f"{site.base}/")
-        form = page.locator("form#search")
-        form.locator("select[name=status]").select_option("COMPLETED")
-        form.locator("select[name=sort]").select_option("-changed")
-        submit(form)
-        rows = attrs(page.locator("tr.trial"), "data-nct", "data-status", "data-last-changed")
-        assert [n for n, _, _ in rows] and {s for _, s, _ in rows} == {"COMPLETED"}
-        assert len(rows) == sum(1 for s in held.values() if s == "COMPLETED")
-        changed = [c for _, _, c in rows]
-        assert changed == sorted(changed, reverse=True), changed
-        expect(page.locator("tr.trial td.state").first).to_have_text("Completed")
-        assert fits(page), f"/trials at {width}px"
-        csv_link = page.locator("a.csv")
-        assert csv_link.get_attribute("href") == "/trials.csv?status=COMPLETED&sort=-changed"
-        with page.expect_navigation():
-            page.locator("a.changes").click()  # the changes of these trials
-        expect(page.locator("form#feed-filters select[name=status] option[selected]")).to_have_text(
-            "Completed"
-        )
-        for nct in attrs(page.locator("tr.change"), "data-nct"):
-            assert held[nct[0] or ""] == "COMPLETED"
-    assert tab.csp_problems() == []
