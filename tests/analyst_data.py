@@ -98,6 +98,35 @@ def analyst_url(
         shutil.copytree(analyst_template, tmp_path / "analyst")
         yield f"sqlite:///{tmp_path / 'analyst' / 'trialwatch.db'}"
         return
+    # A copy of the worker's one build: CREATE DATABASE ... TEMPLATE copies its files.
+    template = request.getfixturevalue("analyst_pg_template")
+    with postgres_database(request, template) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def analyst_pg_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The PostgreSQL analyst database, built once per test process (copy it; never write to
+    it, never keep a connection to it open)."""
     with postgres_database(request) as url:
-        build(url, tmp_path / "trialwatch-data")
+        build(url, tmp_path_factory.mktemp("analyst-pg") / "trialwatch-data")
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def analyst_shared_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    analyst_template: Path,
+) -> Iterator[str]:
+    """The analyst database, one copy for a whole test module: for tests that only read it."""
+    root = tmp_path_factory.mktemp("analyst-shared")
+    if request.param == "sqlite":
+        shutil.copytree(analyst_template, root / "analyst")
+        yield f"sqlite:///{root / 'analyst' / 'trialwatch.db'}"
+        return
+    template = request.getfixturevalue("analyst_pg_template")
+    with postgres_database(request, template) as url:
         yield url

@@ -57,15 +57,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped after; the test is skipped without a server."""
+def postgres_database(request: pytest.FixtureRequest, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database, dropped after; the test is skipped without a server. Empty,
+    or a copy of the database ``template`` names (a URL; nothing may be connected to it)."""
     server = request.getfixturevalue("postgres_server")
     if server is None:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set TRIALWATCH_TEST_POSTGRES_URL)")
     name = f"tw_test_{uuid.uuid4().hex[:12]}"
+    copied = f' TEMPLATE "{make_url(template).database}"' if template else ""
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))
     try:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:

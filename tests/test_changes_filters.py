@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlmodel import select
 
-from tests.analyst_data import SLIPPED, analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import SLIPPED, analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from trialwatch.cli import cli
 from trialwatch.kinds import GRADES
 from trialwatch.registry.db import open_engine, transaction

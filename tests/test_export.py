@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
-from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from trialwatch.cli import cli
 from trialwatch.registry.db import open_engine
 from trialwatch.registry.export import ExportFilters, open_rows

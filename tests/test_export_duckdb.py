@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from tests.faults import small_disk
 from trialwatch.cli import cli
 

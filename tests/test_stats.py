@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlmodel import select
 
-from tests.analyst_data import SLIPPED, analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import SLIPPED, analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from trialwatch.cli import cli
 from trialwatch.kinds import CHANGE_KINDS
 from trialwatch.registry.db import open_engine, transaction

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, select
 
-from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from tests.registry.test_views import VIEWS, flat, moment, query, run, session, url  # noqa: F401
 from trialwatch.registry.db import alembic_config, head_revision, open_engine
 from trialwatch.registry.models import Change, Trial, TrialVersion

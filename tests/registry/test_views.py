@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
-from tests.analyst_data import SLIPPED, analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import SLIPPED, analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from tests.conftest import FIXTURES
 from trialwatch.cli import cli
 from trialwatch.registry.db import open_engine

@@ -15,7 +15,12 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import html
 
-from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import (  # noqa: F401
+    analyst_pg_template,
+    analyst_shared_url,
+    analyst_template,
+    analyst_url,
+)
 from tests.web.browser import chromium_fixture, tab_fixture  # noqa: F401  (one per process)
 from trialwatch.cli import cli
 from trialwatch.registry.db import open_engine
@@ -73,6 +78,17 @@ def client(analyst_url: str) -> Iterator[Client]:  # noqa: F811
     engine = open_engine(analyst_url)
     with Client(create_app(engine)) as test_client:
         test_client.db_url = analyst_url
+        yield test_client
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def reader(analyst_shared_url: str) -> Iterator[Client]:  # noqa: F811
+    """A client of the app on the module's one copy of the analyst database: only for tests
+    that write nothing to it."""
+    engine = open_engine(analyst_shared_url)
+    with Client(create_app(engine)) as test_client:
+        test_client.db_url = analyst_shared_url
         yield test_client
     engine.dispose()
 

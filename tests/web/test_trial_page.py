@@ -37,14 +37,14 @@ def stored_criteria(record: dict[str, Any]) -> list[str]:
     return [c["text"] for c in (record.get("eligibility") or {}).get("criteria") or []]
 
 
-def test_every_trial_shows_its_criteria_as_items_not_source(client: TestClient) -> None:
-    trials = api(client, "/api/trials")["trials"]
+def test_every_trial_shows_its_criteria_as_items_not_source(reader: TestClient) -> None:
+    trials = api(reader, "/api/trials")["trials"]
     assert len(trials) > 5
     shown = 0
     for trial in trials:
         nct = trial["nct_id"]
-        record = cli_json(db_of(client), "show", nct)
-        doc = page(client, f"/trials/{nct}")
+        record = cli_json(db_of(reader), "show", nct)
+        doc = page(reader, f"/trials/{nct}")
         text = doc.xpath('string(//*[@id="eligibility"])')
         assert not RAW_SOURCE.search(text), (nct, RAW_SOURCE.search(text))
         assert criteria_texts(doc) == [" ".join(t.split()) for t in stored_criteria(record)], nct
@@ -52,10 +52,10 @@ def test_every_trial_shows_its_criteria_as_items_not_source(client: TestClient) 
     assert shown >= 5
 
 
-def test_the_flagship_trial_criteria_keep_their_tree(client: TestClient) -> None:
-    record = cli_json(db_of(client), "show", TRIAL)
+def test_the_flagship_trial_criteria_keep_their_tree(reader: TestClient) -> None:
+    record = cli_json(db_of(reader), "show", TRIAL)
     assert "&gt;" in record["eligibility"]["text"] and "<li>" in record["eligibility"]["text"]
-    doc = page(client, f"/trials/{TRIAL}")
+    doc = page(reader, f"/trials/{TRIAL}")
     sections = doc.xpath('//*[@id="criteria"]/h3[@class="criteria-section"]/text()')
     assert sections == ["Inclusion criteria", "Exclusion criteria"]
     nested = [c for c in record["eligibility"]["criteria"] if c["path"]]
@@ -71,9 +71,9 @@ def test_the_flagship_trial_criteria_keep_their_tree(client: TestClient) -> None
     assert "Male or non-pregnant female adult >/=18 years" in " ".join(criteria_texts(doc))
 
 
-def test_header_states_the_record(client: TestClient) -> None:
-    record = cli_json(db_of(client), "show", TRIAL)
-    doc = page(client, f"/trials/{TRIAL}")
+def test_header_states_the_record(reader: TestClient) -> None:
+    record = cli_json(db_of(reader), "show", TRIAL)
+    doc = page(reader, f"/trials/{TRIAL}")
     status = doc.xpath('string(//*[@id="status"])')
     assert status == status_words(record["overall_status"]) and "_" not in status
     facts = {
@@ -102,9 +102,9 @@ def test_header_states_the_record(client: TestClient) -> None:
     assert len(sites) == len(record["locations"])
 
 
-def test_site_pages_it_was_seen_on_are_links_and_only_web_links(client: TestClient) -> None:
-    many = cli_json(db_of(client), "show", MANY_SITES)
-    doc = page(client, f"/trials/{MANY_SITES}")
+def test_site_pages_it_was_seen_on_are_links_and_only_web_links(reader: TestClient) -> None:
+    many = cli_json(db_of(reader), "show", MANY_SITES)
+    doc = page(reader, f"/trials/{MANY_SITES}")
     count = doc.xpath('string(//*[@id="site-count"])')
     assert count.startswith(f"{len(many['locations']):,} sites in ")
     hrefs = doc.xpath('//*[@id="links"]/a/@href')
@@ -123,11 +123,11 @@ def runs_text(cell: Any, keep: str) -> str:
     return "".join(parts)
 
 
-def test_reworded_criterion_marks_the_words_that_changed(client: TestClient) -> None:
-    [stored] = cli_json(db_of(client), "changes", "--nct", TRIAL, "--kind", "eligibility_criteria")
+def test_reworded_criterion_marks_the_words_that_changed(reader: TestClient) -> None:
+    [stored] = cli_json(db_of(reader), "changes", "--nct", TRIAL, "--kind", "eligibility_criteria")
     [item] = stored["detail"]["items"]
     doc = page(
-        client, f"/trials/{TRIAL}/diff?a={stored['from_version_id']}&b={stored['to_version_id']}"
+        reader, f"/trials/{TRIAL}/diff?a={stored['from_version_id']}&b={stored['to_version_id']}"
     )
     [row] = doc.xpath('//section[@id="diff"]//tr[@class="item"]')
     before, after = row.xpath('td[@class="before"]')[0], row.xpath('td[@class="after"]')[0]
@@ -141,19 +141,19 @@ def test_reworded_criterion_marks_the_words_that_changed(client: TestClient) -> 
     unchanged_after = "".join(t for t in after.xpath("text()"))
     assert unchanged_before == unchanged_after  # what is not marked is the same on both sides
     api_item = api(
-        client,
+        reader,
         f"/api/trials/{TRIAL}/diff?a={stored['from_version_id']}&b={stored['to_version_id']}",
     )
     marks = api_item["changes"][0]["items"][0]["marks"]
     assert "".join(r["text"] for r in marks["after"] if r["op"] != "del") == item["after"]
 
 
-def test_a_long_list_is_items_folded_behind_a_count(client: TestClient) -> None:
-    [sites] = cli_json(db_of(client), "changes", "--nct", MANY_SITES, "--kind", "locations")
+def test_a_long_list_is_items_folded_behind_a_count(reader: TestClient) -> None:
+    [sites] = cli_json(db_of(reader), "changes", "--nct", MANY_SITES, "--kind", "locations")
     added = sites["detail"]["added"]
     assert len(added) > 1000
     url = f"/trials/{MANY_SITES}/diff?a={sites['from_version_id']}&b={sites['to_version_id']}"
-    doc = page(client, url)
+    doc = page(reader, url)
     [folded] = doc.xpath('//details[@class="folded"][@data-op="added"]')
     assert folded.xpath("string(summary)") == f"{len(added):,} sites added"
     rows = folded.xpath('.//table[@data-kind="locations"]//tr[@data-op="added"]')
@@ -161,16 +161,16 @@ def test_a_long_list_is_items_folded_behind_a_count(client: TestClient) -> None:
     assert all(";" not in r.xpath('string(td[@class="after"])') for r in rows[:50])
     assert rows[0].xpath('string(td[@class="after"])').startswith(added[0]["facility"])
     # Two collaborators removed: two items, each its own row (a short list is not folded).
-    [sponsor] = cli_json(db_of(client), "changes", "--nct", MANY_SITES, "--kind", "sponsor")
+    [sponsor] = cli_json(db_of(reader), "changes", "--nct", MANY_SITES, "--kind", "sponsor")
     names = doc.xpath('//table[@data-kind="sponsor"]//tr[@data-op="removed"]/td[@class="before"]')
     assert [n.text_content() for n in names] == sponsor["detail"]["removed"]
 
 
-def test_previous_and_next_walk_the_versions(client: TestClient) -> None:
-    rows = [r for r in api(client, f"/api/trials/{TRIAL}/versions") if r["origin"] == "ctgov"]
+def test_previous_and_next_walk_the_versions(reader: TestClient) -> None:
+    rows = [r for r in api(reader, f"/api/trials/{TRIAL}/versions") if r["origin"] == "ctgov"]
     pairs = list(zip(rows, rows[1:], strict=False))
     for i, (a, b) in enumerate(pairs):
-        doc = page(client, f"/trials/{TRIAL}/diff?a={a['version_id']}&b={b['version_id']}")
+        doc = page(reader, f"/trials/{TRIAL}/diff?a={a['version_id']}&b={b['version_id']}")
         prev = doc.xpath('//nav[contains(@class, "versions-nav")]/a[@rel="prev"]/@href')
         following = doc.xpath('//nav[contains(@class, "versions-nav")]/a[@rel="next"]/@href')
         if i == 0:
@@ -185,8 +185,8 @@ def test_previous_and_next_walk_the_versions(client: TestClient) -> None:
             assert following == [
                 f"/trials/{TRIAL}/diff?a={b['version_id']}&b={after[1]['version_id']}"
             ]
-        page(client, (prev or following)[0])
-    versions = page(client, f"/trials/{TRIAL}").xpath(
+        page(reader, (prev or following)[0])
+    versions = page(reader, f"/trials/{TRIAL}").xpath(
         '//table[@id="versions"]//a[@class="diff-link"]/@href'
     )
     assert versions == [
@@ -194,14 +194,14 @@ def test_previous_and_next_walk_the_versions(client: TestClient) -> None:
     ]
 
 
-def test_whole_record_side_by_side_folds_what_did_not_change(client: TestClient) -> None:
-    [stored] = cli_json(db_of(client), "changes", "--nct", TRIAL, "--kind", "eligibility_criteria")
+def test_whole_record_side_by_side_folds_what_did_not_change(reader: TestClient) -> None:
+    [stored] = cli_json(db_of(reader), "changes", "--nct", TRIAL, "--kind", "eligibility_criteria")
     a, b = stored["from_version_id"], stored["to_version_id"]
-    view = api(client, f"/api/trials/{TRIAL}/compare?a={a}&b={b}")
+    view = api(reader, f"/api/trials/{TRIAL}/compare?a={a}&b={b}")
     changed = {s["name"]: s["changed"] for s in view["sections"]}
     assert changed["Eligibility"] == 1  # the one reworded criterion
     assert changed["Identification"] == 0 and changed["Locations"] == 0
-    doc = page(client, f"/trials/{TRIAL}/compare?a={a}&b={b}")
+    doc = page(reader, f"/trials/{TRIAL}/compare?a={a}&b={b}")
     for section in doc.xpath('//section[@id="compare"]/details[@class="section"]'):
         name = section.get("data-section")
         assert (section.get("open") is not None) == bool(changed[name]), name
@@ -210,12 +210,12 @@ def test_whole_record_side_by_side_folds_what_did_not_change(client: TestClient)
     assert row.xpath('td[@class="before"]')[0].text_content() == item["before"]
     assert row.xpath('td[@class="after"]')[0].text_content() == item["after"]
     assert row.xpath('td[@class="after"]//ins')
-    record = cli_json(db_of(client), "show", TRIAL)
+    record = cli_json(db_of(reader), "show", TRIAL)
     shown = doc.xpath('//details[@data-section="Eligibility"]//td[@class="after"]')
     fields = ("sex", "minimum_age", "maximum_age", "healthy_volunteers")
     stated = sum(record.get(f) is not None for f in fields)
     assert len(shown) == len(record["eligibility"]["criteria"]) + stated
-    response = client.get(f"/trials/{TRIAL}/compare?a={a}&b=999999")
+    response = reader.get(f"/trials/{TRIAL}/compare?a={a}&b=999999")
     assert response.status_code == 404
     assert "not one of this trial's versions" in html.fromstring(response.text).text_content()
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from tests.web.conftest import api, cli_json, db_of, free_port, page, serve_app
 from trialwatch.cli import cli
 from trialwatch.web.app import CSP
@@ -37,27 +37,27 @@ def found(client: TestClient, q: str) -> list[str]:
     return rows
 
 
-def test_search_by_nct_title_sponsor_and_condition(client: TestClient) -> None:
-    record = cli_json(db_of(client), "show", TRIAL)
-    response = client.get(f"/trials?q={TRIAL.lower()}", follow_redirects=False)
+def test_search_by_nct_title_sponsor_and_condition(reader: TestClient) -> None:
+    record = cli_json(db_of(reader), "show", TRIAL)
+    response = reader.get(f"/trials?q={TRIAL.lower()}", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"/trials/{TRIAL}"
-    assert TRIAL in found(client, TRIAL[:7])
+    assert TRIAL in found(reader, TRIAL[:7])
     word = max(record["brief_title"].split(), key=len)
     sponsor = record["lead_sponsor"][3:15].upper()
     condition = record["conditions"][0][1:8].lower()
     for q, field in ((word, "brief_title"), (sponsor, "lead_sponsor"), (condition, "conditions")):
-        rows = found(client, q)
+        rows = found(reader, q)
         assert TRIAL in rows, (q, field)
         for nct in rows:  # every row holds the text somewhere it may be matched
-            other = cli_json(db_of(client), "show", nct)
+            other = cli_json(db_of(reader), "show", nct)
             fields = [other.get(k) for k in ("brief_title", "official_title", "lead_sponsor")]
             text = " ".join([*(f or "" for f in fields), *(other.get("conditions") or [])])
             assert q.lower() in text.lower() or nct.startswith(q.upper()), (q, nct)
-    assert found(client, "no trial is called this") == []
-    listed = page(client, "/").xpath('//tr[@class="trial"]/@data-nct')
+    assert found(reader, "no trial is called this") == []
+    listed = page(reader, "/").xpath('//tr[@class="trial"]/@data-nct')
     assert TRIAL in listed and listed == sorted(listed)
-    assert page(client, "/").xpath('//form[@id="search"][@action="/trials"]//input[@name="q"]')
+    assert page(reader, "/").xpath('//form[@id="search"][@action="/trials"]//input[@name="q"]')
 
 
 # ---- the trial page
@@ -84,9 +84,9 @@ def label(row: dict[str, Any]) -> str:
     return "v" + (",".join(map(str, row["registry_versions"])) or row["registry_version"])
 
 
-def test_trial_page_has_the_bands_and_slip_the_history_says(client: TestClient) -> None:
-    rows, periods = expected_timeline(db_of(client))
-    doc = page(client, f"/trials/{TRIAL}")
+def test_trial_page_has_the_bands_and_slip_the_history_says(reader: TestClient) -> None:
+    rows, periods = expected_timeline(db_of(reader))
+    doc = page(reader, f"/trials/{TRIAL}")
     assert doc.xpath("string(//h1)") == rows[-1]["record"]["brief_title"]
     bands = doc.xpath('//section[@id="timeline"]//svg[@id="status-bands"]/rect[@class="band"]')
     shown = [(b.get("data-status"), b.get("data-from"), b.get("data-until")) for b in bands]
@@ -105,7 +105,7 @@ def test_trial_page_has_the_bands_and_slip_the_history_says(client: TestClient) 
     slips = doc.xpath('//svg[@id="pcd-chart"]/line[@class="slip"]')
     changed = [
         c
-        for c in cli_json(db_of(client), "changes", "--nct", TRIAL)
+        for c in cli_json(db_of(reader), "changes", "--nct", TRIAL)
         if c["kind"] == "primary_completion_date"
     ]
     assert [int(s.get("data-delta-days")) for s in slips] == [
@@ -132,9 +132,9 @@ def test_trial_page_has_the_bands_and_slip_the_history_says(client: TestClient) 
         assert [o.text.split(" · ")[0] for o in options] == [label(r) for r in rows]
 
 
-def test_trial_api_matches_the_page(client: TestClient) -> None:
-    doc = page(client, f"/trials/{TRIAL}")
-    timeline = api(client, f"/api/trials/{TRIAL}/timeline")
+def test_trial_api_matches_the_page(reader: TestClient) -> None:
+    doc = page(reader, f"/trials/{TRIAL}")
+    timeline = api(reader, f"/api/trials/{TRIAL}/timeline")
     bands = doc.xpath('//svg[@id="status-bands"]/rect[@class="band"]')
     assert [
         (p["status"], p["valid_from"], p["valid_until"] or "") for p in timeline["status_periods"]
@@ -146,17 +146,17 @@ def test_trial_api_matches_the_page(client: TestClient) -> None:
     assert [s["delta_days"] for s in timeline["slips"]] == [
         int(x) for x in doc.xpath('//svg[@id="pcd-chart"]/line[@class="slip"]/@data-delta-days')
     ]
-    versions = api(client, f"/api/trials/{TRIAL}/versions")
+    versions = api(reader, f"/api/trials/{TRIAL}/versions")
     assert [str(v["version_id"]) for v in versions] == doc.xpath(
         '//tr[@class="version"]/@data-version-id'
     )
-    trial = api(client, f"/api/trials/{TRIAL}")
-    assert trial["record"] == cli_json(db_of(client), "show", TRIAL)
+    trial = api(reader, f"/api/trials/{TRIAL}")
+    assert trial["record"] == cli_json(db_of(reader), "show", TRIAL)
     assert trial["title"] == doc.xpath("string(//h1)")
 
 
-def test_openapi_lists_the_routes_and_no_docs_page(client: TestClient) -> None:
-    spec = api(client, "/openapi.json")
+def test_openapi_lists_the_routes_and_no_docs_page(reader: TestClient) -> None:
+    spec = api(reader, "/openapi.json")
     assert set(spec["paths"]) == {
         "/api/trials",
         "/api/trials/{nct_id}",
@@ -169,16 +169,16 @@ def test_openapi_lists_the_routes_and_no_docs_page(client: TestClient) -> None:
     assert all(set(methods) == {"get"} for methods in spec["paths"].values())
     assert "TrialView" in spec["components"]["schemas"]
     for gone in ("/docs", "/redoc"):
-        page(client, gone, 404)
+        page(reader, gone, 404)
 
 
 # ---- diff
 
 
-def test_diff_lists_the_reworded_criterion_with_its_grade(client: TestClient) -> None:
-    [stored] = cli_json(db_of(client), "changes", "--nct", TRIAL, "--kind", "eligibility_criteria")
+def test_diff_lists_the_reworded_criterion_with_its_grade(reader: TestClient) -> None:
+    [stored] = cli_json(db_of(reader), "changes", "--nct", TRIAL, "--kind", "eligibility_criteria")
     a, b = stored["from_version_id"], stored["to_version_id"]
-    doc = page(client, f"/trials/{TRIAL}/diff?a={a}&b={b}")
+    doc = page(reader, f"/trials/{TRIAL}/diff?a={a}&b={b}")
     tables = doc.xpath('//section[@id="diff"]//table[contains(@class, "side-by-side")]')
     assert len(tables) == 1
     items = tables[0].xpath('.//tr[@class="item"]')
@@ -195,12 +195,12 @@ def test_diff_lists_the_reworded_criterion_with_its_grade(client: TestClient) ->
     reason = items[0].xpath('string(td[@class="reason"])').split(None, 1)
     assert reason == [expected[0]["grade"], expected[0]["reason"]]
     assert doc.xpath('//section[@id="diff"]//span[@class="grade grade-minor"]')
-    data = api(client, f"/api/trials/{TRIAL}/diff?a={a}&b={b}")
+    data = api(reader, f"/api/trials/{TRIAL}/diff?a={a}&b={b}")
     assert [(c["kind"], c["grade"]) for c in data["changes"]] == [("eligibility_criteria", "minor")]
     assert [i["after"] for i in data["changes"][0]["items"]] == [e["after"] for e in expected]
 
     first, last = stored["from_version_id"] - 2, stored["to_version_id"] + 1  # across it all
-    whole = page(client, f"/trials/{TRIAL}/diff?a={first}&b={last}")
+    whole = page(reader, f"/trials/{TRIAL}/diff?a={first}&b={last}")
     kinds = whole.xpath('//table[contains(@class, "side-by-side")]/@data-kind')
     assert {"status", "primary_completion_date", "eligibility_criteria"} <= set(kinds)
 

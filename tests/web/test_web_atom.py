@@ -68,8 +68,8 @@ def entry_ids(parsed: Any) -> list[int]:
     return [int(e.id[len(TAG) :]) for e in parsed.entries]
 
 
-def test_atom_entries_are_the_feeds_changes(client: TestClient) -> None:
-    held = trials(db_of(client))
+def test_atom_entries_are_the_feeds_changes(reader: TestClient) -> None:
+    held = trials(db_of(reader))
     for query, said in (
         ("", ""),
         ("kind=status", "kind=status"),
@@ -77,8 +77,8 @@ def test_atom_entries_are_the_feeds_changes(client: TestClient) -> None:
         ("limit=3", "limit=3"),
         ("phase=2", "phase=PHASE2"),  # the page's filters as the registry words them
     ):
-        parsed, root = feed_of(client, f"/changes.atom?{query}")
-        shown = api(client, f"/api/changes?{query}")["changes"]
+        parsed, root = feed_of(reader, f"/changes.atom?{query}")
+        shown = api(reader, f"/api/changes?{query}")["changes"]
         assert shown and entry_ids(parsed) == [c["id"] for c in shown], query
         for entry, change in zip(parsed.entries, shown, strict=True):
             diff = urlencode({"a": change["from_version_id"], "b": change["to_version_id"]})
@@ -95,12 +95,12 @@ def test_atom_entries_are_the_feeds_changes(client: TestClient) -> None:
         assert datetime.fromisoformat(root.findtext(f"{ATOM}updated")) == newest
         [alternate] = [x for x in root.findall(f"{ATOM}link") if x.get("rel") == "alternate"]
         assert alternate.get("href") == f"{BASE}/changes" + (f"?{said}" if said else "")
-    assert len(feed_of(client, "/changes.atom?limit=2")[0].entries) == 2
+    assert len(feed_of(reader, "/changes.atom?limit=2")[0].entries) == 2
 
 
-def test_atom_content_is_the_item_level_diff(client: TestClient) -> None:
-    stored = changes(db_of(client))
-    parsed, root = feed_of(client, "/changes.atom?kind=eligibility_criteria")
+def test_atom_content_is_the_item_level_diff(reader: TestClient) -> None:
+    stored = changes(db_of(reader))
+    parsed, root = feed_of(reader, "/changes.atom?kind=eligibility_criteria")
     assert parsed.entries
     for entry in root.findall(f"{ATOM}entry"):
         change = stored[int(entry.findtext(f"{ATOM}id")[len(TAG) :])]
@@ -113,7 +113,7 @@ def test_atom_content_is_the_item_level_diff(client: TestClient) -> None:
                 if item.get(side):
                     assert " ".join(item[side].split()) in line, (side, line)
     [status] = [c for c in stored.values() if c.kind == "status" and c.nct_id == TRIAL][:1]
-    parsed, root = feed_of(client, f"/trials/{TRIAL}/changes.atom?kind=status")
+    parsed, root = feed_of(reader, f"/trials/{TRIAL}/changes.atom?kind=status")
     found = [
         e for e in root.findall(f"{ATOM}entry") if e.findtext(f"{ATOM}id") == f"{TAG}{status.id}"
     ]
@@ -138,23 +138,23 @@ def test_a_trials_and_a_watchs_atom_feeds(client: TestClient) -> None:
     assert entry_ids(feed_of(client, f"/changes.atom?watch={watch}")[0]) == entry_ids(parsed)
 
 
-def test_pages_name_their_atom_feed(client: TestClient) -> None:
+def test_pages_name_their_atom_feed(reader: TestClient) -> None:
     for where, atom in (
         ("/changes?kind=status&limit=2", "/changes.atom?kind=status&limit=2"),
         ("/changes", "/changes.atom"),
         ("/trials?q=lymphoma&status=completed", "/changes.atom?q=lymphoma&status=COMPLETED"),
         ("/", "/changes.atom"),
     ):
-        doc = page(client, where)
+        doc = page(reader, where)
         found = doc.xpath('//head/link[@rel="alternate"][@type="application/atom+xml"]/@href')
         assert found == [atom], where
         assert doc.xpath('//main//a[@class="atom"]/@href') == [atom], where
-        parsed, _ = feed_of(client, atom)
+        parsed, _ = feed_of(reader, atom)
         query = atom.partition("?")[2]
         assert entry_ids(parsed) == [
-            c["id"] for c in api(client, f"/api/changes?{query}")["changes"]
+            c["id"] for c in api(reader, f"/api/changes?{query}")["changes"]
         ]
-    assert entry_ids(feed_of(client, "/changes.atom?q=lymphoma&status=COMPLETED")[0])
+    assert entry_ids(feed_of(reader, "/changes.atom?q=lymphoma&status=COMPLETED")[0])
 
 
 def test_scraped_text_in_atom_is_escaped_text(client: TestClient, tmp_path: Path) -> None:

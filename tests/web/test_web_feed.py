@@ -46,15 +46,15 @@ def feed_ids(client: TestClient, query: str) -> list[int]:
     return [c["id"] for c in data["changes"]]
 
 
-def test_feed_is_newest_first_on_either_clock(client: TestClient) -> None:
-    url = db_of(client)
+def test_feed_is_newest_first_on_either_clock(reader: TestClient) -> None:
+    url = db_of(reader)
     orders = {}
     for clock in ("observed", "registry"):
         want = newest_first(url, clock=clock)
         assert len(want) > 5
-        assert feed_ids(client, f"clock={clock}") == want, clock
+        assert feed_ids(reader, f"clock={clock}") == want, clock
         orders[clock] = want
-        doc = page(client, f"/changes?clock={clock}")
+        doc = page(reader, f"/changes?clock={clock}")
         first = doc.xpath('string(//table[@id="changes"]/thead//th[1])')
         assert first == {"observed": "Seen", "registry": "Registry date"}[clock]
         cells = doc.xpath('//tr[@class="change"]/td[1]/@class')
@@ -63,8 +63,8 @@ def test_feed_is_newest_first_on_either_clock(client: TestClient) -> None:
         other = "registry" if clock == "observed" else "observed"
         assert doc.xpath(f'//nav[@class="clock"]/span[@class="clock-{clock}"][@aria-current]')
         [link] = doc.xpath(f'//nav[@class="clock"]/a[@class="clock-{other}"]/@href')
-        assert feed_ids(client, link.split("?", 1)[1]) == newest_first(url, clock=other)
-    assert feed_ids(client, "") == orders["observed"]
+        assert feed_ids(reader, link.split("?", 1)[1]) == newest_first(url, clock=other)
+    assert feed_ids(reader, "") == orders["observed"]
     assert orders["observed"] != orders["registry"]
     stored = changes(url)
     days = [stored[i].registry_date or "" for i in orders["registry"]]
@@ -73,14 +73,14 @@ def test_feed_is_newest_first_on_either_clock(client: TestClient) -> None:
     assert seen == sorted(seen, reverse=True)
 
 
-def test_feed_filters_select_what_list_changes_selects(client: TestClient) -> None:
-    url = db_of(client)
+def test_feed_filters_select_what_list_changes_selects(reader: TestClient) -> None:
+    url = db_of(reader)
     record = cli_json(url, "show", TRIAL)
     sponsor = record["lead_sponsor"][:12].lower()
     day = datetime(2026, 11, 2, tzinfo=UTC)
     status = record["overall_status"]
     word = max(record["brief_title"].split(), key=len)
-    matching = [t["nct_id"] for t in api(client, f"/api/trials?q={word}")["trials"]]
+    matching = [t["nct_id"] for t in api(reader, f"/api/trials?q={word}")["trials"]]
     cases: list[tuple[str, dict[str, Any]]] = [
         ("kind=status", {"kinds": ["status"]}),
         ("grade=major", {"min_grade": "major"}),
@@ -116,60 +116,60 @@ def test_feed_filters_select_what_list_changes_selects(client: TestClient) -> No
     everything = newest_first(url)
     for query, filters in cases:
         want = newest_first(url, **filters)
-        assert feed_ids(client, query) == want, query
+        assert feed_ids(reader, query) == want, query
         assert want and want != everything or query.startswith("until"), query
     held = trials(url)
     for change in changes(url).values():  # the status is the trial's, now
         wanted = change.id in newest_first(url, statuses=[status])
         assert wanted == (held[change.nct_id].overall_status == status)
-    form = page(client, "/changes").xpath('//form[@id="feed-filters"]')[0]
+    form = page(reader, "/changes").xpath('//form[@id="feed-filters"]')[0]
     for name in ("q", "kind", "grade", "since", "until", "sponsor", "phase", "status", "clock"):
         assert form.xpath(f'.//*[@name="{name}"]'), name
     for name in ("kind", "grade", "status", "phase", "clock"):
         assert form.xpath(f'.//select[@name="{name}"]'), name
     assert not form.xpath('.//*[@name="page"]')  # pages are links, not a box
-    chosen = page(client, "/changes?status=recruiting&clock=registry").xpath(
+    chosen = page(reader, "/changes?status=recruiting&clock=registry").xpath(
         '//form[@id="feed-filters"]//option[@selected]/@value'
     )
     assert {"RECRUITING", "registry"} <= set(chosen)
 
 
-def test_feed_shows_each_trials_title(client: TestClient) -> None:
-    held = trials(db_of(client))
-    doc = page(client, "/changes")
+def test_feed_shows_each_trials_title(reader: TestClient) -> None:
+    held = trials(db_of(reader))
+    doc = page(reader, "/changes")
     rows = doc.xpath('//tr[@class="change"]')
     assert rows
     for row in rows:
         title = held[row.get("data-nct")].brief_title
         assert title and row.xpath('string(td[@class="title"])') == title
-    for change in api(client, "/api/changes")["changes"]:
+    for change in api(reader, "/api/changes")["changes"]:
         assert change["title"] == held[change["nct_id"]].brief_title
-        assert change["reason"] == " ".join(str(change_reason(client, change["id"])).split())
+        assert change["reason"] == " ".join(str(change_reason(reader, change["id"])).split())
 
 
 def change_reason(client: TestClient, change_id: int) -> str:
     return str(changes(db_of(client))[change_id].detail.get("reason") or "")
 
 
-def test_feed_limit(client: TestClient) -> None:
-    url = db_of(client)
+def test_feed_limit(reader: TestClient) -> None:
+    url = db_of(reader)
     everything = newest_first(url)
-    one = api(client, "/api/changes?limit=1")
+    one = api(reader, "/api/changes?limit=1")
     assert [c["id"] for c in one["changes"]] == everything[:1]
     assert one["has_next"] and one["page_size"] == 1 and one["total"] == len(everything)
-    assert [c["id"] for c in api(client, "/api/changes?limit=500")["changes"]] == everything
-    assert feed_ids(client, "limit=3&page=2") == everything[3:6]
-    assert len(api(client, "/api/changes")["changes"]) == min(50, len(everything))
+    assert [c["id"] for c in api(reader, "/api/changes?limit=500")["changes"]] == everything
+    assert feed_ids(reader, "limit=3&page=2") == everything[3:6]
+    assert len(api(reader, "/api/changes")["changes"]) == min(50, len(everything))
 
 
-def test_feed_pages(client: TestClient) -> None:
-    url = db_of(client)
+def test_feed_pages(reader: TestClient) -> None:
+    url = db_of(reader)
     everything = newest_first(url)
     seen: list[int] = []
     link: str | None = "/changes?limit=4"
     pages: list[str] = []
     while link is not None:
-        doc = page(client, link)
+        doc = page(reader, link)
         pages.append(link)
         seen += [int(r) for r in doc.xpath('//tr[@class="change"]/@data-change-id')]
         assert bool(doc.xpath('//a[@class="prev"]')) == (len(pages) > 1)
@@ -183,16 +183,16 @@ def test_feed_pages(client: TestClient) -> None:
     # Back from the last page, each previous link is the page before.
     back = pages[-1]
     for before in reversed(pages[:-1]):
-        [back] = page(client, back).xpath('//a[@class="prev"]/@href')
+        [back] = page(reader, back).xpath('//a[@class="prev"]/@href')
         assert int(parse_qs(back.split("?")[1])["page"][0]) == pages.index(before) + 1
-        assert feed_ids(client, back.split("?")[1]) == feed_ids(client, before.split("?")[1])
-    assert api(client, f"/api/changes?limit=4&page={len(pages) + 1}")["changes"] == []
-    grade = api(client, "/api/changes?grade=major&page=2&limit=4")
+        assert feed_ids(reader, back.split("?")[1]) == feed_ids(reader, before.split("?")[1])
+    assert api(reader, f"/api/changes?limit=4&page={len(pages) + 1}")["changes"] == []
+    grade = api(reader, "/api/changes?grade=major&page=2&limit=4")
     major = newest_first(url, min_grade="major")
     assert grade["total"] == len(major)
     assert [c["id"] for c in grade["changes"]] == major[4:8]
     # A filtered page's links keep its filters.
-    doc = page(client, "/changes?grade=major&limit=2&clock=registry&page=2")
+    doc = page(reader, "/changes?grade=major&limit=2&clock=registry&page=2")
     for href in doc.xpath('//nav[@class="paging"]/a/@href'):
         kept = parse_qs(href.split("?")[1])
         assert (kept["grade"], kept["limit"], kept["clock"]) == (["major"], ["2"], ["registry"])
@@ -286,21 +286,21 @@ NOT_API = [
 ]
 
 
-def test_bad_requests_get_one_line(client: TestClient) -> None:
+def test_bad_requests_get_one_line(reader: TestClient) -> None:
     for url, status, words in BAD:
-        doc = page(client, url, status)
+        doc = page(reader, url, status)
         [line] = doc.xpath('//p[@id="problem"]/text()')
         assert words in line and "\n" not in line.strip(), url
         assert "Traceback" not in html.tostring(doc, encoding="unicode")
         if not url.startswith("/no/"):
-            data = api(client, "/api" + url, status)
+            data = api(reader, "/api" + url, status)
             assert data == {"detail": line}
     for url, status, words in NOT_API:
-        [line] = page(client, url, status).xpath('//p[@id="problem"]/text()')
+        [line] = page(reader, url, status).xpath('//p[@id="problem"]/text()')
         assert words in line and "\n" not in line.strip(), url
 
 
-def test_every_response_carries_the_security_headers(client: TestClient) -> None:
+def test_every_response_carries_the_security_headers(reader: TestClient) -> None:
     for url in (
         "/",
         "/trials?q=x",
@@ -315,15 +315,15 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
         f"/trials/{TRIAL}/changes.atom",
         "/trials.csv",
     ):
-        response = client.get(url)
+        response = reader.get(url)
         assert response.headers["content-security-policy"] == CSP, url
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
-    redirect = client.get(f"/trials?q={TRIAL}", follow_redirects=False)
+    redirect = reader.get(f"/trials?q={TRIAL}", follow_redirects=False)
     assert redirect.headers["content-security-policy"] == CSP
-    refused = client.post(f"/trials/{TRIAL}")
+    refused = reader.post(f"/trials/{TRIAL}")
     assert refused.status_code == 405 and refused.headers["content-security-policy"] == CSP
-    text = client.get(f"/trials/{TRIAL}").text
+    text = reader.get(f"/trials/{TRIAL}").text
     assert "<script" not in text and "style=" not in text and "<style" not in text
 
 

@@ -56,46 +56,46 @@ def phases(trial: Trial) -> list[str]:
     return list(trial.record.get("phases") or [])
 
 
-def test_search_by_status_and_phase(client: TestClient) -> None:
-    held = trials(db_of(client))
+def test_search_by_status_and_phase(reader: TestClient) -> None:
+    held = trials(db_of(reader))
     statuses = {t.overall_status for t in held.values()}
     assert len(statuses) > 3
     for status in statuses:
         want = sorted(n for n, t in held.items() if t.overall_status == status)
-        assert [t["nct_id"] for t in listed(client, f"status={status}")] == want
-    assert [t["nct_id"] for t in listed(client, "status=Active,+not+recruiting")] == sorted(
+        assert [t["nct_id"] for t in listed(reader, f"status={status}")] == want
+    assert [t["nct_id"] for t in listed(reader, "status=Active,+not+recruiting")] == sorted(
         n for n, t in held.items() if t.overall_status == "ACTIVE_NOT_RECRUITING"
     )
     for phase, word in (("2", "PHASE2"), ("phase3", "PHASE3"), ("NA", "NA")):
         want = sorted(n for n, t in held.items() if word in phases(t))
-        assert want and [t["nct_id"] for t in listed(client, f"phase={phase}")] == want
+        assert want and [t["nct_id"] for t in listed(reader, f"phase={phase}")] == want
     both = sorted(
         n for n, t in held.items() if "PHASE2" in phases(t) and t.overall_status == "COMPLETED"
     )
-    assert both and [t["nct_id"] for t in listed(client, "phase=2&status=completed")] == both
-    doc = page(client, "/trials?status=ACTIVE_NOT_RECRUITING")
+    assert both and [t["nct_id"] for t in listed(reader, "phase=2&status=completed")] == both
+    doc = page(reader, "/trials?status=ACTIVE_NOT_RECRUITING")
     assert (
         doc.xpath(f'string(//tr[@data-nct="{TRIAL}"]/td[@class="state"])')
         == "Active, not recruiting"
     )
-    for row in page(client, "/").xpath('//tr[@class="trial"]'):
+    for row in page(reader, "/").xpath('//tr[@class="trial"]'):
         status = held[row.get("data-nct")].overall_status
         assert row.xpath('string(td[@class="state"])') == STATUS_WORDS[status]
-    form = page(client, "/").xpath('//form[@id="search"]')[0]
+    form = page(reader, "/").xpath('//form[@id="search"]')[0]
     for name in ("q", "status", "phase", "sort"):
         assert form.xpath(f'.//*[@name="{name}"]'), name
 
 
-def test_search_orders_and_last_changed(client: TestClient) -> None:
-    url = db_of(client)
+def test_search_orders_and_last_changed(reader: TestClient) -> None:
+    url = db_of(reader)
     held = trials(url)
     when = last_changed(url)
     assert len(set(when.values())) > 3
-    everything = listed(client, "")
+    everything = listed(reader, "")
     assert [t["nct_id"] for t in everything] == sorted(held)
     for trial in everything:
         assert trial["last_changed"] == when[trial["nct_id"]]
-    doc = page(client, "/")
+    doc = page(reader, "/")
     for row in doc.xpath('//tr[@class="trial"]'):
         assert row.xpath('string(td[@class="last-changed"])') == when[row.get("data-nct")][:10]
 
@@ -110,30 +110,30 @@ def test_search_orders_and_last_changed(client: TestClient) -> None:
     for sort in ("changed", "title", "status"):
         for backwards in (False, True):
             name = f"-{sort}" if backwards else sort
-            got = [t["nct_id"] for t in listed(client, f"sort={name}")]
+            got = [t["nct_id"] for t in listed(reader, f"sort={name}")]
             assert sorted(got) == sorted(held)
             keys = [key(n, sort) for n in got]
             assert keys == sorted(keys, reverse=backwards), name
             assert got != sorted(held), name
             ties = [n for n in got if key(n, sort) == key(got[0], sort)]
             assert ties == sorted(ties), name  # ties in NCT id order
-            assert page(client, f"/trials?sort={name}").xpath(
+            assert page(reader, f"/trials?sort={name}").xpath(
                 '//select[@name="sort"]/option[@selected]/@value'
             ) == [name]
-    newest = [t["nct_id"] for t in listed(client, "sort=-changed")]
-    completed = [t["nct_id"] for t in listed(client, "sort=-changed&status=completed")]
+    newest = [t["nct_id"] for t in listed(reader, "sort=-changed")]
+    completed = [t["nct_id"] for t in listed(reader, "sort=-changed&status=completed")]
     assert completed == [n for n in newest if held[n].overall_status == "COMPLETED"]
 
 
-def test_search_pages_keep_their_query(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_pages_keep_their_query(reader: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("trialwatch.web.home.PAGE_SIZE", 4)
-    held = trials(db_of(client))
+    held = trials(db_of(reader))
     want = sorted(held, key=lambda n: ((held[n].brief_title or "").lower(), n), reverse=False)
     seen: list[str] = []
     link: str | None = "/trials?sort=title"
     pages = 0
     while link is not None:
-        doc = page(client, link)
+        doc = page(reader, link)
         seen += doc.xpath('//tr[@class="trial"]/@data-nct')
         pages += 1
         assert bool(doc.xpath('//a[@class="prev"]')) == (pages > 1)

@@ -17,7 +17,7 @@ from lxml import html
 from sqlalchemy import text
 from starlette.routing import Mount, Route
 
-from tests.analyst_data import analyst_template, analyst_url  # noqa: F401
+from tests.analyst_data import analyst_pg_template, analyst_template, analyst_url  # noqa: F401
 from tests.conftest import FIXTURES
 from tests.web.conftest import Client, api, cli_json, db_of, page
 from tests.web.expect import new_watch
