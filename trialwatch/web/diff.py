@@ -4,6 +4,7 @@ word-level marks, grade and reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -147,15 +148,21 @@ def _intervention(value: Any) -> str:
     return f"{name} ({value['type']})" if value.get("type") else name
 
 
-def _site_rows(d: dict[str, Any], grade: str) -> list[DiffItem]:
+def _one_sided(d: dict[str, Any], grade: str, show: Callable[[Any], str]) -> list[DiffItem]:
+    """A row for each item added (only after) and each removed (only before)."""
     rows = [
-        DiffItem(op="added", where="", before="", after=_site(s), grade=grade, reason="")
-        for s in d.get("added") or []
+        DiffItem(op="added", where="", before="", after=show(v), grade=grade, reason="")
+        for v in d.get("added") or []
     ]
     rows += [
-        DiffItem(op="removed", where="", before=_site(s), after="", grade=grade, reason="")
-        for s in d.get("removed") or []
+        DiffItem(op="removed", where="", before=show(v), after="", grade=grade, reason="")
+        for v in d.get("removed") or []
     ]
+    return rows
+
+
+def _site_rows(d: dict[str, Any], grade: str) -> list[DiffItem]:
+    rows = _one_sided(d, grade, _site)
     rows += [
         DiffItem(
             op="status",
@@ -178,14 +185,7 @@ def _site(location: Any) -> str:
 
 def _name_rows(kind: str, d: dict[str, Any], grade: str) -> list[DiffItem]:
     show = _intervention if kind == "interventions" else item_text
-    rows = [
-        DiffItem(op="added", where="", before="", after=show(v), grade=grade, reason="")
-        for v in d.get("added") or []
-    ]
-    rows += [
-        DiffItem(op="removed", where="", before=show(v), after="", grade=grade, reason="")
-        for v in d.get("removed") or []
-    ]
+    rows = _one_sided(d, grade, show)
     rows += [
         _marked(
             DiffItem(
