@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import Pool
+from sqlalchemy.pool import NullPool, Pool
 
 from tests.reliability import Recorder, write
 
@@ -65,7 +65,9 @@ def postgres_database(request: pytest.FixtureRequest, template: str | None = Non
         pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set TRIALWATCH_TEST_POSTGRES_URL)")
     name = f"tw_test_{uuid.uuid4().hex[:12]}"
     copied = f' TEMPLATE "{make_url(template).database}"' if template else ""
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    # The server's connection is closed while the database is in use (a database kept for a
+    # whole module or session would otherwise hold it, and tests count what they hold).
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))
     try:

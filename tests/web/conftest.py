@@ -93,6 +93,15 @@ def reader(analyst_shared_url: str) -> Iterator[Client]:  # noqa: F811
     engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _reader_holds_no_connection(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The module's reader keeps no pooled connection between tests: another test's count
+    of the PostgreSQL connections held at once would include them."""
+    yield
+    if "reader" in request.fixturenames:
+        request.getfixturevalue("reader").app.state.engine.dispose()
+
+
 def db_of(client: TestClient) -> str:
     return client.db_url  # type: ignore[attr-defined,no-any-return]
 
