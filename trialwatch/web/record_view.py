@@ -161,19 +161,22 @@ def criteria_tree(record: dict[str, Any]) -> list[CriteriaSection]:
 
         criteria = [c.model_dump() for c in parse_criteria(str(eligibility["text"]))]
     sections: dict[str, CriterionNode] = {}
+    # Each node's children by key, the latest of a key winning: a path names the nearest.
+    named: dict[int, dict[str, CriterionNode]] = {}
+
+    def add(parent: CriterionNode, child: CriterionNode) -> CriterionNode:
+        parent.children.append(child)
+        named.setdefault(id(parent), {})[_key(child.text)] = child
+        return child
+
     for item in criteria or []:
         if not isinstance(item, dict) or not item.get("text"):
             continue
         parent = sections.setdefault(str(item.get("section")), CriterionNode(text="", group=True))
         for label in item.get("path") or []:
-            found = next(
-                (n for n in reversed(parent.children) if _key(n.text) == _key(str(label))), None
-            )
-            if found is None:
-                found = CriterionNode(text=str(label), group=True)
-                parent.children.append(found)
-            parent = found
-        parent.children.append(CriterionNode(text=str(item["text"])))
+            found = named.get(id(parent), {}).get(_key(str(label)))
+            parent = found or add(parent, CriterionNode(text=str(label), group=True))
+        add(parent, CriterionNode(text=str(item["text"])))
     names = {"inclusion": "Inclusion criteria", "exclusion": "Exclusion criteria"}
     return [
         CriteriaSection(name=names.get(section, section.capitalize()), items=root.children)
