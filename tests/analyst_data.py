@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,13 +95,20 @@ def analyst_url(
     request: pytest.FixtureRequest, tmp_path: Path, analyst_template: Path
 ) -> Iterator[str]:
     """The analyst database, a private copy: SQLite, and PostgreSQL where a server answers."""
+    with _copy(request, analyst_template, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def _copy(request: pytest.FixtureRequest, template: Path, root: Path) -> Iterator[str]:
+    """A copy of the analyst database of the kind ``request.param`` names, for as long as
+    the block runs: the SQLite one's folder copied under ``root``; for PostgreSQL, a copy of
+    the worker's one build (CREATE DATABASE ... TEMPLATE copies its files)."""
     if request.param == "sqlite":
-        shutil.copytree(analyst_template, tmp_path / "analyst")
-        yield f"sqlite:///{tmp_path / 'analyst' / 'trialwatch.db'}"
+        shutil.copytree(template, root / "analyst")
+        yield f"sqlite:///{root / 'analyst' / 'trialwatch.db'}"
         return
-    # A copy of the worker's one build: CREATE DATABASE ... TEMPLATE copies its files.
-    template = request.getfixturevalue("analyst_pg_template")
-    with postgres_database(request, template) as url:
+    with postgres_database(request, request.getfixturevalue("analyst_pg_template")) as url:
         yield url
 
 
@@ -122,11 +130,5 @@ def analyst_shared_url(
     analyst_template: Path,
 ) -> Iterator[str]:
     """The analyst database, one copy for a whole test module: for tests that only read it."""
-    root = tmp_path_factory.mktemp("analyst-shared")
-    if request.param == "sqlite":
-        shutil.copytree(analyst_template, root / "analyst")
-        yield f"sqlite:///{root / 'analyst' / 'trialwatch.db'}"
-        return
-    template = request.getfixturevalue("analyst_pg_template")
-    with postgres_database(request, template) as url:
+    with _copy(request, analyst_template, tmp_path_factory.mktemp("analyst-shared")) as url:
         yield url
