@@ -17,8 +17,10 @@ from trialwatch.web.models import VersionRow
 from trialwatch.web.record_view import (
     date_words,
     enrollment_words,
+    intervention_text,
+    outcome_text,
     phase_words,
-    site_line,
+    site_text,
 )
 
 BOOKKEEPING = ("Last update posted",)
@@ -61,30 +63,6 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return "; ".join(_text(v) for v in value)
     return " ".join(str(value).split())
-
-
-def _intervention(value: Any) -> str:
-    if not isinstance(value, dict):
-        return _text(value)
-    name = _text(value.get("name"))
-    return f"{name} ({value['type']})" if value.get("type") else name
-
-
-def _outcome(value: Any) -> str:
-    if not isinstance(value, dict):
-        return _text(value)
-    parts = [_text(value.get("measure"))]
-    if value.get("time_frame"):
-        parts.append(f"Time frame: {_text(value['time_frame'])}")
-    if value.get("description"):
-        parts.append(_text(value["description"]))
-    return " \u2014 ".join(parts)
-
-
-def _site(value: Any) -> str:
-    status = value.get("status") if isinstance(value, dict) else None
-    line = site_line(value)
-    return f"{line} ({status_words(status)})" if status else line
 
 
 def _criteria(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -148,7 +126,7 @@ SECTIONS: list[tuple[str, list[Any]]] = [
         _value("phases", "Phase", phase_words),
         _value("enrollment", "Enrollment", enrollment_words),
     ]),
-    ("Interventions", [_items("interventions", "Intervention", _intervention)]),
+    ("Interventions", [_items("interventions", "Intervention", intervention_text)]),
     ("Eligibility", [
         _value("sex", "Sex"),
         _value("minimum_age", "Minimum age"),
@@ -157,10 +135,10 @@ SECTIONS: list[tuple[str, list[Any]]] = [
         _criteria,
     ]),
     ("Outcome measures", [
-        _items("primary_outcomes", "Primary", _outcome),
-        _items("secondary_outcomes", "Secondary", _outcome),
+        _items("primary_outcomes", "Primary", outcome_text),
+        _items("secondary_outcomes", "Secondary", outcome_text),
     ]),
-    ("Locations", [_items("locations", "Site", _site)]),
+    ("Locations", [_items("locations", "Site", site_text)]),
 ]  # fmt: skip
 
 

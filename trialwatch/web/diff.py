@@ -19,7 +19,7 @@ from trialwatch.registry.timeline import record_of
 from trialwatch.web.data import versions
 from trialwatch.web.marks import word_marks
 from trialwatch.web.models import DiffItem, DiffView, FieldDiff
-from trialwatch.web.record_view import site_line
+from trialwatch.web.record_view import intervention_text, outcome_text, site_line, site_text
 
 ITEM_KINDS = ("eligibility_criteria", "primary_outcome", "secondary_outcome")
 # What one item of each list is called, singular and plural.
@@ -137,15 +137,8 @@ def _shown(kind: str, value: Any) -> str:
     if kind == "enrollment" and isinstance(value, dict):
         return f"{value.get('count')} ({value['type']})" if value.get("type") else str(value)
     if kind == "interventions" and isinstance(value, list):
-        return "; ".join(_intervention(v) for v in value) or NONE
+        return "; ".join(intervention_text(v) for v in value) or NONE
     return value_text(value)
-
-
-def _intervention(value: Any) -> str:
-    if not isinstance(value, dict):
-        return str(value)
-    name = item_text(value.get("name") or "")
-    return f"{name} ({value['type']})" if value.get("type") else name
 
 
 def _one_sided(d: dict[str, Any], grade: str, show: Callable[[Any], str]) -> list[DiffItem]:
@@ -162,7 +155,7 @@ def _one_sided(d: dict[str, Any], grade: str, show: Callable[[Any], str]) -> lis
 
 
 def _site_rows(d: dict[str, Any], grade: str) -> list[DiffItem]:
-    rows = _one_sided(d, grade, _site)
+    rows = _one_sided(d, grade, site_text)
     rows += [
         DiffItem(
             op="status",
@@ -177,14 +170,8 @@ def _site_rows(d: dict[str, Any], grade: str) -> list[DiffItem]:
     return rows
 
 
-def _site(location: Any) -> str:
-    line = site_line(location)
-    status = location.get("status") if isinstance(location, dict) else None
-    return f"{line} ({status_words(status)})" if status else line
-
-
 def _name_rows(kind: str, d: dict[str, Any], grade: str) -> list[DiffItem]:
-    show = _intervention if kind == "interventions" else item_text
+    show = intervention_text if kind == "interventions" else item_text
     rows = _one_sided(d, grade, show)
     rows += [
         _marked(
@@ -195,20 +182,6 @@ def _name_rows(kind: str, d: dict[str, Any], grade: str) -> list[DiffItem]:
         for old, new in d.get("changed") or []
     ]
     return rows
-
-
-def _outcome(value: Any) -> str:
-    """An outcome as one statement: measure, time frame, description."""
-    if isinstance(value, list):  # the parts of a split or merged outcome
-        return " | ".join(_outcome(v) for v in value)
-    if not isinstance(value, dict):
-        return item_text(value)
-    parts = [item_text(value.get("measure") or "")]
-    if value.get("time_frame"):
-        parts.append(f"Time frame: {item_text(value['time_frame'])}")
-    if value.get("description"):
-        parts.append(item_text(value["description"]))
-    return " \u2014 ".join(parts)
 
 
 def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
@@ -235,7 +208,7 @@ def _item_row(kind: str, e: dict[str, Any]) -> DiffItem:
             before = None
         if op == "removed":
             after = None
-        show = _outcome
+        show = outcome_text
     return _marked(
         DiffItem(
             op=op,

@@ -216,6 +216,40 @@ def country_count(locations: Any) -> int:
     return len({str(s["country"]) for s in locations if isinstance(s, dict) and s.get("country")})
 
 
+def _words(value: Any) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def site_text(location: Any) -> str:
+    """ "Facility, City, Country (Status)": a site as one line of a diff."""
+    line = site_line(location)
+    status = location.get("status") if isinstance(location, dict) else None
+    return f"{line} ({status_words(status)})" if status else line
+
+
+def intervention_text(value: Any) -> str:
+    """ "Remdesivir (DRUG)"."""
+    if not isinstance(value, dict):
+        return _words(value)
+    name = _words(value.get("name"))
+    return f"{name} ({value['type']})" if value.get("type") else name
+
+
+def outcome_text(value: Any) -> str:
+    """An outcome as one statement: measure, time frame, description (the parts of a split
+    or merged outcome joined by " | ")."""
+    if isinstance(value, list):
+        return " | ".join(outcome_text(v) for v in value)
+    if not isinstance(value, dict):
+        return _words(value)
+    parts = [_words(value.get("measure"))]
+    if value.get("time_frame"):
+        parts.append(f"Time frame: {_words(value['time_frame'])}")
+    if value.get("description"):
+        parts.append(_words(value["description"]))
+    return " \u2014 ".join(parts)
+
+
 def module_grades(kinds: list[str], grades: list[str]) -> list[tuple[str, str]]:
     """(module, the highest grade of its changes) for the modules the kinds touched."""
     out: dict[str, str] = {}
