@@ -140,3 +140,17 @@ def _few_pg_connections(request: pytest.FixtureRequest) -> Iterator[None]:
         f"{request.node.nodeid} held {peak} PostgreSQL connections at once "
         f"(at most {MAX_PG_CONNECTIONS})"
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _secret_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Channel URLs are sealed with a key made in a folder of the test run, never in the
+    user's ~/.config; processes the tests start inherit it."""
+    path = tmp_path_factory.mktemp("secret") / "secret.key"
+    before = os.environ.get("TRIALWATCH_SECRET_KEY_FILE")
+    os.environ["TRIALWATCH_SECRET_KEY_FILE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("TRIALWATCH_SECRET_KEY_FILE", None)
+    else:
+        os.environ["TRIALWATCH_SECRET_KEY_FILE"] = before

@@ -93,6 +93,7 @@ def sender_env(tmp_path: Path, port: int, **smtp: str) -> dict[str, str]:
     config = tmp_path / "empty.toml"
     config.write_text("")
     env |= {
+        "TRIALWATCH_SECRET_KEY_FILE": os.environ["TRIALWATCH_SECRET_KEY_FILE"],
         "TRIALWATCH_CONFIG": str(config),
         "TRIALWATCH_DATA_DIR": str(tmp_path / "data"),
         "TRIALWATCH_SMTP_HOST": HOST,

@@ -208,17 +208,19 @@ def test_a_query_watch_follows_a_trial_that_enters_the_search_later(world):
 
 def test_a_daily_digest_gathers_a_day_of_changes_into_one_message(world):
     engine, pipeline = world
-    _watch(engine, email="d@x.test", nct_ids=[NCT], kinds=["status"], digest="daily")
+    _watch(engine, email="d@x.test", nct_ids=[NCT], kinds=["status"], digest="daily")  # 07:00 UTC
     _ingest(pipeline, _body(), T0)
     handler = Recorder()
     with smtp_server(handler) as port:
         settings = plain_settings(port)
         _ingest(pipeline, _body(_completed), T0 + timedelta(hours=1))
-        assert send_pending(engine, settings, now=Clock(T0 + timedelta(hours=1))).sent == 1
+        assert send_pending(engine, settings, now=Clock(T0 + timedelta(hours=1))).sent == 0
         _ingest(pipeline, _body(), T0 + timedelta(hours=2))  # back, then done again
         _ingest(pipeline, _body(_completed), T0 + timedelta(hours=3))
         assert send_pending(engine, settings, now=Clock(T0 + timedelta(hours=4))).sent == 0
         day_later = send_pending(engine, settings, now=Clock(T0 + timedelta(hours=25)))
         assert (day_later.composed, day_later.sent) == (1, 1)
-    second = _parsed(handler)[1].get_body(("plain",)).get_content()
-    assert second.count("status:") == 2
+        again = send_pending(engine, settings, now=Clock(T0 + timedelta(hours=25, minutes=5)))
+        assert (again.composed, again.sent) == (0, 0)
+    [digest] = _parsed(handler)
+    assert digest.get_body(("plain",)).get_content().count("status:") == 3

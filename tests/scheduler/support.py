@@ -74,7 +74,8 @@ def trialwatch(
     full = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("TRIALWATCH_") or k == "TRIALWATCH_TEST_POSTGRES_URL"
+        if not k.startswith("TRIALWATCH_")
+        or k in ("TRIALWATCH_TEST_POSTGRES_URL", "TRIALWATCH_SECRET_KEY_FILE")
     }
     full.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), **(env or {}))
     log = cwd / f"{name}.stderr"

@@ -1,4 +1,7 @@
-"""The outbox: compose pending deliveries into one message per watch, send, mark sent.
+"""The outbox: compose pending deliveries into one message per channel, send, mark sent.
+
+A channel is an email address (sent over SMTP with trialwatch's settings) or an Apprise URL
+(alerts.channels); both go through the same claims, retries and holds.
 
 Exactly once, however many senders run at once: a watch's deliveries are composed into a
 message by one sender only (see compose.py), and a message is claimed before it is sent (see
@@ -26,12 +29,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from trialwatch.alerts import claims
+from trialwatch.alerts import channels, claims
 from trialwatch.alerts.claims import CLAIM_TIMEOUT, Claimant
 from trialwatch.alerts.compose import compose, compose_each
 from trialwatch.alerts.smtp import SendError, SmtpSettings, build_email, send_email
 from trialwatch.registry.db import transaction
-from trialwatch.registry.models import AlertMessage
+from trialwatch.registry.models import AlertMessage, WatchChannel
 
 __all__ = ["SendTally", "backoff", "compose", "send_pending"]
 
@@ -52,6 +55,7 @@ class SendTally:
     untried: int = 0  # of those, held without trying: the settings had just failed
     taken: int = 0  # claimed by another sender first
     waiting: int = 0  # pending, waiting out their backoff
+    no_smtp: int = 0  # email messages pending while no SMTP server is set
     still_held: list[AlertMessage] = field(default_factory=list)  # by the current settings
     problems: list[str] = field(default_factory=list)
 
@@ -70,18 +74,24 @@ def _candidates(
     only: Collection[int] | None,
     claim_timeout: timedelta,
     tally: SendTally,
+    smtp: bool,
 ) -> list[tuple[int, str | None]]:
     """Messages to claim, in order: (id, None) for a pending one that is due, (id, the claim)
-    for one whose sender's claim is stale."""
+    for one whose sender's claim is stale. Email waits while no SMTP server is set."""
     with transaction(engine) as session:
-        stmt = select(AlertMessage).where(col(AlertMessage.status).in_(("pending", "sending")))
+        stmt = select(AlertMessage, WatchChannel.kind).join(
+            WatchChannel, col(WatchChannel.id) == AlertMessage.channel_id, isouter=True
+        )
+        stmt = stmt.where(col(AlertMessage.status).in_(("pending", "sending")))
         if only is not None:
             stmt = stmt.where(col(AlertMessage.id).in_(only))
         rows = session.exec(stmt.order_by(col(AlertMessage.id))).all()
     found: list[tuple[int, str | None]] = []
-    for m in rows:
+    for m, kind in rows:
         assert m.id is not None
-        if m.status == "pending":
+        if not smtp and kind != "apprise":
+            tally.no_smtp += 1
+        elif m.status == "pending":
             if due_by is None or m.next_attempt_at <= due_by:
                 found.append((m.id, None))
             else:
@@ -93,7 +103,7 @@ def _candidates(
 
 def send_pending(
     engine: Engine,
-    settings: SmtpSettings,
+    settings: SmtpSettings | None,
     *,
     now: Callable[[], datetime],
     ssl_context: ssl.SSLContext | None = None,
@@ -104,14 +114,16 @@ def send_pending(
 ) -> SendTally:
     """Release messages held by settings that have changed, compose what is pending, then
     claim and send every message that is due (``ignore_backoff``: every pending one). With
-    ``only``, send just those messages (nothing released or composed)."""
+    ``only``, send just those messages (nothing released or composed). Without ``settings``
+    (no SMTP server), email stays pending and the other channels are sent."""
     tally = SendTally()
     me = Claimant.here()
-    if ssl_context is None and settings.security != "none":
+    if settings is not None and ssl_context is None and settings.security != "none":
         ssl_context = ssl.create_default_context()  # one for the run: it reads the system's CAs
-    domain = settings.sender.rpartition("@")[2] or "trialwatch.invalid"
+    sender = settings.sender if settings is not None else ""
+    domain = sender.rpartition("@")[2] or "trialwatch.invalid"
     try:
-        if only is None:
+        if only is None and settings is not None:
             tally.released, tally.still_held = claims.release_changed_settings(
                 engine, settings.fingerprint, now()
             )
@@ -119,6 +131,7 @@ def send_pending(
                 report(
                     f"alerts: {tally.released} held message(s) go again: the SMTP settings changed"
                 )
+        if only is None:
             tally.composed = compose_each(engine, now=now, domain=domain, report=report)
         due_by = None if ignore_backoff else now()
         due = _candidates(
@@ -129,6 +142,7 @@ def send_pending(
             only=only,
             claim_timeout=claim_timeout,
             tally=tally,
+            smtp=settings is not None,
         )
         # These very settings already failed: new messages are held untried, as a wrong
         # password tried on every run could lock the account.
@@ -160,7 +174,7 @@ def send_pending(
 
 def _send_each(
     engine: Engine,
-    settings: SmtpSettings,
+    settings: SmtpSettings | None,
     due: list[tuple[int, str | None]],
     *,
     me: Claimant,
@@ -180,6 +194,11 @@ def _send_each(
         if message is None:
             tally.taken += 1
             continue
+        channel = _channel(engine, message)
+        if channel is not None and channel.kind == "apprise":
+            _send_apprise(engine, message, channel, me=me, now=now, tally=tally, report=report)
+            continue
+        assert settings is not None  # email is a candidate only with SMTP settings
         if broken is not None:
             claims.settle(
                 engine,
@@ -200,25 +219,68 @@ def _send_each(
             _record_failure(engine, message, me, exc, now(), fingerprint if broken else None, tally)
             report(tally.problems[-1])
             continue
-        done = claims.settle(
-            engine,
-            message,
-            me,
-            status="sent",
-            sent_at=now(),
-            attempts=message.attempts + 1,
-            last_error=None,
-            held_settings=None,
+        _settle_sent(engine, message, me, now=now, tally=tally, report=report)
+
+
+def _channel(engine: Engine, message: AlertMessage) -> WatchChannel | None:
+    if message.channel_id is None:
+        return None
+    with transaction(engine) as session:
+        return session.get(WatchChannel, message.channel_id)
+
+
+def _send_apprise(
+    engine: Engine,
+    message: AlertMessage,
+    channel: WatchChannel,
+    *,
+    me: Claimant,
+    now: Callable[[], datetime],
+    tally: SendTally,
+    report: Report,
+) -> None:
+    try:
+        channels.send_message(
+            channel.sealed,
+            subject=message.subject,
+            text=message.text,
+            message_id=message.message_id,
         )
-        if done:
-            tally.sent += 1
-            report(f"sent {message.message_id} to {message.recipient}: {message.subject}")
-        else:
-            tally.problems.append(
-                f"message {pk} to {message.recipient}: sent, but another sender took it over "
-                f"meanwhile (its claim had expired); it may arrive twice, with one Message-ID"
-            )
-            report(tally.problems[-1])
+    except SendError as exc:
+        _record_failure(engine, message, me, exc, now(), None, tally)
+        report(tally.problems[-1])
+        return
+    _settle_sent(engine, message, me, now=now, tally=tally, report=report)
+
+
+def _settle_sent(
+    engine: Engine,
+    message: AlertMessage,
+    me: Claimant,
+    *,
+    now: Callable[[], datetime],
+    tally: SendTally,
+    report: Report,
+) -> None:
+    done = claims.settle(
+        engine,
+        message,
+        me,
+        status="sent",
+        sent_at=now(),
+        attempts=message.attempts + 1,
+        last_error=None,
+        held_settings=None,
+    )
+    if done:
+        tally.sent += 1
+        report(f"sent {message.message_id} to {message.recipient}: {message.subject}")
+    else:
+        tally.problems.append(
+            f"message {message.id} to {message.recipient}: sent, but another sender took it "
+            "over meanwhile (its claim had expired); it may arrive twice, with one Message-ID"
+        )
+        report(tally.problems[-1])
 
 
 def _email(settings: SmtpSettings, message: AlertMessage) -> EmailMessage:

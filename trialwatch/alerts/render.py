@@ -277,19 +277,34 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _grade(item: AlertItem) -> int:
+    return grade_rank(GRADES[grade_rank(item.grade)])  # None (not graded yet) counts as major
+
+
+def _counts(group: list[AlertItem]) -> str:
+    """ "3 changes: 2 major, 1 minor" for a trial with more than one change."""
+    if len(group) < 2:
+        return ""
+    by_grade = [(g, sum(1 for i in group if _grade(i) == grade_rank(g))) for g in GRADES]
+    parts = [f"{n} {g}" for g, n in reversed(by_grade) if n]
+    return f"{len(group)} changes: {', '.join(parts)}"
+
+
 def _trials(items: Sequence[AlertItem]) -> list[dict[str, Any]]:
-    """One view per trial, the most important first; changes in headline order."""
+    """One view per trial: the trial with the most important grade first, then by headline
+    order; in each, changes by grade, then in headline order."""
     groups: dict[str, list[AlertItem]] = {}
     for item in items:
         groups.setdefault(item.nct_id.strip().upper(), []).append(item)
     trials: list[dict[str, Any]] = []
     for position, (key, group) in enumerate(groups.items()):
-        group.sort(key=lambda i: _rank(i.kind))  # stable: equal kinds keep their order
+        group.sort(key=lambda i: (-_grade(i), _rank(i.kind)))  # stable: equal keep their order
         nct_id = valid_nct_id(key)
         title = next((one_line(i.title) for i in group if one_line(i.title)), "")
         trials.append(
             {
-                "order": (_rank(group[0].kind), position),
+                "order": (-_grade(group[0]), _rank(group[0].kind), position),
+                "counts": _counts(group),
                 "nct_id": nct_id or one_line(key),
                 "title": title,
                 "headline": headline(group[0]),

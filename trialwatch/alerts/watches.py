@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.errors import MessageError
 from email.headerregistry import Address
@@ -14,9 +15,10 @@ from email.utils import parseaddr
 
 from sqlmodel import Session, col, select
 
+from trialwatch.alerts.digests import DIGESTS, describe_digest
 from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, GRADES, grade_rank
 from trialwatch.parsers import REGISTRY_SOURCES, SITE_SOURCES
-from trialwatch.registry.models import Change, Delivery, QueryMember, Watch
+from trialwatch.registry.models import Change, Delivery, QueryMember, Watch, WatchChannel
 
 DEFAULT_KINDS: tuple[str, ...] = (
     "status",
@@ -24,7 +26,6 @@ DEFAULT_KINDS: tuple[str, ...] = (
     "completion_date",
     "eligibility_criteria",
 )
-DIGESTS = ("immediate", "daily")
 # The origins a change can come from: the registry (whatever its payload format) and each site.
 WATCH_SOURCES: tuple[str, ...] = ("ctgov", *SITE_SOURCES)
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -78,18 +79,34 @@ def query_key(query: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Target:
+    """A channel to add: an email address, or an Apprise URL (shown: its masked form)."""
+
+    kind: str  # "email" or "apprise"
+    address: str  # the address, or the whole URL
+    shown: str
+
+
 def add_watch(
     session: Session,
     *,
-    email: str,
+    email: str | None = None,
     created_at: datetime,
+    notify: Sequence[Target] = (),
     nct_ids: Sequence[str] = (),
     query: Mapping[str, str] | None = None,
     source: str | None = None,
     kinds: Sequence[str] = (),
     digest: str = "immediate",
+    digest_at: str | None = None,
+    digest_tz: str | None = None,
+    digest_weekday: int | None = None,
     min_grade: str = DEFAULT_MIN_GRADE,
+    seal: Callable[[str], str] | None = None,
 ) -> Watch:
+    """A new watch with its channels: ``email`` (sent over SMTP) and each of ``notify``
+    (Apprise URLs, stored sealed by ``seal``)."""
     targets = sum(bool(x) for x in (nct_ids, query, source))
     if targets != 1:
         raise ValueError("a watch follows exactly one of: NCT ids, a query, a source")
@@ -100,22 +117,61 @@ def add_watch(
         raise ValueError(f"digest must be one of {', '.join(DIGESTS)}, not {digest!r}")
     if min_grade not in GRADES:
         raise ValueError(f"min grade must be one of {', '.join(GRADES)}, not {min_grade!r}")
-    email = check_email(email)
+    if not email and not notify:
+        raise ValueError("a watch needs somewhere to send: --email or --notify")
+    email = check_email(email) if email else None
     source = check_source(source) if source else None
     watch = Watch(
-        email=email,
+        email=email or "",
         nct_ids=sorted(set(nct_ids)) or None,
         query=dict(query) if query else None,
         query_key=query_key(query) if query else None,
         source=source,
         kinds=list(dict.fromkeys(kinds or DEFAULT_KINDS)),
         digest=digest,
+        digest_at=digest_at if digest != "immediate" else None,
+        digest_tz=digest_tz if digest != "immediate" else None,
+        digest_weekday=digest_weekday if digest == "weekly" else None,
         min_grade=min_grade,
         created_at=created_at,
     )
     session.add(watch)
     session.flush()
+    assert watch.id is not None
+    first = [Target("email", email, email)] if email else []
+    for target in [*first, *notify]:
+        sealed = None
+        if target.kind == "apprise":
+            if seal is None:
+                raise ValueError("an Apprise URL is stored sealed: no key to seal it with")
+            sealed = seal(target.address)
+        session.add(
+            WatchChannel(
+                watch_id=watch.id,
+                kind=target.kind,
+                target=target.shown if target.kind == "apprise" else target.address,
+                sealed=sealed,
+                created_at=created_at,
+            )
+        )
+    session.flush()
     return watch
+
+
+def channels_of(session: Session, watch_ids: Iterable[int]) -> dict[int, list[WatchChannel]]:
+    """Each watch's channels, in the order they were added."""
+    found: dict[int, list[WatchChannel]] = {}
+    ids = sorted(set(watch_ids))
+    if not ids:
+        return found
+    rows = session.exec(
+        select(WatchChannel)
+        .where(col(WatchChannel.watch_id).in_(ids))
+        .order_by(col(WatchChannel.id))
+    )
+    for row in rows:
+        found.setdefault(row.watch_id, []).append(row)
+    return found
 
 
 def describe(watch: Watch) -> str:
@@ -126,7 +182,10 @@ def describe(watch: Watch) -> str:
     else:
         what = f"source {watch.source}"
     grades = f"{watch.min_grade} and up" if grade_rank(watch.min_grade) else "every grade"
-    return f"watch {watch.id}: {what} ({', '.join(watch.kinds)}; {grades}; {watch.digest})"
+    digest = describe_digest(
+        watch.digest, at=watch.digest_at, tz=watch.digest_tz, weekday=watch.digest_weekday
+    )
+    return f"watch {watch.id}: {what} ({', '.join(watch.kinds)}; {grades}; {digest})"
 
 
 def note_query_member(session: Session, *, key: str, nct_id: str, seen_at: datetime) -> None:
@@ -146,6 +205,7 @@ def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime
     watches = session.exec(select(Watch).where(col(Watch.active).is_(True))).all()
     if not watches:
         return 0
+    channels = channels_of(session, [w.id for w in watches if w.id is not None])
     nct_ids = {c.nct_id for c in changes}
     members: dict[str, set[str]] = {}
     keys = {w.query_key for w in watches if w.query_key}
@@ -171,6 +231,15 @@ def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime
             if watch.source and change.source != watch.source:
                 continue
             assert watch.id is not None and change.id is not None
-            session.add(Delivery(watch_id=watch.id, change_id=change.id, created_at=created_at))
-            count += 1
+            for channel in channels.get(watch.id, ()):
+                assert channel.id is not None
+                session.add(
+                    Delivery(
+                        watch_id=watch.id,
+                        channel_id=channel.id,
+                        change_id=change.id,
+                        created_at=created_at,
+                    )
+                )
+                count += 1
     return count

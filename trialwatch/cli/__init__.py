@@ -123,9 +123,10 @@ COMMANDS: dict[str, Lazy] = {
         "primary completion dates moved.",
     ),
     "watch": Lazy(
-        "alerts",
         "watch",
-        "Say which trials, and which kinds of change, should be emailed to whom.",
+        "watch",
+        "Say which trials, and which kinds of change, should be sent to whom: by email, or to "
+        "Slack, Teams, Discord, ntfy, a webhook or any other Apprise URL.",
     ),
     "worker": Lazy(
         "worker",

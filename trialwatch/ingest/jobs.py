@@ -101,9 +101,6 @@ def send_alerts(
     except ValueError as exc:  # a bad config file or SMTP setting: one line, nothing sent
         report(f"alerts: {exc}; alerts stay in the outbox")
         return None
-    if settings is None:
-        report("alerts: no SMTP server set (TRIALWATCH_SMTP_HOST); alerts stay in the outbox")
-        return None
     tally = send_pending(
         engine,
         settings,
@@ -124,6 +121,11 @@ def send_alerts(
             f"alerts: {len(tally.still_held)} message(s) held since these SMTP settings failed "
             f"({tally.still_held[-1].last_error}); they go again once the settings change, "
             "or with `trialwatch alerts retry --all`"
+        )
+    if tally.no_smtp:
+        report(
+            f"alerts: {tally.no_smtp} email message(s) stay in the outbox: no SMTP server set "
+            "(TRIALWATCH_SMTP_HOST)"
         )
     if tally.waiting and not ignore_backoff:
         report(

@@ -178,13 +178,19 @@ class Watch(SQLModel, table=True):
     __tablename__ = "watch"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The address of its email channel ('' when it has none); the channels are watch_channel.
     email: str = Field(max_length=320)
     nct_ids: list[str] | None = _json(nullable=True)
     query: dict[str, str] | None = _json(nullable=True)
     query_key: str | None = Field(default=None, max_length=64, index=True)
     source: str | None = Field(default=None, max_length=64)
     kinds: list[str] = _json(nullable=False)
-    digest: str = Field(default="immediate", max_length=16)
+    digest: str = Field(default="immediate", max_length=16)  # immediate, daily or weekly
+    # When a digest is due: "HH:MM" in the zone digest_tz (None: 07:00 UTC), and for a weekly
+    # one the weekday (0 Monday ... 6 Sunday; None: Monday).
+    digest_at: str | None = Field(default=None, max_length=5)
+    digest_tz: str | None = Field(default=None, max_length=64)
+    digest_weekday: int | None = None
     # the least grade this watch hears about (kinds.GRADES)
     min_grade: str = Field(
         default=DEFAULT_MIN_GRADE,
@@ -192,6 +198,21 @@ class Watch(SQLModel, table=True):
         sa_column_kwargs={"server_default": DEFAULT_MIN_GRADE},
     )
     active: bool = True
+    created_at: datetime = _time(nullable=False)
+
+
+class WatchChannel(SQLModel, table=True):
+    """Where a watch's alerts go: an email address (sent with trialwatch's SMTP settings) or
+    an Apprise URL, kept sealed with a key that lives outside the database."""
+
+    __tablename__ = "watch_channel"
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int = Field(foreign_key="watch.id", index=True)
+    kind: str = Field(max_length=16)  # "email" or "apprise"
+    # The address, or the URL with its secrets masked: safe to print.
+    target: str = Field(max_length=2048)
+    sealed: str | None = None  # the whole Apprise URL, encrypted (alerts.secrets)
     created_at: datetime = _time(nullable=False)
 
 
@@ -208,14 +229,18 @@ class QueryMember(SQLModel, table=True):
 
 
 class AlertMessage(SQLModel, table=True):
-    """One email for one watch, composed once; a resend reuses it and its Message-ID."""
+    """One message for one channel of a watch, composed once; a resend reuses it and its
+    Message-ID. A digest names its period, so a channel gets one digest per period."""
 
     __tablename__ = "alert_message"
+    __table_args__ = (Index("uq_alert_message_period", "channel_id", "period", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     watch_id: int = Field(foreign_key="watch.id", index=True)
+    channel_id: int | None = Field(default=None, foreign_key="watch_channel.id")
+    period: str | None = Field(default=None, max_length=40)  # a digest's period: its end
     message_id: str = Field(max_length=255, unique=True)
-    recipient: str = Field(max_length=320)
+    recipient: str = Field(max_length=320)  # the address, or the channel's masked URL (cut)
     subject: str
     text: str
     html: str
@@ -233,13 +258,15 @@ class AlertMessage(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """The outbox: a change a watch must hear about, written with the change itself."""
+    """The outbox: a change one channel of a watch must hear about, written with the change
+    itself."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("watch_id", "change_id", name="uq_delivery"),)
+    __table_args__ = (UniqueConstraint("channel_id", "change_id", name="uq_delivery_channel"),)
 
     id: int | None = Field(default=None, primary_key=True)
     watch_id: int = Field(foreign_key="watch.id", index=True)
+    channel_id: int = Field(foreign_key="watch_channel.id", index=True)
     change_id: int = Field(foreign_key="change.id")
     message_pk: int | None = Field(default=None, foreign_key="alert_message.id", index=True)
     created_at: datetime = _time(nullable=False)

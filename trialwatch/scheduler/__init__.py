@@ -6,6 +6,10 @@ uses. Jobs survive restarts (they live in the database), never run twice at once
 A stored job holds the crawl's options only: the scheduler that runs it passes its own
 database (``serving``), so no URL or password is ever written into the job store.
 Adding, listing and removing jobs edit the job store alone: ``scheduler.store``.
+
+Beside the stored jobs, every scheduler runs the alerts job (``alerts_job``, kept in memory):
+each minute it composes the digests whose time has come and sends what is due, retries
+included. The outbox makes it safe to run anywhere at any time: each message goes once.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 if TYPE_CHECKING:
@@ -33,6 +39,9 @@ JOB_FUNC = "trialwatch.scheduler:crawl_job"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 # Keys that jobs stored by older versions carried and that are never used now.
 STALE_KWARGS = ("db_url",)
+ALERTS_JOB = "alerts"
+ALERTS_STORE = "builtin"  # in memory: never listed, stored or removed with the crawl jobs
+ALERTS_EVERY = 60.0  # seconds; $TRIALWATCH_ALERTS_EVERY
 
 
 def make_scheduler(db: str | Engine) -> BackgroundScheduler:
@@ -42,8 +51,56 @@ def make_scheduler(db: str | Engine) -> BackgroundScheduler:
     else:
         store = SQLAlchemyJobStore(engine=db, tablename=JOB_TABLE)
     return BackgroundScheduler(
-        jobstores={"default": store}, job_defaults=JOB_DEFAULTS, timezone=UTC
+        jobstores={"default": store, ALERTS_STORE: MemoryJobStore()},
+        job_defaults=JOB_DEFAULTS,
+        timezone=UTC,
     )
+
+
+def add_alerts_job(scheduler: BackgroundScheduler, every: float) -> None:
+    """The alerts job, first run now, then every ``every`` seconds."""
+    scheduler.add_job(
+        alerts_job,
+        IntervalTrigger(seconds=every, timezone=UTC),
+        id=ALERTS_JOB,
+        name="alerts: digests whose time has come, and what is due",
+        jobstore=ALERTS_STORE,
+        next_run_time=datetime.now(UTC),
+        replace_existing=True,
+    )
+
+
+def alerts_job() -> None:
+    """Compose due digests and send what is due, on the served database. Says nothing when
+    there was nothing to do."""
+    url, before = _serving_url, _before_job
+    if url is None:
+        return
+    if before is not None:
+        try:
+            before()
+        except Exception as exc:
+            log.error("alerts not sent this time: %s", failure_line(exc))
+            return
+    from trialwatch.ingest.jobs import send_alerts
+    from trialwatch.registry.db import open_engine
+
+    lines: list[str] = []
+    with _active_lock:
+        _active[ALERTS_JOB] = datetime.now(UTC)
+    engine = open_engine(url)
+    try:
+        tally = send_alerts(engine, report=lines.append)
+        busy = tally is None or tally.composed or tally.sent or tally.problems or tally.held
+        for line in lines if busy else ():
+            log.info("alerts: %s", line.removeprefix("alerts: "))
+    except Exception as exc:
+        log.error("alerts job failed: %s", failure_line(exc))
+    finally:
+        engine.dispose()
+        with _active_lock:
+            _active.pop(ALERTS_JOB, None)
+            _active_lock.notify_all()
 
 
 def plain_options(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.lease import Holder, Lease, LeaseHeld, LeaseLost
 from trialwatch.registry.models import CrawlRun, utcnow
 from trialwatch.scheduler import (
+    ALERTS_EVERY,
     active_jobs,
+    add_alerts_job,
     failure_line,
     make_scheduler,
     scrub_stored_urls,
@@ -41,6 +43,16 @@ log = logging.getLogger(__name__)
 Report = Callable[[str], None]
 DEFAULT_LEASE_TIMEOUT = 60.0
 GRACE = 5.0  # after stopping now: how long a job gets to record its own end
+
+
+def alerts_every() -> float:
+    """Seconds between runs of the alerts job: $TRIALWATCH_ALERTS_EVERY, else a minute."""
+    given = os.environ.get("TRIALWATCH_ALERTS_EVERY", "").strip()
+    try:
+        every = float(given) if given else ALERTS_EVERY
+    except ValueError:
+        every = ALERTS_EVERY
+    return every if every > 0 else ALERTS_EVERY
 
 
 class SchedulerBusy(RuntimeError):
@@ -180,10 +192,12 @@ def _serve(
         scheduler.start(paused=True)
         for job_id in scrub_stored_urls(scheduler):
             report(f"job {job_id}: its stored database URL removed (jobs use the served one)")
+        crawls = len(scheduler.get_jobs(jobstore="default"))
+        add_alerts_job(scheduler, alerts_every())
         heartbeat.start()
         scheduler.resume()
         report(
-            f"scheduler: serving {len(scheduler.get_jobs())} job(s) as holder {me.holder} "
+            f"scheduler: serving {crawls} job(s) and the alerts job as holder {me.holder} "
             f"(pid {me.pid} on {me.host}); Ctrl-C or SIGTERM stops after the job under way, "
             "a second one stops now"
         )
