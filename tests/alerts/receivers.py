@@ -36,6 +36,8 @@ class Receiver:
     then: int = 200
     ntfy: bool = False
     hang: float = 0.0  # seconds to wait before answering (a timeout on the sender's side)
+    arrived: threading.Event = field(default_factory=threading.Event)  # a post came
+    release: threading.Event | None = None  # set: hold each answer until it is set
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
@@ -59,6 +61,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            receiver.arrived.set()
+            if receiver.release is not None:
+                receiver.release.wait(timeout=60)
             if receiver.hang:
                 time.sleep(receiver.hang)
             status = receiver.next_status()

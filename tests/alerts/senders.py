@@ -72,13 +72,18 @@ def seed(db_url: str, tmp_path: Path, watches: int) -> list[str]:
     return recipients
 
 
-def change_status(db_url: str, tmp_path: Path, status: str, *, hours: int) -> int:
-    """The trial's status changes again ``hours`` after T0; returns the deliveries queued."""
+def change_status(
+    db_url: str, tmp_path: Path, status: str, *, hours: int, title: str | None = None
+) -> int:
+    """The trial's status changes again ``hours`` after T0 (its brief title ``title``, as a
+    hostile page might give it); returns the deliveries queued."""
     engine = open_engine(db_url)
     try:
         pipeline = Pipeline(engine, SnapshotStore(tmp_path / "snapshots"))
         data = json.loads(fixture_file("ctgov_v2_NCT03934567.json").read_bytes())
         data["protocolSection"]["statusModule"]["overallStatus"] = status
+        if title is not None:
+            data["protocolSection"]["identificationModule"]["briefTitle"] = title
         tally = Tally()
         when = T0 + timedelta(hours=hours)
         pipeline.ingest_body(json.dumps(data).encode(), name="p", observed_at=when, tally=tally)

@@ -275,3 +275,102 @@ def test_an_existing_email_watch_is_one_email_channel(db_url, tmp_path):
         ("email", "w0@x.test", None),
         ("email", "w1@x.test", None),
     ]
+
+
+def test_alerts_preview_shows_each_channel_its_message_and_claims_nothing(db_url, tmp_path):
+    hostile = "<!channel> @everyone *Trial* <script>x</script> & more"
+    added = invoke(
+        db_url, "watch", "add", "--nct", NCT, "--kind", "status", "--email", "me@x.test",
+        "--notify", SLACK, "--notify", "discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    digest = invoke(
+        db_url, "watch", "add", "--nct", NCT, "--kind", "status", "--email", "d@x.test",
+        "--digest", "weekly", "--day", "fri", "--at", "18:30", "--tz", "America/New_York",
+    )  # fmt: skip
+    assert "weekly on friday at 18:30 America/New_York" in digest.output
+    assert invoke(db_url, "alerts", "preview", "1").output.count("nothing to send") == 3
+    change_status(db_url, tmp_path, "RECRUITING", hours=0, title=hostile)
+    assert change_status(db_url, tmp_path, "COMPLETED", hours=1, title=hostile) == 4
+    shown = invoke(db_url, "alerts", "preview", "1")
+    assert shown.exit_code == 0, shown.output
+    sections = shown.output.split("--- channel ")[1:]
+    assert [s.split("\n")[0].split(":")[0:2] for s in sections] == [
+        ["1", " email me@x.test"],
+        ["2", " apprise slack"],
+        ["3", " apprise discord"],
+    ]
+    email, slack, discord = sections
+    assert "at once" in email and hostile in email  # the email's text part, as it is
+    assert "<!channel>" in slack  # Apprise escapes it for Slack as it sends (test_channel_text)
+    assert "@\u200beveryone" in discord and "@everyone" not in discord
+    for section in (slack, discord):
+        assert "id: " in section and "Completed" in section
+    later = invoke(db_url, "alerts", "preview", "2").output
+    assert "weekly digest" in later and "NCT03934567" in later
+    assert _messages(db_url) == []  # nothing composed, claimed or sent
+    missing = invoke(db_url, "alerts", "preview", "99")
+    assert missing.exit_code == 1 and "watch 99: no such watch" in missing.output
+
+
+def test_without_the_key_a_channel_is_held_with_the_reason_and_goes_once_it_is_back(
+    db_url, tmp_path, monkeypatch
+):
+    with receiving() as receiver:
+        _one_webhook_watch(db_url, receiver, tmp_path)
+        env = sender_env(tmp_path, free_port())
+        elsewhere = dict(env, TRIALWATCH_SECRET_KEY_FILE=str(tmp_path / "no-such.key"))
+        first = run(db_url, elsewhere, "alerts", "send")
+        assert first.returncode == 1 and "Traceback" not in first.stderr
+        assert "no-such.key: the key that seals channel URLs is missing" in first.stderr
+        held = run(db_url, env, "alerts", "list", "--held").stdout
+        assert "held" in held and "key that seals channel URLs is missing" in held
+        assert receiver.received == []
+        again = run(db_url, env, "alerts", "retry", "--all")
+        assert again.returncode == 0, again.stderr
+    assert len(receiver.accepted) == 1
+
+
+def test_a_key_that_cannot_be_written_is_one_line_and_no_watch(db_url, tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("TRIALWATCH_SECRET_KEY_FILE", str(blocked / "secret.key"))
+    result = invoke(db_url, "watch", "add", "--nct", NCT, "--notify", "json://127.0.0.1/x")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    [line] = [x for x in result.output.splitlines() if x.strip()]
+    assert "cannot write the key that seals channel URLs" in line
+    assert watches(db_url) == []
+
+
+@pytest.mark.reliability
+def test_a_sender_killed_while_a_webhook_holds_its_post_is_taken_over_with_the_same_id(
+    db_url, tmp_path, reliability
+):
+    import signal
+    import threading
+
+    from .senders import trialwatch
+
+    release = threading.Event()
+    with receiving(Receiver(release=release)) as receiver:
+        _one_webhook_watch(db_url, receiver, tmp_path)
+        env = sender_env(tmp_path, free_port())
+        first = trialwatch(db_url, env, "alerts", "send")
+        assert receiver.arrived.wait(timeout=60), "the post never came"
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        release.set()
+        [claimed] = _messages(db_url)
+        assert claimed.status == "sending"  # claimed by the dead sender, never settled
+        again = run(db_url, env, "alerts", "send")
+        assert again.returncode == 0, again.stderr
+    ids = [r.headers["X-Trialwatch-Message-Id"] for r in receiver.received]
+    [message] = _messages(db_url)
+    assert ids == [message.message_id] * 2 and message.status == "sent"
+    reliability.tried(
+        "alerts",
+        "`alerts send` SIGKILLed while a JSON webhook held its post",
+        1,
+        "the next run took the dead claim over and posted again with the same "
+        "X-Trialwatch-Message-Id (the receiver can drop the copy)",
+    )

@@ -182,3 +182,73 @@ def test_0005_adds_grades_to_a_database_with_rows(db_url):
             assert conn.execute(text("SELECT count(*) FROM delivery")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_0011_gives_each_watch_its_email_channel_and_keeps_its_outbox(db_url):
+    """A database from before 0011 with two watches, their deliveries and a sent message:
+    after the upgrade each watch has one email channel, and its deliveries and message belong
+    to it; down to 0010 and up again, the rows stay."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    cfg = alembic_config(db_url)
+    seen = "2026-01-02 00:00:00"
+    rows = [
+        "INSERT INTO trial (id, nct_id, record, record_source, first_seen_at, updated_at)"
+        " VALUES (1, 'NCT04280705', '{}', 'ctgov', :seen, :seen)",
+        *(
+            "INSERT INTO trial_version (id, trial_id, nct_id, source, format, record_hash, "
+            f"record, first_seen_at, last_seen_at) VALUES ({n}, 1, 'NCT04280705', 'ctgov', "
+            f"'ctgov', '{n:064d}', '{{}}', :seen, :seen)"
+            for n in (1, 2)
+        ),
+        "INSERT INTO change (id, trial_id, nct_id, source, kind, before, after, detail, "
+        "from_version_id, to_version_id, observed_at) VALUES (1, 1, 'NCT04280705', 'ctgov', "
+        "'status', '\"RECRUITING\"', '\"COMPLETED\"', '{}', 1, 2, :seen)",
+        *(
+            "INSERT INTO watch (id, email, kinds, digest, active, created_at) VALUES "
+            f"({n}, 'w{n}@example.org', '[\"status\"]', 'immediate', :yes, :seen)"
+            for n in (1, 2)
+        ),
+        "INSERT INTO alert_message (id, watch_id, message_id, recipient, subject, text, html, "
+        "status, attempts, next_attempt_at, created_at, sent_at) VALUES (1, 1, '<m1@x>', "
+        "'w1@example.org', 's', 't', 'h', 'sent', 1, :seen, :seen, :seen)",
+        "INSERT INTO delivery (id, watch_id, change_id, message_pk, created_at) "
+        "VALUES (1, 1, 1, 1, :seen)",
+        "INSERT INTO delivery (id, watch_id, change_id, created_at) VALUES (2, 2, 1, :seen)",
+    ]
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0010")
+        for row in rows:
+            conn.execute(text(row), {"seen": seen, "yes": True})
+    engine.dispose()
+
+    def stored() -> tuple[list[tuple], ...]:
+        with engine.connect() as conn:
+            return tuple(
+                [tuple(r) for r in conn.execute(text(query))]
+                for query in (
+                    "SELECT id, watch_id, kind, target, sealed FROM watch_channel ORDER BY id",
+                    "SELECT id, watch_id, channel_id, message_pk FROM delivery ORDER BY id",
+                    "SELECT id, channel_id, period, status FROM alert_message ORDER BY id",
+                )
+            )
+
+    upgrade(db_url)
+    try:
+        expected = (
+            [(1, 1, "email", "w1@example.org", None), (2, 2, "email", "w2@example.org", None)],
+            [(1, 1, 1, 1), (2, 2, 2, None)],
+            [(1, 1, None, "sent")],
+        )
+        assert stored() == expected
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0010")
+            after = [tuple(r) for r in conn.execute(text("SELECT id, watch_id FROM delivery"))]
+            assert sorted(after) == [(1, 1), (2, 2)]
+            command.upgrade(cfg, "head")
+        assert stored() == expected
+    finally:
+        engine.dispose()

@@ -28,6 +28,9 @@ _STATUS = re.compile(r"\b(?:error|status|code)\s*[=:]?\s*([1-5][0-9]{2})\b", re.
 _LOG_PREFIX = re.compile(r"^\S+ \S+ - [A-Z]+ - ")
 _LOG_LEVEL = re.compile(r"^\S+ \S+ - ([A-Z]+) - ")
 _SOCKET = "Socket Exception"
+# Apprise logs URLs, headers and payloads: none of it may reach a log file or the terminal.
+# The outbox reports each failure itself, secrets masked; LogCapture still hears everything.
+logging.getLogger("apprise").propagate = False
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,11 @@ def _read_key(path: Path) -> bytes:
 
 def _make_key(path: Path) -> bytes:
     """Write a new key, unless another process just did (then read that one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SecretError(f"{path}: cannot write the key that seals channel URLs ({exc})") from None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

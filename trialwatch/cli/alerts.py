@@ -158,8 +158,9 @@ def _iso(moment: datetime | None) -> str | None:
 @click.argument("watch_id", type=int)
 @click.pass_obj
 def alerts_preview(obj: Context, watch_id: int) -> None:
-    """Print the next message (or digest) WATCH would send, for each of its channels, as the
-    channel would get it: nothing is claimed, composed or sent."""
+    """Print the next message (or digest) WATCH would send, for each of its channels: an
+    email's text part, or the title and text handed to the channel's Apprise URL (sized for
+    it). Nothing is claimed, composed or sent."""
     from trialwatch.alerts.preview import preview
 
     shown = preview(obj.engine, watch_id, now=utcnow())
@@ -169,7 +170,8 @@ def alerts_preview(obj: Context, watch_id: int) -> None:
     if not shown:
         err(f"watch {watch_id}: no channels")
     for view in shown:
-        click.echo(f"== {view.channel.kind} {view.channel.target}: {view.when}")
+        click.echo(f"--- channel {view.channel.id}: {view.channel.kind} {view.channel.target}")
+        click.echo(f"when: {view.when}")
         if view.title or view.body:
             click.echo(f"title: {view.title}\n")
             click.echo(view.body.rstrip("\n"))

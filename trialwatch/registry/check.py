@@ -36,6 +36,7 @@ from .models import (
     Trial,
     TrialVersion,
     Watch,
+    WatchChannel,
     utcnow,
 )
 
@@ -64,6 +65,7 @@ CODES: dict[str, str] = {
     "deep-described": "warning",  # the same change stored with another grade or detail
     "deep-unreadable": "error",  # a stored record no longer reads as a TrialRecord
     "delivery-orphan": "error",  # its change, watch or message does not exist
+    "delivery-message-channel": "error",  # a delivery in a message for another channel
     "delivery-message-watch": "error",  # its message is for another watch
     "message-orphan": "error",  # its watch does not exist
     "message-sent-no-time": "error",
@@ -238,6 +240,7 @@ def check_outbox(
             | col(Watch.id).is_(None)
             | (col(Delivery.message_pk).is_not(None) & col(AlertMessage.id).is_(None))
             | (col(AlertMessage.watch_id) != Delivery.watch_id)
+            | (col(AlertMessage.channel_id) != Delivery.channel_id)
         )
         .order_by(col(Delivery.id))
     ).all()
@@ -253,6 +256,15 @@ def check_outbox(
         if any(missing):
             gone = ", ".join(m for m in missing if m)
             problems.append(Problem("delivery-orphan", where, f"points to {gone}, not stored"))
+        if message is not None and message.channel_id not in (None, delivery.channel_id):
+            problems.append(
+                Problem(
+                    "delivery-message-channel",
+                    where,
+                    f"for channel {delivery.channel_id}, but its message {message.id} is for "
+                    f"channel {message.channel_id}",
+                )
+            )
         if message is not None and message.watch_id != delivery.watch_id:
             problems.append(
                 Problem(
@@ -306,17 +318,25 @@ def _stale_claims(session: Session, *, now: datetime, claim_stale: timedelta) ->
     return problems
 
 
-def _watch_key(w: Watch) -> str:
-    fields = [w.email, w.nct_ids, w.query, w.source, w.kinds, w.digest, w.min_grade]
+def _watch_key(w: Watch, channels: list[WatchChannel]) -> str:
+    # A sealed URL is encrypted afresh each time, so two watches on one URL never compare
+    # equal here: this finds duplicate email watches only, never a false one.
+    where = sorted((c.kind, c.target if c.kind == "email" else c.sealed or "") for c in channels)
+    fields: list[object] = [w.nct_ids, w.query, w.source, w.kinds, w.digest, w.digest_at]
+    fields += [w.digest_tz, w.digest_weekday, w.min_grade, where]
     return json.dumps(fields, sort_keys=True, default=str)
 
 
 def check_watches(session: Session) -> list[Problem]:
-    """Active watches the same in every field: each change would be mailed twice."""
+    """Active watches the same in every field and channel: each change would go twice."""
     seen: dict[str, Watch] = {}
     problems = []
-    for w in session.exec(select(Watch).where(col(Watch.active).is_(True)).order_by(col(Watch.id))):
-        first = seen.setdefault(_watch_key(w), w)
+    watches = session.exec(select(Watch).where(col(Watch.active).is_(True)).order_by(col(Watch.id)))
+    channels: dict[int, list[WatchChannel]] = {}
+    for c in session.exec(select(WatchChannel).order_by(col(WatchChannel.id))):
+        channels.setdefault(c.watch_id, []).append(c)
+    for w in watches:
+        first = seen.setdefault(_watch_key(w, channels.get(w.id or 0, [])), w)
         if first is not w:
             problems.append(
                 Problem("watch-duplicate", f"watch {w.id}", f"the same as watch {first.id}")
