@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from tests.conftest import fixture_file
-from trialwatch.alerts.watches import add_watch
+from trialwatch.alerts.secrets import seal
+from trialwatch.alerts.watches import Target, add_watch
 from trialwatch.ingest.pipeline import Pipeline, Tally
 from trialwatch.registry.db import open_engine, transaction
 from trialwatch.registry.models import AlertMessage, Delivery
@@ -49,15 +50,28 @@ GATED = (
 )
 
 
-def seed(db_url: str, tmp_path: Path, watches: int) -> list[str]:
-    """``watches`` watches on one trial, then a status change: one pending delivery each.
-    Returns the recipients."""
+def seed(
+    db_url: str,
+    tmp_path: Path,
+    watches: int,
+    notify: Callable[[int], list[Target]] = lambda _n: [],
+) -> list[str]:
+    """``watches`` watches on one trial, then a status change: one pending delivery for each
+    channel (an email, and ``notify(n)`` for watch n). Returns the email recipients."""
     engine = open_engine(db_url)
     try:
         recipients = [f"w{i}@x.test" for i in range(watches)]
         with transaction(engine) as session:
-            for address in recipients:
-                add_watch(session, email=address, created_at=T0, nct_ids=[NCT], kinds=["status"])
+            for n, address in enumerate(recipients):
+                add_watch(
+                    session,
+                    email=address,
+                    notify=notify(n),
+                    seal=seal,
+                    created_at=T0,
+                    nct_ids=[NCT],
+                    kinds=["status"],
+                )
         pipeline = Pipeline(engine, SnapshotStore(tmp_path / "snapshots"))
         data = json.loads(fixture_file("ctgov_v2_NCT03934567.json").read_bytes())
         for step, status in enumerate((None, "COMPLETED")):
@@ -66,7 +80,7 @@ def seed(db_url: str, tmp_path: Path, watches: int) -> list[str]:
             tally = Tally()
             when = T0 + timedelta(hours=step)
             pipeline.ingest_body(json.dumps(data).encode(), name="p", observed_at=when, tally=tally)
-        assert tally.deliveries == watches
+        assert tally.deliveries == sum(1 + len(notify(n)) for n in range(watches))
     finally:
         engine.dispose()
     return recipients

@@ -14,15 +14,22 @@ from sqlmodel import select
 
 from trialwatch.cli import cli
 from trialwatch.registry.db import open_engine, transaction
-from trialwatch.registry.models import AlertMessage, Watch, WatchChannel
+from trialwatch.registry.models import Watch, WatchChannel
 
 from .receivers import Receiver, receiving
-from .senders import NCT, change_status, run, seed, sender_env
+from .senders import NCT, change_status, messages, run, seed, sender_env
 from .smtp_server import Recorder, free_port, smtp_server
 
 SLACK_TOKEN = "TIiajkdnlazkcOXrIdevi7FQ"
 SLACK = f"slack://T1JJ3T3L2/A1BRTD4JD/{SLACK_TOKEN}"
 SECRETS = (SLACK_TOKEN, "pa55w0rdX", "t0kenInPath42", "ntfyPa55", "topicS3cret")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The tests that run `trialwatch alerts send` in processes use a SQLite file: the outbox
+    is the same code on PostgreSQL, where test_concurrent_channels runs it under contention."""
+    return f"sqlite:///{tmp_path / 'trialwatch.db'}"
 
 
 def invoke(db_url: str, *args: str):
@@ -156,38 +163,38 @@ def _one_webhook_watch(db_url: str, receiver: Receiver, tmp_path: Path) -> None:
     assert change_status(db_url, tmp_path, "COMPLETED", hours=1) == 1
 
 
-def test_a_webhook_answering_500_then_200_gets_the_message_once(db_url, tmp_path):
+def test_a_webhook_answering_500_then_200_gets_the_message_once(sqlite_url, tmp_path):
     with receiving(Receiver(statuses=[500])) as receiver:
-        _one_webhook_watch(db_url, receiver, tmp_path)
+        _one_webhook_watch(sqlite_url, receiver, tmp_path)
         env = sender_env(tmp_path, free_port())
-        first = run(db_url, env, "alerts", "send")
+        first = run(sqlite_url, env, "alerts", "send")
         assert first.returncode == 1 and "Traceback" not in first.stderr
         assert "error=500" in first.stderr and "will retry after" in first.stderr
-        listed = run(db_url, env, "alerts", "list", "--pending")
+        listed = run(sqlite_url, env, "alerts", "list", "--pending")
         assert "pending" in listed.stdout and "error=500" in listed.stdout
-        waiting = run(db_url, env, "alerts", "send")  # within the backoff: not tried
+        waiting = run(sqlite_url, env, "alerts", "send")  # within the backoff: not tried
         assert len(receiver.received) == 1 and "wait out their retry backoff" in waiting.stderr
-        second = run(db_url, env, "alerts", "send", "--now")
+        second = run(sqlite_url, env, "alerts", "send", "--now")
         assert second.returncode == 0, second.stderr
-        third = run(db_url, env, "alerts", "send", "--now")
+        third = run(sqlite_url, env, "alerts", "send", "--now")
         assert third.returncode == 0
     assert [r.status for r in receiver.received] == [500, 200]
     ids = {r.headers.get("X-Trialwatch-Message-Id") for r in receiver.received}
-    [message] = [m for m in _messages(db_url)]
+    [message] = [m for m in messages(sqlite_url)]
     assert ids == {message.message_id} and message.status == "sent"
     body = receiver.accepted[0].json()
     assert NCT in body["title"] and "Completed" in body["title"]
     assert "[major]" in body["message"] and message.message_id in body["message"]
 
 
-def test_a_channel_that_refuses_is_held_alone_and_retried_by_hand(db_url, tmp_path):
+def test_a_channel_that_refuses_is_held_alone_and_retried_by_hand(sqlite_url, tmp_path):
     with (
         receiving(Receiver(statuses=[404])) as hook,
         receiving(Receiver(ntfy=True)) as ntfy,
         smtp_server(Recorder()) as smtp_port,
     ):
         result = invoke(
-            db_url,
+            sqlite_url,
             "watch",
             "add",
             "--nct",
@@ -202,33 +209,33 @@ def test_a_channel_that_refuses_is_held_alone_and_retried_by_hand(db_url, tmp_pa
             ntfy.url("ntfy", "/trials"),
         )
         assert result.exit_code == 0, result.output
-        change_status(db_url, tmp_path, "RECRUITING", hours=0)
-        assert change_status(db_url, tmp_path, "COMPLETED", hours=1) == 3
+        change_status(sqlite_url, tmp_path, "RECRUITING", hours=0)
+        assert change_status(sqlite_url, tmp_path, "COMPLETED", hours=1) == 3
         env = sender_env(tmp_path, smtp_port)
-        first = run(db_url, env, "alerts", "send")
+        first = run(sqlite_url, env, "alerts", "send")
         assert first.returncode == 1 and "error=404" in first.stderr
-        held = run(db_url, env, "alerts", "list", "--held").stdout.splitlines()
+        held = run(sqlite_url, env, "alerts", "list", "--held").stdout.splitlines()
         assert len(held) == 1 and "json://127.0.0.1" in held[0] and "error=404" in held[0]
         [topic] = [r.json()["topic"] for r in ntfy.accepted]
         assert topic == "trials" and len(ntfy.accepted) == 1
         number = held[0].split("message ")[1].split(":")[0]
-        again = run(db_url, env, "alerts", "retry", number)
+        again = run(sqlite_url, env, "alerts", "retry", number)
         assert again.returncode == 0, again.stderr
-        assert run(db_url, env, "alerts", "send", "--now").returncode == 0
+        assert run(sqlite_url, env, "alerts", "send", "--now").returncode == 0
     assert [r.status for r in hook.received] == [404, 200]
     assert len(ntfy.accepted) == 1
-    assert {m.status for m in _messages(db_url)} == {"sent"}
+    assert {m.status for m in messages(sqlite_url)} == {"sent"}
 
 
-def test_a_channel_that_times_out_is_retried_with_the_reason(db_url, tmp_path):
+def test_a_channel_that_times_out_is_retried_with_the_reason(sqlite_url, tmp_path):
     with receiving(Receiver(hang=3.0)) as receiver:
         slow = receiver.url(path="/hook?cto=1&rto=1")
-        assert invoke(db_url, "watch", "add", "--nct", NCT, "--notify", slow).exit_code == 0
-        change_status(db_url, tmp_path, "RECRUITING", hours=0)
-        change_status(db_url, tmp_path, "COMPLETED", hours=1)
-        first = run(db_url, sender_env(tmp_path, free_port()), "alerts", "send")
+        assert invoke(sqlite_url, "watch", "add", "--nct", NCT, "--notify", slow).exit_code == 0
+        change_status(sqlite_url, tmp_path, "RECRUITING", hours=0)
+        change_status(sqlite_url, tmp_path, "COMPLETED", hours=1)
+        first = run(sqlite_url, sender_env(tmp_path, free_port()), "alerts", "send")
     assert first.returncode == 1 and "will retry after" in first.stderr
-    [message] = _messages(db_url)
+    [message] = messages(sqlite_url)
     assert message.status == "pending" and message.attempts == 1
     assert (
         "timed out" in (message.last_error or "").lower()
@@ -236,31 +243,23 @@ def test_a_channel_that_times_out_is_retried_with_the_reason(db_url, tmp_path):
     ), message.last_error
 
 
-def test_without_smtp_the_url_channels_still_go(db_url, tmp_path):
+def test_without_smtp_the_url_channels_still_go(sqlite_url, tmp_path):
     with receiving() as receiver:
         added = invoke(
-            db_url, "watch", "add", "--nct", NCT, "--email", "a@x.test", "--notify", receiver.url()
-        )
+            sqlite_url, "watch", "add", "--nct", NCT,
+            "--email", "a@x.test", "--notify", receiver.url(),
+        )  # fmt: skip
         assert added.exit_code == 0, added.output
-        seed_changes = change_status(db_url, tmp_path, "RECRUITING", hours=0)
+        seed_changes = change_status(sqlite_url, tmp_path, "RECRUITING", hours=0)
         assert seed_changes == 0
-        assert change_status(db_url, tmp_path, "COMPLETED", hours=1) == 2
+        assert change_status(sqlite_url, tmp_path, "COMPLETED", hours=1) == 2
         env = {k: v for k, v in sender_env(tmp_path, 1).items() if "SMTP" not in k}
-        result = run(db_url, env, "alerts", "send")
+        result = run(sqlite_url, env, "alerts", "send")
     assert result.returncode == 1
     assert "1 email message(s) stay in the outbox: no SMTP server set" in result.stderr
     assert len(receiver.accepted) == 1
-    statuses = {m.recipient: m.status for m in _messages(db_url)}
+    statuses = {m.recipient: m.status for m in messages(sqlite_url)}
     assert statuses["a@x.test"] == "pending"
-
-
-def _messages(db_url: str) -> list[AlertMessage]:
-    engine = open_engine(db_url)
-    try:
-        with transaction(engine) as session:
-            return list(session.exec(select(AlertMessage).order_by(AlertMessage.id)))
-    finally:
-        engine.dispose()
 
 
 def test_an_existing_email_watch_is_one_email_channel(db_url, tmp_path):
@@ -308,25 +307,25 @@ def test_alerts_preview_shows_each_channel_its_message_and_claims_nothing(db_url
         assert "id: " in section and "Completed" in section
     later = invoke(db_url, "alerts", "preview", "2").output
     assert "weekly digest" in later and "NCT03934567" in later
-    assert _messages(db_url) == []  # nothing composed, claimed or sent
+    assert messages(db_url) == []  # nothing composed, claimed or sent
     missing = invoke(db_url, "alerts", "preview", "99")
     assert missing.exit_code == 1 and "watch 99: no such watch" in missing.output
 
 
 def test_without_the_key_a_channel_is_held_with_the_reason_and_goes_once_it_is_back(
-    db_url, tmp_path, monkeypatch
+    sqlite_url, tmp_path, monkeypatch
 ):
     with receiving() as receiver:
-        _one_webhook_watch(db_url, receiver, tmp_path)
+        _one_webhook_watch(sqlite_url, receiver, tmp_path)
         env = sender_env(tmp_path, free_port())
         elsewhere = dict(env, TRIALWATCH_SECRET_KEY_FILE=str(tmp_path / "no-such.key"))
-        first = run(db_url, elsewhere, "alerts", "send")
+        first = run(sqlite_url, elsewhere, "alerts", "send")
         assert first.returncode == 1 and "Traceback" not in first.stderr
         assert "no-such.key: the key that seals channel URLs is missing" in first.stderr
-        held = run(db_url, env, "alerts", "list", "--held").stdout
+        held = run(sqlite_url, env, "alerts", "list", "--held").stdout
         assert "held" in held and "key that seals channel URLs is missing" in held
         assert receiver.received == []
-        again = run(db_url, env, "alerts", "retry", "--all")
+        again = run(sqlite_url, env, "alerts", "retry", "--all")
         assert again.returncode == 0, again.stderr
     assert len(receiver.accepted) == 1
 
@@ -344,7 +343,7 @@ def test_a_key_that_cannot_be_written_is_one_line_and_no_watch(db_url, tmp_path,
 
 @pytest.mark.reliability
 def test_a_sender_killed_while_a_webhook_holds_its_post_is_taken_over_with_the_same_id(
-    db_url, tmp_path, reliability
+    sqlite_url, tmp_path, reliability
 ):
     import signal
     import threading
@@ -353,19 +352,19 @@ def test_a_sender_killed_while_a_webhook_holds_its_post_is_taken_over_with_the_s
 
     release = threading.Event()
     with receiving(Receiver(release=release)) as receiver:
-        _one_webhook_watch(db_url, receiver, tmp_path)
+        _one_webhook_watch(sqlite_url, receiver, tmp_path)
         env = sender_env(tmp_path, free_port())
-        first = trialwatch(db_url, env, "alerts", "send")
+        first = trialwatch(sqlite_url, env, "alerts", "send")
         assert receiver.arrived.wait(timeout=60), "the post never came"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         release.set()
-        [claimed] = _messages(db_url)
+        [claimed] = messages(sqlite_url)
         assert claimed.status == "sending"  # claimed by the dead sender, never settled
-        again = run(db_url, env, "alerts", "send")
+        again = run(sqlite_url, env, "alerts", "send")
         assert again.returncode == 0, again.stderr
     ids = [r.headers["X-Trialwatch-Message-Id"] for r in receiver.received]
-    [message] = _messages(db_url)
+    [message] = messages(sqlite_url)
     assert ids == [message.message_id] * 2 and message.status == "sent"
     reliability.tried(
         "alerts",

@@ -4,23 +4,16 @@ channel once, counted at the real SMTP server and HTTP receivers on loopback."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import fixture_file
-from trialwatch.alerts.secrets import seal
-from trialwatch.alerts.watches import Target, add_watch
-from trialwatch.ingest.pipeline import Pipeline, Tally
-from trialwatch.registry.db import open_engine, transaction
-from trialwatch.snapshots import SnapshotStore
+from trialwatch.alerts.watches import Target
 
 from .receivers import Receiver, receiving
-from .senders import NCT, T0, Slow, arrivals, duplicates, messages, sender_env, trialwatch
+from .senders import Slow, arrivals, duplicates, messages, seed, sender_env, trialwatch
 from .smtp_server import smtp_server
 
 WATCHES = 40
@@ -28,35 +21,14 @@ PROCESSES = 4
 ID_LINE = re.compile(r"^id: (<[^>\s]+>)$", re.MULTILINE)
 
 
-def _seed(db_url: str, tmp_path: Path, hook: Receiver, ntfy: Receiver) -> None:
-    engine = open_engine(db_url)
-    try:
-        with transaction(engine) as session:
-            for n in range(WATCHES):
-                add_watch(
-                    session,
-                    email=f"w{n}@x.test",
-                    notify=[
-                        Target("apprise", hook.url(path=f"/hook/{n}"), f"json hook {n}"),
-                        Target("apprise", ntfy.url("ntfy", f"/topic{n}"), f"ntfy topic {n}"),
-                    ],
-                    seal=seal,
-                    created_at=T0,
-                    nct_ids=[NCT],
-                    kinds=["status"],
-                )
-        pipeline = Pipeline(engine, SnapshotStore(tmp_path / "snapshots"))
-        data = json.loads(fixture_file("ctgov_v2_NCT03934567.json").read_bytes())
-        for step, status in enumerate((None, "COMPLETED")):
-            if status:
-                data["protocolSection"]["statusModule"]["overallStatus"] = status
-            tally = Tally()
-            body = json.dumps(data).encode()
-            when = T0 + timedelta(hours=step)
-            pipeline.ingest_body(body, name="p", observed_at=when, tally=tally)
-        assert tally.deliveries == 3 * WATCHES
-    finally:
-        engine.dispose()
+def _channels(hook: Receiver, ntfy: Receiver) -> Callable[[int], list[Target]]:
+    def notify(n: int) -> list[Target]:
+        return [
+            Target("apprise", hook.url(path=f"/hook/{n}"), f"json hook {n}"),
+            Target("apprise", ntfy.url("ntfy", f"/topic{n}"), f"ntfy topic {n}"),
+        ]
+
+    return notify
 
 
 @pytest.mark.reliability
@@ -67,7 +39,7 @@ def test_four_senders_send_each_message_once_on_every_channel(db_url, tmp_path, 
         receiving(Receiver(ntfy=True)) as ntfy,
         smtp_server(handler) as port,
     ):
-        _seed(db_url, tmp_path, hook, ntfy)
+        seed(db_url, tmp_path, WATCHES, _channels(hook, ntfy))
         env = sender_env(tmp_path, port)
         procs = [trialwatch(db_url, env, "alerts", "send", gated=True) for _ in range(PROCESSES)]
         for proc in procs:

@@ -256,7 +256,11 @@ def check_outbox(
         if any(missing):
             gone = ", ".join(m for m in missing if m)
             problems.append(Problem("delivery-orphan", where, f"points to {gone}, not stored"))
-        if message is not None and message.channel_id not in (None, delivery.channel_id):
+        if (
+            message is not None
+            and message.watch_id == delivery.watch_id
+            and message.channel_id not in (None, delivery.channel_id)
+        ):
             problems.append(
                 Problem(
                     "delivery-message-channel",
