@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from trialwatch.alerts import channels, claims
+from trialwatch.alerts import claims
 from trialwatch.alerts.claims import CLAIM_TIMEOUT, Claimant
 from trialwatch.alerts.compose import compose, compose_each
 from trialwatch.alerts.smtp import SendError, SmtpSettings, build_email, send_email
@@ -75,9 +75,10 @@ def _candidates(
     claim_timeout: timedelta,
     tally: SendTally,
     smtp: bool,
-) -> list[tuple[int, str | None]]:
-    """Messages to claim, in order: (id, None) for a pending one that is due, (id, the claim)
-    for one whose sender's claim is stale. Email waits while no SMTP server is set."""
+) -> list[tuple[int, str | None, bool]]:
+    """Messages to claim, in order: (id, None, by Apprise) for a pending one that is due,
+    (id, the claim, by Apprise) for one whose sender's claim is stale. Email waits while no
+    SMTP server is set."""
     with transaction(engine) as session:
         stmt = select(AlertMessage, WatchChannel.kind).join(
             WatchChannel, col(WatchChannel.id) == AlertMessage.channel_id, isouter=True
@@ -86,18 +87,18 @@ def _candidates(
         if only is not None:
             stmt = stmt.where(col(AlertMessage.id).in_(only))
         rows = session.exec(stmt.order_by(col(AlertMessage.id))).all()
-    found: list[tuple[int, str | None]] = []
+    found: list[tuple[int, str | None, bool]] = []
     for m, kind in rows:
         assert m.id is not None
         if not smtp and kind != "apprise":
             tally.no_smtp += 1
         elif m.status == "pending":
             if due_by is None or m.next_attempt_at <= due_by:
-                found.append((m.id, None))
+                found.append((m.id, None, kind == "apprise"))
             else:
                 tally.waiting += 1
         elif claims.is_stale(m, me=me, now=now, timeout=claim_timeout):
-            found.append((m.id, m.claimed_by))
+            found.append((m.id, m.claimed_by, kind == "apprise"))
     return found
 
 
@@ -175,7 +176,7 @@ def send_pending(
 def _send_each(
     engine: Engine,
     settings: SmtpSettings | None,
-    due: list[tuple[int, str | None]],
+    due: list[tuple[int, str | None, bool]],
     *,
     me: Claimant,
     now: Callable[[], datetime],
@@ -188,14 +189,14 @@ def _send_each(
 ) -> None:
     """Claim and send each message; once ``broken`` (the settings failed, with the
     ``fingerprint`` of those settings), hold the rest untried."""
-    for pk, stale_claim in due:
+    for pk, stale_claim, by_apprise in due:
         at = now()
         message = claims.claim(engine, pk, me, at, due_by=due_by, stale_claim=stale_claim)
         if message is None:
             tally.taken += 1
             continue
-        channel = _channel(engine, message)
-        if channel is not None and channel.kind == "apprise":
+        channel = _channel(engine, message) if by_apprise else None
+        if channel is not None:
             _send_apprise(engine, message, channel, me=me, now=now, tally=tally, report=report)
             continue
         assert settings is not None  # email is a candidate only with SMTP settings
@@ -239,6 +240,8 @@ def _send_apprise(
     tally: SendTally,
     report: Report,
 ) -> None:
+    from trialwatch.alerts import channels  # Apprise loads only where a channel needs it
+
     try:
         channels.send_message(
             channel.sealed,
