@@ -94,7 +94,9 @@ def alerts_retry(obj: Context, message_ids: tuple[int, ...], retry_all: bool) ->
 
 @alerts.command("list")
 @click.option(
-    "--pending", is_flag=True, help="Only alerts not yet accepted by the SMTP server (held too)."
+    "--pending",
+    is_flag=True,
+    help="Only alerts not yet accepted by the SMTP server or channel (held too).",
 )
 @click.option("--held", is_flag=True, help="Only held alerts, with the reason.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
