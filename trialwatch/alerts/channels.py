@@ -13,12 +13,16 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import apprise
 from apprise.manager_plugins import NotificationManager
 
 from trialwatch.alerts.smtp import SendError
+
+if TYPE_CHECKING:
+    from trialwatch.alerts.channel_text import ChannelText
 
 SCHEMES_DOC = "https://github.com/caronc/apprise/wiki"
 # Paths that may hold a token Apprise shows as is: a webhook's own path, an ntfy topic.
@@ -144,9 +148,12 @@ def send(channel: Channel, *, title: str, body: str, body_format: str) -> None:
     raise SendError(f"{channel.shown}: {reason}", temporary=not refused)
 
 
-def send_message(sealed: str | None, *, subject: str, text: str, message_id: str) -> None:
-    """Send a stored message (its subject and text part) to the sealed Apprise URL, sized
-    and escaped for that channel, with ``message_id`` where the channel carries one."""
+def fitted(
+    sealed: str | None, *, subject: str, text: str, message_id: str
+) -> tuple[Channel, ChannelText]:
+    """The channel behind a sealed URL (the message id added where the URL carries it), and
+    the message as that channel gets it; a SendError (never temporary) when the URL cannot
+    be opened or used."""
     from trialwatch.alerts.channel_text import channel_text, with_message_id
     from trialwatch.alerts.secrets import SecretError, unseal
 
@@ -160,5 +167,11 @@ def send_message(sealed: str | None, *, subject: str, text: str, message_id: str
         channel = check_url(with_message_id(url, message_id))
     except ValueError as exc:
         raise SendError(f"{masked(url)}: {exc}", temporary=False) from None
-    fitted = channel_text(channel.plugin, subject=subject, text=text, message_id=message_id)
-    send(channel, title=fitted.title, body=fitted.body, body_format=fitted.body_format)
+    return channel, channel_text(channel.plugin, subject=subject, text=text, message_id=message_id)
+
+
+def send_message(sealed: str | None, *, subject: str, text: str, message_id: str) -> None:
+    """Send a stored message (its subject and text part) to the sealed Apprise URL, sized
+    and escaped for that channel, with ``message_id`` where the channel carries one."""
+    channel, text_ = fitted(sealed, subject=subject, text=text, message_id=message_id)
+    send(channel, title=text_.title, body=text_.body, body_format=text_.body_format)

@@ -9,6 +9,7 @@ never sends a period twice. Periods missed while nothing ran become one digest.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,6 +54,18 @@ def _local(day: date, at: str, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hours, minutes), tzinfo=zone).astimezone(UTC)
 
 
+def _ends(
+    digest: str, now: datetime, step: int, *, at: str | None, tz: str | None, weekday: int | None
+) -> Iterator[datetime]:
+    """The moments a period ends, from ``now``'s local day back (step -1) or on (step 1)."""
+    zone = ZoneInfo(tz or DEFAULT_TZ)
+    today = now.astimezone(zone).date()
+    for offset in range(0, 9):
+        day = today + timedelta(days=step * offset)
+        if digest == "daily" or day.weekday() == (weekday or 0):
+            yield _local(day, at or DEFAULT_AT, zone)
+
+
 def period_end(
     digest: str, now: datetime, *, at: str | None, tz: str | None, weekday: int | None
 ) -> datetime | None:
@@ -60,17 +73,8 @@ def period_end(
     told at once."""
     if digest not in ("daily", "weekly"):
         return None
-    zone = ZoneInfo(tz or DEFAULT_TZ)
-    when = at or DEFAULT_AT
-    today = now.astimezone(zone).date()
-    for back in range(0, 9):
-        day = today - timedelta(days=back)
-        if digest == "weekly" and day.weekday() != (weekday or 0):
-            continue
-        end = _local(day, when, zone)
-        if end <= now:
-            return end
-    raise AssertionError("a daily or weekly period always ends within 8 days")
+    ends = _ends(digest, now, -1, at=at, tz=tz, weekday=weekday)
+    return next(end for end in ends if end <= now)  # a period ends within 8 days
 
 
 def next_end(
@@ -79,16 +83,8 @@ def next_end(
     """When the next period ends after ``now``."""
     if digest not in ("daily", "weekly"):
         return None
-    zone = ZoneInfo(tz or DEFAULT_TZ)
-    today = now.astimezone(zone).date()
-    for ahead in range(0, 9):
-        day = today + timedelta(days=ahead)
-        if digest == "weekly" and day.weekday() != (weekday or 0):
-            continue
-        end = _local(day, at or DEFAULT_AT, zone)
-        if end > now:
-            return end
-    raise AssertionError("a daily or weekly period always ends within 8 days")
+    ends = _ends(digest, now, 1, at=at, tz=tz, weekday=weekday)
+    return next(end for end in ends if end > now)
 
 
 def period_name(end: datetime) -> str:

@@ -81,16 +81,14 @@ def _rendered(
 ) -> Preview:
     if channel.kind != "apprise":
         return Preview(channel, when, subject, text, composed=message is not None)
-    from trialwatch.alerts.channel_text import channel_text
-    from trialwatch.alerts.channels import check_url
-    from trialwatch.alerts.secrets import SecretError, unseal
+    from trialwatch.alerts.channels import fitted
+    from trialwatch.alerts.smtp import SendError
 
     message_id = message.message_id if message else "<the id it gets when composed>"
     try:
-        plugin = check_url(unseal(channel.sealed or "")).plugin
-    except (SecretError, ValueError) as exc:
+        _, shown = fitted(channel.sealed, subject=subject, text=text, message_id=message_id)
+    except SendError as exc:
         note = f"(shown as the email's text: the channel's URL cannot be opened: {exc})"
         return Preview(channel, f"{when} {note}", subject, text, composed=message is not None)
-    fitted = channel_text(plugin, subject=subject, text=text, message_id=message_id)
-    title = truncate(fitted.title, 1000)
-    return Preview(channel, when, title, fitted.body, composed=message is not None)
+    title = truncate(shown.title, 1000)
+    return Preview(channel, when, title, shown.body, composed=message is not None)
