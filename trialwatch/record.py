@@ -198,6 +198,8 @@ class TrialRecord(BaseModel):
     primary_outcomes: list[Outcome] | None = None
     secondary_outcomes: list[Outcome] | None = None
     locations: list[Location] | None = None
+    first_submitted: Text | None = None  # registration: the day the registry first got it
+    results_first_posted: Text | None = None
     last_update_posted: Text | None = None
     registry_version: Text | None = None
 
@@ -208,7 +210,7 @@ class TrialRecord(BaseModel):
             raise ValueError(f"{value!r} is not of the form NCT + 8 digits")
         return value
 
-    @field_validator("last_update_posted")
+    @field_validator("first_submitted", "results_first_posted", "last_update_posted")
     @classmethod
     def _a_day(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and _checking(info):

@@ -81,7 +81,10 @@ def test_nct02028676_2016_to_2018() -> None:
     results, citation punctuation, a new <link>, reordered MeSH terms, renamed date tags.
 
     The added secondary id makes a new version (the hash differs) but DESIGN.md has no change
-    kind for identifiers, so compare() reports only the sponsor change.
+    kind for identifiers, so compare() reports only the sponsor change. results_first_posted
+    differs too, though the results were posted in 2014: the 2016 file's schema has no
+    results-posted date (only firstreceived_results_date, the day they were submitted), and
+    no change kind covers it either.
     """
     old = parse_fixture("ctgov_classic_xml_NCT02028676_modified.xml")
     new = parse_fixture("ctgov_classic_xml_NCT02028676.xml")
@@ -94,7 +97,13 @@ def test_nct02028676_2016_to_2018() -> None:
         Change("sponsor", None, added, {"field": "collaborators", "added": added, "removed": []})
     ]
     assert old.eligibility.text != new.eligibility.text
-    assert _differing_keys(canonical(old), canonical(new)) == {"collaborators", "secondary_ids"}
+    assert _differing_keys(canonical(old), canonical(new)) == {
+        "collaborators",
+        "secondary_ids",
+        "results_first_posted",
+    }
+    assert (old.results_first_posted, new.results_first_posted) == (None, "2014-06-06")
+    assert old.first_submitted == new.first_submitted == "2013-12-31"
     assert sorted(set(new.secondary_ids) - set(old.secondary_ids)) == ["24791884"]
 
 

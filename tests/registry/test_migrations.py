@@ -252,3 +252,90 @@ def test_0011_gives_each_watch_its_email_channel_and_keeps_its_outbox(db_url):
         assert stored() == expected
     finally:
         engine.dispose()
+
+
+def test_0012_lets_a_delivery_name_a_finding_and_the_view_show_it(db_url):
+    """At 0012 a delivery names a change or a finding and audit_findings lists the findings
+    that hold today; down to 0011 the change's delivery stays and the finding's goes."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    cfg = alembic_config(db_url)
+    seen = "2026-01-02 00:00:00"
+    before = [
+        "INSERT INTO trial (id, nct_id, brief_title, record, record_source, first_seen_at, "
+        "updated_at) VALUES (1, 'NCT04280705', 'ACTT', '{}', 'ctgov', :seen, :seen)",
+        *(
+            "INSERT INTO trial_version (id, trial_id, nct_id, source, format, record_hash, "
+            f"record, first_seen_at, last_seen_at) VALUES ({n}, 1, 'NCT04280705', 'ctgov', "
+            f"'ctgov', '{n:064d}', '{{}}', :seen, :seen)"
+            for n in (1, 2)
+        ),
+        "INSERT INTO change (id, trial_id, nct_id, source, kind, before, after, detail, "
+        "from_version_id, to_version_id, observed_at) VALUES (1, 1, 'NCT04280705', 'ctgov', "
+        "'status', '\"RECRUITING\"', '\"COMPLETED\"', '{}', 1, 2, :seen)",
+        "INSERT INTO watch (id, email, kinds, digest, active, created_at) VALUES "
+        "(1, 'w1@example.org', '[\"status\"]', 'immediate', :yes, :seen)",
+        "INSERT INTO watch_channel (id, watch_id, kind, target, created_at) VALUES "
+        "(1, 1, 'email', 'w1@example.org', :seen)",
+        "INSERT INTO delivery (id, watch_id, channel_id, change_id, created_at) "
+        "VALUES (1, 1, 1, 1, :seen)",
+    ]
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0011")
+        for row in before:
+            conn.execute(text(row), {"seen": seen, "yes": True})
+    engine.dispose()
+    upgrade(db_url)
+    try:
+        with engine.begin() as conn:
+            for since, resolved in (
+                ("2021-04-20", None),
+                ("2099-01-01", None),
+                ("2021-01-01", seen),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO finding (trial_id, nct_id, kind, key, grade, since, "
+                        "version_ids, registry_dates, text, detail, first_seen_at, resolved_at, "
+                        "news) VALUES (1, 'NCT04280705', 'results_due', :since, 'major', :since, "
+                        "'[1, 2]', '[\"2020-05-30\", \"2020-06-01\"]', 'no results', "
+                        '\'{"phase": "x"}\', :seen, :resolved, :no)'
+                    ),
+                    {"since": since, "seen": seen, "resolved": resolved, "no": False},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO delivery (id, watch_id, channel_id, finding_id, created_at) "
+                    "VALUES (2, 1, 1, 1, :seen)"
+                ),
+                {"seen": seen},
+            )
+            view = conn.execute(
+                text(
+                    "SELECT nct_id, brief_title, kind, phase, since, since_year, version_ids, "
+                    "registry_dates FROM audit_findings"
+                )
+            ).all()
+        # only the finding that holds today: not the future one, not the resolved one
+        assert [tuple(r) for r in view] == [
+            (
+                "NCT04280705",
+                "ACTT",
+                "results_due",
+                "x",
+                "2021-04-20",
+                2021,
+                "1, 2",
+                "2020-05-30, 2020-06-01",
+            )
+        ]
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0011")
+            kept = [tuple(r) for r in conn.execute(text("SELECT id, change_id FROM delivery"))]
+            assert kept == [(1, 1)]
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()

@@ -31,12 +31,13 @@ from trialwatch.registry.models import (
     AlertMessage,
     Change,
     Delivery,
+    Finding,
     Trial,
     Watch,
     WatchChannel,
 )
 
-Pairs = Sequence[tuple[Delivery, Change]]
+Pairs = Sequence[tuple[Delivery, Change | Finding]]
 Waiting = tuple[int, int]  # (watch id, channel id)
 
 
@@ -86,36 +87,54 @@ def _period(
 
 
 def unassigned(session: Session, channel_id: int, before: datetime | None = None) -> Pairs:
-    """The channel's deliveries in no message yet (``before``: written before that moment)."""
-    stmt = (
-        select(Delivery, Change)
-        .join(Change, col(Change.id) == Delivery.change_id)
-        .where(Delivery.channel_id == channel_id, col(Delivery.message_pk).is_(None))
-    )
+    """The channel's deliveries in no message yet (``before``: written before that moment),
+    each with its change or finding, in the order they were found."""
+    waiting = [col(Delivery.channel_id) == channel_id, col(Delivery.message_pk).is_(None)]
     if before is not None:
-        stmt = stmt.where(col(Delivery.created_at) < before)
-    return session.exec(stmt.order_by(col(Change.observed_at), col(Change.id))).all()
+        waiting.append(col(Delivery.created_at) < before)
+    changes = session.exec(
+        select(Delivery, Change).join(Change, col(Change.id) == Delivery.change_id).where(*waiting)
+    ).all()
+    findings = session.exec(
+        select(Delivery, Finding)
+        .join(Finding, col(Finding.id) == Delivery.finding_id)
+        .where(*waiting)
+    ).all()
+    pairs: list[tuple[Delivery, Change | Finding]] = [*changes, *findings]
+    return sorted(pairs, key=lambda p: (p[0].created_at, p[0].id or 0))
 
 
 def items_of(session: Session, pairs: Pairs) -> list[AlertItem]:
     nct_ids = {c.nct_id for _, c in pairs}
     trials = session.exec(select(Trial).where(col(Trial.nct_id).in_(nct_ids)))
     titles = {t.nct_id: t.brief_title for t in trials}
-    items = [
-        AlertItem(
-            nct_id=c.nct_id,
-            title=titles.get(c.nct_id),
-            kind=c.kind,
-            before=c.before,
-            after=c.after,
-            detail=c.detail,
-            source=c.source,
-            observed_at=c.observed_at,
-            grade=c.grade,
+    return [_item(c, titles.get(c.nct_id)) for _, c in pairs]
+
+
+def _item(found: Change | Finding, title: str | None) -> AlertItem:
+    if isinstance(found, Finding):
+        return AlertItem(
+            nct_id=found.nct_id,
+            title=title,
+            kind=found.kind,
+            before=None,
+            after=None,
+            detail={**found.detail, "finding": found.text},
+            source="ctgov",
+            observed_at=found.announced_at or found.first_seen_at,
+            grade=found.grade,
         )
-        for _, c in pairs
-    ]
-    return items
+    return AlertItem(
+        nct_id=found.nct_id,
+        title=title,
+        kind=found.kind,
+        before=found.before,
+        after=found.after,
+        detail=found.detail,
+        source=found.source,
+        observed_at=found.observed_at,
+        grade=found.grade,
+    )
 
 
 def _draft(

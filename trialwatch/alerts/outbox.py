@@ -33,7 +33,9 @@ from trialwatch.alerts import claims
 from trialwatch.alerts.claims import CLAIM_TIMEOUT, Claimant
 from trialwatch.alerts.compose import compose, compose_each
 from trialwatch.alerts.smtp import SendError, SmtpSettings, build_email, send_email
+from trialwatch.alerts.watches import announce
 from trialwatch.registry.db import transaction
+from trialwatch.registry.findings import due_findings
 from trialwatch.registry.models import AlertMessage, WatchChannel
 
 __all__ = ["SendTally", "backoff", "compose", "send_pending"]
@@ -102,6 +104,14 @@ def _candidates(
     return found
 
 
+def announce_due(engine: Engine, *, now: datetime) -> int:
+    """Write the deliveries of findings that time has brought about since they were stored
+    (results now overdue, a status now stale); each finding is announced once."""
+    with transaction(engine) as session:
+        due = due_findings(session, now.date())
+        return announce(session, due, created_at=now) if due else 0
+
+
 def send_pending(
     engine: Engine,
     settings: SmtpSettings | None,
@@ -133,6 +143,7 @@ def send_pending(
                     f"alerts: {tally.released} held message(s) go again: the SMTP settings changed"
                 )
         if only is None:
+            announce_due(engine, now=now())
             tally.composed = compose_each(engine, now=now, domain=domain, report=report)
         due_by = None if ignore_backoff else now()
         due = _candidates(

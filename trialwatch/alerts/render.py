@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from trialwatch.diffing.changes import DATE_KINDS, Change
 from trialwatch.diffing.render import MINUS, details, summary
 from trialwatch.display import displayed, finalize, status_words
-from trialwatch.kinds import GRADES, grade_rank
+from trialwatch.kinds import FINDING_KINDS, FINDING_TITLES, GRADES, grade_rank
 
 ARROW = "\u2192"
 ELLIPSIS = "\u2026"
@@ -135,6 +135,8 @@ def valid_nct_id(value: str) -> str | None:
 def headline(item: AlertItem) -> str:
     """The change in a few words, as the subject gives it."""
     d = item.detail or {}
+    if item.kind in FINDING_KINDS:
+        return f"integrity finding: {FINDING_TITLES[item.kind]}"
     if item.kind == "status":
         return f"{status_words(item.before)} {ARROW} {status_words(item.after)}"
     if item.kind in DATE_KINDS:
@@ -247,6 +249,14 @@ def _site_lines(d: dict[str, Any]) -> list[str]:
 
 def _change_view(item: AlertItem) -> dict[str, Any]:
     detail = dict(item.detail or {})
+    if item.kind in FINDING_KINDS:  # a finding explains itself in one line
+        return {
+            "kind": item.kind,
+            "grade": GRADES[grade_rank(item.grade)],
+            "reason": "",
+            "summary": one_line(f"finding {item.kind}: {detail.get('finding', '')}"),
+            "items": [],
+        }
     if item.kind == "locations":  # summary() expects all three lists
         for key in ("added", "removed", "status_changed"):
             detail[key] = detail.get(key) or []

@@ -13,12 +13,20 @@ from email.errors import MessageError
 from email.headerregistry import Address
 from email.utils import parseaddr
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from trialwatch.alerts.digests import DIGESTS, describe_digest
-from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, GRADES, grade_rank
+from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, FINDING_KINDS, GRADES, grade_rank
 from trialwatch.parsers import REGISTRY_SOURCES, SITE_SOURCES
-from trialwatch.registry.models import Change, Delivery, QueryMember, Watch, WatchChannel
+from trialwatch.registry.models import (
+    Change,
+    Delivery,
+    Finding,
+    QueryMember,
+    Watch,
+    WatchChannel,
+)
 
 DEFAULT_KINDS: tuple[str, ...] = (
     "status",
@@ -98,6 +106,7 @@ def add_watch(
     query: Mapping[str, str] | None = None,
     source: str | None = None,
     kinds: Sequence[str] = (),
+    findings: Sequence[str] = (),
     digest: str = "immediate",
     digest_at: str | None = None,
     digest_tz: str | None = None,
@@ -113,6 +122,13 @@ def add_watch(
     unknown = sorted(set(kinds) - set(CHANGE_KINDS))
     if unknown:
         raise ValueError(f"unknown change kind(s): {', '.join(unknown)}")
+    unknown = sorted(set(findings) - set(FINDING_KINDS))
+    if unknown:
+        raise ValueError(
+            f"unknown finding kind(s): {', '.join(unknown)} (expected {', '.join(FINDING_KINDS)})"
+        )
+    if findings and source not in (None, "ctgov"):
+        raise ValueError("findings come from the registry's history: not with a site's --source")
     if digest not in DIGESTS:
         raise ValueError(f"digest must be one of {', '.join(DIGESTS)}, not {digest!r}")
     if min_grade not in GRADES:
@@ -127,7 +143,9 @@ def add_watch(
         query=dict(query) if query else None,
         query_key=query_key(query) if query else None,
         source=source,
-        kinds=list(dict.fromkeys(kinds or DEFAULT_KINDS)),
+        # a watch on findings alone hears no changes unless kinds are named too
+        kinds=list(dict.fromkeys(kinds or ([] if findings else DEFAULT_KINDS))),
+        findings=list(dict.fromkeys(findings)) or None,
         digest=digest,
         digest_at=digest_at if digest != "immediate" else None,
         digest_tz=digest_tz if digest != "immediate" else None,
@@ -185,7 +203,8 @@ def describe(watch: Watch) -> str:
     digest = describe_digest(
         watch.digest, at=watch.digest_at, tz=watch.digest_tz, weekday=watch.digest_weekday
     )
-    return f"watch {watch.id}: {what} ({', '.join(watch.kinds)}; {grades}; {digest})"
+    heard = [*watch.kinds, *(f"finding {k}" for k in watch.findings or ())]
+    return f"watch {watch.id}: {what} ({', '.join(heard)}; {grades}; {digest})"
 
 
 def note_query_member(session: Session, *, key: str, nct_id: str, seen_at: datetime) -> None:
@@ -194,6 +213,61 @@ def note_query_member(session: Session, *, key: str, nct_id: str, seen_at: datet
     if session.exec(stmt).first() is None:
         session.add(QueryMember(query_key=key, nct_id=nct_id, first_seen_at=seen_at))
         session.flush()
+
+
+def _members(session: Session, watches: Sequence[Watch], nct_ids: set[str]) -> dict[str, set[str]]:
+    """For each watched search, which of these trials it returned."""
+    members: dict[str, set[str]] = {}
+    keys = {w.query_key for w in watches if w.query_key}
+    if keys:
+        rows = session.exec(
+            select(QueryMember).where(
+                col(QueryMember.query_key).in_(keys), col(QueryMember.nct_id).in_(nct_ids)
+            )
+        )
+        for row in rows:
+            members.setdefault(row.query_key, set()).add(row.nct_id)
+    return members
+
+
+def _follows(watch: Watch, nct_id: str, members: dict[str, set[str]]) -> bool:
+    if watch.nct_ids and nct_id not in watch.nct_ids:
+        return False
+    return not (watch.query_key and nct_id not in members.get(watch.query_key, ()))
+
+
+def announce(session: Session, findings: Sequence[Finding], *, created_at: datetime) -> int:
+    """Write a delivery for every active watch on each finding's kind and trial, once per
+    finding: a finding already announced (by this or another process) is skipped. In the
+    caller's transaction. Returns how many deliveries."""
+    count = 0
+    watches = [
+        w
+        for w in session.exec(select(Watch).where(col(Watch.active).is_(True)))
+        if w.findings and w.source in (None, "ctgov")  # findings come from the registry
+    ]
+    members = _members(session, watches, {f.nct_id for f in findings})
+    channels = channels_of(session, [w.id for w in watches if w.id is not None])
+    for finding in findings:
+        claim = (
+            update(Finding)
+            .where(col(Finding.id) == finding.id, col(Finding.announced_at).is_(None))
+            .values(announced_at=created_at)
+        )
+        if session.connection().execute(claim).rowcount != 1:
+            continue  # announced already
+        for watch in watches:
+            if finding.kind not in (watch.findings or ()):
+                continue
+            if grade_rank(finding.grade) < grade_rank(watch.min_grade):
+                continue
+            if not _follows(watch, finding.nct_id, members):
+                continue
+            for channel in channels.get(watch.id or 0, ()):
+                session.add(_delivery(channel, created_at, finding_id=finding.id))
+                count += 1
+    session.flush()
+    return count
 
 
 def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime) -> int:
@@ -206,17 +280,7 @@ def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime
     if not watches:
         return 0
     channels = channels_of(session, [w.id for w in watches if w.id is not None])
-    nct_ids = {c.nct_id for c in changes}
-    members: dict[str, set[str]] = {}
-    keys = {w.query_key for w in watches if w.query_key}
-    if keys:
-        rows = session.exec(
-            select(QueryMember).where(
-                col(QueryMember.query_key).in_(keys), col(QueryMember.nct_id).in_(nct_ids)
-            )
-        )
-        for row in rows:
-            members.setdefault(row.query_key, set()).add(row.nct_id)
+    members = _members(session, watches, {c.nct_id for c in changes})
     count = 0
     for change in changes:
         for watch in watches:
@@ -224,22 +288,20 @@ def enqueue(session: Session, changes: Sequence[Change], *, created_at: datetime
                 continue
             if grade_rank(change.grade) < grade_rank(watch.min_grade):
                 continue
-            if watch.nct_ids and change.nct_id not in watch.nct_ids:
-                continue
-            if watch.query_key and change.nct_id not in members.get(watch.query_key, ()):
+            if not _follows(watch, change.nct_id, members):
                 continue
             if watch.source and change.source != watch.source:
                 continue
-            assert watch.id is not None and change.id is not None
-            for channel in channels.get(watch.id, ()):
-                assert channel.id is not None
-                session.add(
-                    Delivery(
-                        watch_id=watch.id,
-                        channel_id=channel.id,
-                        change_id=change.id,
-                        created_at=created_at,
-                    )
-                )
+            assert change.id is not None
+            for channel in channels.get(watch.id or 0, ()):
+                session.add(_delivery(channel, created_at, change_id=change.id))
                 count += 1
     return count
+
+
+def _delivery(channel: WatchChannel, created_at: datetime, **about: int | None) -> Delivery:
+    """An outbox row for one channel: ``change_id`` or ``finding_id``."""
+    assert channel.id is not None
+    return Delivery(
+        watch_id=channel.watch_id, channel_id=channel.id, created_at=created_at, **about
+    )

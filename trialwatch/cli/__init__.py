@@ -21,6 +21,12 @@ COMMANDS: dict[str, Lazy] = {
         "alerts",
         "The outbox of alerts: send what is pending, list what was sent, retry what is held.",
     ),
+    "audit": Lazy(
+        "audit",
+        "audit",
+        "Registry integrity findings, computed afresh from each trial's stored registry "
+        "versions: what meta-research looks for in a trial's history.",
+    ),
     "backfill": Lazy(
         "backfill",
         "backfill",

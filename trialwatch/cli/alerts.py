@@ -7,11 +7,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import col, select
+from sqlalchemy import select as sql_select
+from sqlmodel import col
 
 from trialwatch.cli.util import Context, err, print_json
 from trialwatch.registry.db import transaction
-from trialwatch.registry.models import AlertMessage, Change, Delivery, WatchChannel, utcnow
+from trialwatch.registry.models import (
+    AlertMessage,
+    Change,
+    Delivery,
+    Finding,
+    WatchChannel,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from trialwatch.alerts.outbox import SendTally
@@ -108,14 +116,18 @@ def alerts_list(obj: Context, pending: bool, held: bool, as_json: bool) -> None:
     line on stderr says so (and --json prints an empty array)."""
     with transaction(obj.engine) as session:
         stmt = (
-            select(Delivery, Change, AlertMessage, WatchChannel)
-            .join(Change, col(Change.id) == Delivery.change_id)
+            sql_select(Delivery, Change, Finding, AlertMessage, WatchChannel)
+            .join(Change, col(Change.id) == Delivery.change_id, isouter=True)
+            .join(Finding, col(Finding.id) == Delivery.finding_id, isouter=True)
             .join(WatchChannel, col(WatchChannel.id) == Delivery.channel_id)
             .join(AlertMessage, col(AlertMessage.id) == Delivery.message_pk, isouter=True)
             .order_by(col(Delivery.id))
         )
         data = []
-        for delivery, change, message, channel in session.exec(stmt):
+        for delivery, change, finding, message, channel in session.execute(stmt):
+            about = change or finding
+            if about is None:
+                continue  # check reports it
             status = message.status if message else "pending"
             if (pending and status == "sent") or (held and status not in RETRYABLE):
                 continue
@@ -124,8 +136,8 @@ def alerts_list(obj: Context, pending: bool, held: bool, as_json: bool) -> None:
                     "id": delivery.id,
                     "watch_id": delivery.watch_id,
                     "channel": channel.target,
-                    "nct_id": change.nct_id,
-                    "kind": change.kind,
+                    "nct_id": about.nct_id,
+                    "kind": about.kind if change else f"finding {about.kind}",
                     "status": status,
                     "message": message.id if message else None,
                     "message_id": message.message_id if message else None,

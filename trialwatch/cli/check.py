@@ -55,7 +55,9 @@ def check(obj: Context, as_json: bool, deep: bool, strict: bool) -> None:
         [change-not-consecutive, change-identical, change-duplicate, change-orphan,
         change-misfiled, change-date]; with --deep also
         [deep-hash, deep-missing, deep-extra, deep-described*, deep-unreadable]
-      outbox: deliveries point to stored changes, watches and messages; sent messages
+      findings (--deep): the stored integrity findings are those the versions show
+        [deep-finding-missing, deep-finding-extra]
+      outbox: deliveries point to stored changes or findings, watches and messages; sent messages
         say when; no message claimed for sending for over an hour
         [delivery-orphan, delivery-message-watch, message-orphan, message-sent-no-time,
         message-claim-stale*]

@@ -23,7 +23,7 @@ from trialwatch.exports.writers import (
     format_for,
     open_writer,
 )
-from trialwatch.kinds import CHANGE_KINDS, GRADES
+from trialwatch.kinds import CHANGE_KINDS, FINDING_KINDS, GRADES
 from trialwatch.registry.export import (
     EXPORTS,
     Column,
@@ -63,38 +63,39 @@ def _moment(value: str | None, flag: str, *, end_of_day: bool = False) -> Any:
     type=click.Choice(FORMATS),
     help="Default: from FILE's extension (.csv, .jsonl or .ndjson, .parquet or .pq, .duckdb "
     "or .ddb), else csv. duckdb: a DuckDB database file holding one table named after the "
-    "export (trials, versions or changes), typed as the Parquet export; it needs the duckdb "
-    "package (pip install 'trialwatch[analysts]').",
+    "export (trials, versions, changes or findings), typed as the Parquet export; it needs "
+    "the duckdb package (pip install 'trialwatch[analysts]').",
 )
 @click.option("--nct", "ncts", multiple=True, metavar="NCT", help="Only this trial (repeatable).")
 @click.option(
     "--since",
     metavar="ISO8601",
-    help="versions, changes: from this date or time on (see --clock).",
+    help="versions, changes, findings: from this date or time on (see --clock).",
 )
 @click.option(
     "--until",
     metavar="ISO8601",
-    help="versions, changes: up to this time, inclusive (a date: its end).",
+    help="versions, changes, findings: up to this time, inclusive (a date: its end).",
 )
 @click.option(
     "--clock",
     type=click.Choice(CLOCKS),
-    help="versions, changes: what --since/--until compare. observed (default): when "
-    "trialwatch first saw it; registry: the registry's date (valid_from, registry_date), "
-    "else the day it was observed.",
+    help="versions, changes, findings: what --since/--until compare. observed (default): when "
+    "trialwatch first saw it; registry: the registry's date (valid_from, registry_date; a "
+    "finding's since), else the day it was observed.",
 )
 @click.option(
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(CHANGE_KINDS),
-    help="changes: only this kind (repeatable).",
+    type=click.Choice(CHANGE_KINDS + FINDING_KINDS),
+    help="changes: only this change kind; findings: only this finding kind (repeatable).",
 )
 @click.option(
     "--min-grade",
     type=click.Choice(GRADES),
-    help="changes: only this grade or higher (editorial < minor < major; ungraded is major).",
+    help="changes, findings: only this grade or higher (editorial < minor < major; ungraded "
+    "is major).",
 )
 @click.option(
     "--as-of",
@@ -120,6 +121,9 @@ def export(
     """Export trials (the merged record, one row each), versions (every version, with its
     validity on both clocks) or changes (one row per typed change) for analysis.
 
+    Or findings: one row per integrity finding that holds today (resolved ones, and those
+    whose day lies ahead, are left out).
+
     Rows are streamed from the database and written as they come; memory stays flat
     however many there are. Columns are the views' own: see docs/exports.md. A progress bar
     and a summary go to stderr. The file is written beside FILE under a temporary name and
@@ -131,6 +135,7 @@ def export(
     trialwatch export changes --clock registry --since 2024-01-01 --until 2024-12-31 -o 2024.jsonl
     trialwatch export trials --as-of 2024-06-01 -o trials-2024-06-01.parquet
     trialwatch export changes -o changes.duckdb     # a DuckDB file: table changes
+    trialwatch export findings --kind results_due -o results-due.csv
     trialwatch export versions --nct NCT04280705 --format jsonl -o - | jq .overall_status
     """
     fmt = fmt or format_for(output)

@@ -41,11 +41,14 @@ def render_record(record: dict[str, Any]) -> str:
         ("Sex", record.get("sex")),
         ("Ages", " to ".join(filter(None, [record.get("minimum_age"), record.get("maximum_age")]))),
         ("Locations", len(record.get("locations") or []) or None),
+        ("First submitted", record.get("first_submitted")),
+        ("Results first posted", record.get("results_first_posted")),
         ("Last update posted", record.get("last_update_posted")),
         ("Sources", ", ".join(record.get("sources") or {}) or None),
         ("URL", record.get("source_url")),
     ]
-    lines = [f"{label + ':':<20} {value}" for label, value in pairs if value not in (None, "")]
+    width = max(len(label) for label, _ in pairs) + 1  # values in one column
+    lines = [f"{label + ':':<{width}} {value}" for label, value in pairs if value not in (None, "")]
     eligibility = record.get("eligibility") or {}
     if eligibility.get("inclusion"):
         lines += ["Inclusion criteria:", *_items(eligibility["inclusion"])]

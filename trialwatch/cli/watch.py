@@ -28,7 +28,7 @@ from trialwatch.alerts.watches import (
     describe,
 )
 from trialwatch.cli.util import Context, check_nct, err, parse_query, print_json
-from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, GRADES
+from trialwatch.kinds import CHANGE_KINDS, DEFAULT_MIN_GRADE, FINDING_KINDS, GRADES
 from trialwatch.registry.db import transaction
 from trialwatch.registry.models import Watch, WatchChannel, utcnow
 
@@ -89,7 +89,16 @@ def _nth(number: int) -> str:
     "kinds",
     multiple=True,
     type=click.Choice(CHANGE_KINDS),
-    help=f"A change kind that matters (repeatable). Default: {', '.join(DEFAULT_KINDS)}.",
+    help=f"A change kind that matters (repeatable). Default: {', '.join(DEFAULT_KINDS)}, "
+    "unless --finding is given.",
+)
+@click.option(
+    "--finding",
+    "findings",
+    multiple=True,
+    type=click.Choice(FINDING_KINDS),
+    help="Also tell when this integrity finding comes to hold for a followed trial "
+    "(repeatable; see `trialwatch audit`).",
 )
 @click.option(
     "--digest",
@@ -119,6 +128,7 @@ def watch_add(
     queries: tuple[str, ...],
     source: str | None,
     kinds: tuple[str, ...],
+    findings: tuple[str, ...],
     digest: str,
     at: str | None,
     tz: str | None,
@@ -142,6 +152,11 @@ def watch_add(
     A digest (--digest daily or weekly) gathers everything since the last one into one
     message per channel, sent once the time --at (in --tz; weekly: on --day) has passed: by
     `schedule run`, or by `alerts send`. A period with nothing to say sends nothing.
+
+    A --finding watch is told once when an integrity finding of that kind (`trialwatch
+    audit`) comes to hold for a followed trial: revealed by a new registry version, or
+    brought about by time (results now overdue). Findings in history that a backfill, a
+    first load or `reparse` reveals are never sent. With --finding alone, no changes are sent.
     """
     try:
         email = check_email(email) if email is not None else None
@@ -179,6 +194,7 @@ def watch_add(
                 query=query,
                 source=source,
                 kinds=kinds,
+                findings=findings,
                 digest=digest,
                 digest_at=digest_at,
                 digest_tz=digest_tz,
@@ -227,6 +243,7 @@ def _watch_dict(w: Watch, channels: list[WatchChannel]) -> dict[str, Any]:
         "query": w.query,
         "source": w.source,
         "kinds": w.kinds,
+        "findings": w.findings or [],
         "digest": w.digest,
         "digest_at": w.digest_at,
         "digest_tz": w.digest_tz,

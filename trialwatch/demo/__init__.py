@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 import tempfile
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,15 +131,30 @@ def run_demo(keep: Path | None = None) -> int:
             _tally_line(number, tally)
         _print_changes(engine)
         _backfill(root, pipeline)
+        _print_findings(engine)
         engine.dispose()
         if keep is not None:
             db = root / "trialwatch.db"
             _say(f"demo: try  trialwatch --db {db} history {HISTORY_TRIAL}")
             _say(f"demo: and  trialwatch --db {db} show {HISTORY_TRIAL} --as-of {AS_OF}")
+            _say(f"demo: and  trialwatch --db {db} audit")
         return 0
     finally:
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _print_findings(engine: Any) -> None:
+    """The integrity findings that hold today, as `trialwatch audit` lists them."""
+    from trialwatch.registry.findings import stored_findings
+
+    with transaction(engine) as session:
+        found = stored_findings(session, on=datetime.now(UTC).date())
+        click.echo("\nIntegrity findings that hold today (`trialwatch audit --help`):")
+        for f in found:
+            click.echo(f"  {f.nct_id}  {f.kind:<17} {f.text}")
+        if not found:
+            click.echo("  none")
 
 
 def _backfill(root: Path, pipeline: Pipeline) -> None:

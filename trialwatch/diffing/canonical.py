@@ -27,6 +27,8 @@ Dropped (they describe the fetch, not the trial):
     source, source_url (one history is per source; the same content from another URL is
     the same content), last_update_posted and registry_version (the registry's bookkeeping:
     they move on every registry edit, including edits to parts the record does not hold).
+    first_submitted and results_first_posted are kept: a registration date and the day
+    results went up are facts about the trial, and neither moves with an edit.
     status_raw is dropped when overall_status is set (it is then only the source's wording of
     that status) and kept when overall_status is None (then it is the only status there is).
 Equivalences:
@@ -224,6 +226,8 @@ def canonical(record: TrialRecord) -> dict[str, Any]:
         "primary_outcomes": _norm_objects(record.primary_outcomes, norm_outcome),
         "secondary_outcomes": _norm_objects(record.secondary_outcomes, norm_outcome),
         "locations": _norm_objects(record.locations, norm_location),
+        "first_submitted": norm_text(record.first_submitted),
+        "results_first_posted": norm_text(record.results_first_posted),
     }
     return {key: value for key, value in form.items() if value is not None}
 

@@ -255,6 +255,11 @@ def _outcomes(old: TrialRecord, new: TrialRecord) -> list[Change]:
     return out
 
 
+def compare_primary_outcomes(old: TrialRecord, new: TrialRecord) -> Change | None:
+    """The primary-outcome change between two records, if any (as ``compare`` finds it)."""
+    return next((c for c in _outcomes(old, new) if c.kind == "primary_outcome"), None)
+
+
 def _site_key(location: dict[str, Any]) -> tuple[Any, ...]:
     return (location["facility"], location["city"], location["country"])
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError
 from sqlmodel import Session, col, select
 
 from trialwatch import parsers
-from trialwatch.alerts.watches import enqueue, note_query_member
+from trialwatch.alerts.watches import announce, enqueue, note_query_member
 from trialwatch.ingest.batch import Batch
 from trialwatch.ingest.payloads import (
     HistoryPayload,
@@ -25,6 +25,7 @@ from trialwatch.ingest.payloads import (
 from trialwatch.parsers import ParseError, ctgov_history
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
+from trialwatch.registry.findings import refresh_findings
 from trialwatch.registry.first import FirstVersion
 from trialwatch.registry.ingest import IngestRefused, IngestResult, ingest_record, record_alias
 from trialwatch.registry.locks import lock_trials, writing
@@ -32,6 +33,7 @@ from trialwatch.registry.merge import source_priority
 from trialwatch.registry.models import (
     HistoryEntry,
     ParseFailure,
+    Trial,
     TrialVersion,
 )
 from trialwatch.registry.rederive import RereadError
@@ -150,6 +152,7 @@ class Pipeline:
         alerts: bool = True,
         session: Session | None = None,
         digest: str | None = None,
+        findings: bool = True,
     ) -> IngestResult | None:
         """One parsed record in its own transaction (or the caller's ``session``), with the
         outbox rows its changes call for; a refused record is set aside with its reason. The
@@ -172,11 +175,14 @@ class Pipeline:
                     parser_version=parsers.PARSER_VERSION,
                     reread=self.reread,
                     digest=digest,
+                    live=alerts,
+                    findings=findings,
                 )
                 if result.outcome != "unchanged":
                     self.store.put(body, session=unit)  # with the row that names it
                 if alerts:
                     tally.deliveries += enqueue(unit, result.changes, created_at=observed_at)
+                    tally.deliveries += announce(unit, result.findings, created_at=observed_at)
         except (IngestRefused, DataError) as exc:
             # The unit was rolled back whole; what follows is stored as before.
             reason = refused_by_database(exc) if isinstance(exc, DataError) else str(exc)
@@ -316,6 +322,7 @@ class Pipeline:
             return
         with writing(self.engine) as session:
             lock_trials(session, [nct_id])
+            trial_id = None
             for payload, record, name in sorted(parsed, key=lambda p: p[0].version):
                 tally.records += 1
                 result = self.ingest_parsed(
@@ -328,9 +335,11 @@ class Pipeline:
                     crawl_run_id=crawl_run_id,
                     alerts=False,
                     session=session,
+                    findings=False,  # once, below
                 )
                 if result is None:
                     continue
+                trial_id = result.version.trial_id
                 assert result.version.id is not None
                 session.add(
                     HistoryEntry(
@@ -341,6 +350,11 @@ class Pipeline:
                         version_id=result.version.id,
                         fetched_at=payload.fetched_at,
                     )
+                )
+            trial = session.get(Trial, trial_id) if trial_id is not None else None
+            if trial is not None:  # history is never news
+                refresh_findings(
+                    session, trial, observed_at=max(p.fetched_at for p, _, _ in parsed)
                 )
 
     def set_aside(

@@ -21,6 +21,7 @@ from trialwatch.ingest.pipeline import Pipeline
 from trialwatch.record import TrialRecord
 from trialwatch.registry.db import transaction
 from trialwatch.registry.discrepancies import grade_discrepancies, update_discrepancies
+from trialwatch.registry.locks import lock_trials
 from trialwatch.registry.models import Trial, TrialVersion, utcnow
 from trialwatch.registry.rederive import RederiveReport, rederive
 from trialwatch.registry.timeline import REGISTRY_FORMATS, tips
@@ -88,6 +89,7 @@ def _rederive(
     with transaction(pipeline.engine) as session:
         trial = session.get(Trial, trial_id)
         assert trial is not None
+        lock_trials(session, [trial.nct_id])  # as ingest does: one writer per trial
         found = rederive(
             session,
             trial,

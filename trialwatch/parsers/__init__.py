@@ -42,7 +42,7 @@ __all__ = [
 # Stored with every version; raise it whenever any parser's output changes, so stored
 # versions are re-read from their raw payloads (`trialwatch reparse`, or the next ingest of
 # the trial) before anything is compared with them.
-PARSER_VERSION = "6"  # 6: criteria one tree in any markup; site pages read with BeautifulSoup
+PARSER_VERSION = "7"  # 7: registration and results-posted dates
 
 # Slugs of the registry's payload formats and of the site-page parsers (parsers/<slug>.py).
 REGISTRY_SOURCES = ("ctgov", "ctgov_history", "ctgov_classic")

@@ -34,6 +34,12 @@ from trialwatch.parsers.clean import (
     whole_count,
 )
 from trialwatch.parsers.eligibility import eligibility_from_text
+from trialwatch.parsers.json_members import Section
+from trialwatch.parsers.json_members import member as _obj
+from trialwatch.parsers.json_members import module as _module
+from trialwatch.parsers.json_members import objects as _objects
+from trialwatch.parsers.json_members import text as _text
+from trialwatch.parsers.json_members import texts as _texts
 from trialwatch.record import (
     Eligibility,
     Enrollment,
@@ -47,7 +53,6 @@ from trialwatch.record import (
 SOURCE = "ctgov"
 STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
 
-Section = dict[str, Any]
 
 ID, STATUS, DESIGN = "identificationModule", "statusModule", "designModule"
 # What every registry record carries, whatever its status: the fixtures' records all do,
@@ -157,6 +162,8 @@ def record_from_study(
             primary_outcomes=_parse_outcomes(ps, "primaryOutcomes"),
             secondary_outcomes=_parse_outcomes(ps, "secondaryOutcomes"),
             locations=_parse_locations(ps),
+            first_submitted=_parse_first_submitted(ps),
+            results_first_posted=_parse_results_first_posted(ps),
             last_update_posted=_parse_last_update_posted(ps),
             registry_version=registry_version,
         )
@@ -168,54 +175,6 @@ def record_from_study(
         # A study object of the wrong shape: name the problem, not a traceback.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ParseError(f"study has an unexpected structure: {first}") from None
-
-
-# --- reading values of the expected JSON type ------------------------------------------
-
-
-def _obj(value: Any, where: str) -> Section:
-    """An object member; absent (or null) reads as empty."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ParseError(f"{where} is {json_kind(value)}, not an object")
-    return value
-
-
-def _module(ps: Section, name: str) -> Section:
-    return _obj(ps.get(name), name)
-
-
-def _items(value: Any, what: str) -> list[Any]:
-    """A list member of the study; a value of another shape is a format change, not data."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ParseError(f"{what} is {json_kind(value)}, not a list")
-    return value
-
-
-def _objects(value: Any, what: str) -> list[tuple[str, Section]]:
-    """A list of objects, each with its path for messages."""
-    return [
-        (f"{what}[{i}]", _obj(item, f"{what}[{i}]")) for i, item in enumerate(_items(value, what))
-    ]
-
-
-def _text(obj: Section, key: str, where: str) -> str | None:
-    """A text member: a string or absent; a number, boolean, object or list is refused."""
-    value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise ParseError(f"{where}.{key} is {json_kind(value)}, not text")
-
-
-def _texts(value: Any, what: str) -> list[str]:
-    items = _items(value, what)
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise ParseError(f"{what}[{index}] is {json_kind(item)}, not text")
-    return items
 
 
 # --- identification ----------------------------------------------------------
@@ -268,13 +227,30 @@ def _parse_date_struct(ps: Section, key: str) -> TrialDate | None:
         raise ParseError(f"{where}.date: {exc}") from None
 
 
+def _parse_first_submitted(ps: Section) -> str | None:
+    """The registration date: the day the registry first received the record."""
+    return _day(_module(ps, STATUS), "studyFirstSubmitDate", STATUS)
+
+
+def _parse_results_first_posted(ps: Section) -> str | None:
+    return _posted(ps, "resultsFirstPostDateStruct")
+
+
 def _parse_last_update_posted(ps: Section) -> str | None:
-    where = f"{STATUS}.lastUpdatePostDateStruct"
-    value = _text(_obj(_module(ps, STATUS).get("lastUpdatePostDateStruct"), where), "date", where)
+    return _posted(ps, "lastUpdatePostDateStruct")
+
+
+def _posted(ps: Section, key: str) -> str | None:
+    where = f"{STATUS}.{key}"
+    return _day(_obj(_module(ps, STATUS).get(key), where), "date", where)
+
+
+def _day(obj: Section, key: str, where: str) -> str | None:
+    value = _text(obj, key, where)
     try:
         return iso_day(value)
     except ParseError as exc:
-        raise ParseError(f"{where}.date: {exc}") from None
+        raise ParseError(f"{where}.{key}: {exc}") from None
 
 
 # --- design ------------------------------------------------------------------

@@ -90,6 +90,8 @@ def parse(body: bytes, url: str | None = None, *, complete: bool = False) -> Tri
             primary_outcomes=_parse_outcomes(root, "primary_outcome"),
             secondary_outcomes=_parse_outcomes(root, "secondary_outcome"),
             locations=_parse_locations(root),
+            first_submitted=_parse_first_submitted(root),
+            results_first_posted=_parse_results_first_posted(root),
             last_update_posted=_parse_last_update_posted(root),
             registry_version=None,
         )
@@ -157,6 +159,20 @@ def _parse_date(root: Element, tag: str) -> TrialDate | None:
     if element is None:
         return None
     return parse_date(element.text, element.get("type"))
+
+
+def _parse_first_submitted(root: Element) -> str | None:
+    # Records before 2017 call it firstreceived_date (the registry's note in those files:
+    # "firstreceived_date becomes study_first_submitted").
+    return iso_day(root.findtext("study_first_submitted")) or iso_day(
+        root.findtext("firstreceived_date")
+    )
+
+
+def _parse_results_first_posted(root: Element) -> str | None:
+    # Its type attribute (Actual/Estimate) is not kept. Records before 2017 give no date of
+    # posting, only firstreceived_results_date, the day results were submitted: not this.
+    return iso_day(root.findtext("results_first_posted"))
 
 
 def _parse_last_update_posted(root: Element) -> str | None:

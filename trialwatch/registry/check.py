@@ -31,6 +31,7 @@ from .models import (
     Change,
     CrawlRun,
     Delivery,
+    Finding,
     ParseFailure,
     SchedulerLease,
     Trial,
@@ -64,6 +65,8 @@ CODES: dict[str, str] = {
     "deep-extra": "error",  # a stored change compare() no longer finds
     "deep-described": "warning",  # the same change stored with another grade or detail
     "deep-unreadable": "error",  # a stored record no longer reads as a TrialRecord
+    "deep-finding-missing": "error",  # the versions show a finding not stored
+    "deep-finding-extra": "error",  # a stored finding the versions no longer show
     "delivery-orphan": "error",  # its change, watch or message does not exist
     "delivery-message-channel": "error",  # a delivery in a message for another channel
     "delivery-message-watch": "error",  # its message is for another watch
@@ -228,15 +231,17 @@ def check_snapshots(
 def check_outbox(
     session: Session, *, now: datetime, claim_stale: timedelta = CLAIM_STALE
 ) -> list[Problem]:
-    """Deliveries point to rows that exist; sent messages say when; no claim lasts forever."""
+    """Deliveries point to rows that exist (a change or a finding); sent messages say when;
+    no claim lasts forever."""
     problems = []
-    found = session.exec(
-        select(Delivery, Change.id, Watch.id, AlertMessage)
+    found = session.execute(
+        sql_select(Delivery, col(Change.id), col(Finding.id), col(Watch.id), AlertMessage)
         .outerjoin(Change, col(Change.id) == Delivery.change_id)
+        .outerjoin(Finding, col(Finding.id) == Delivery.finding_id)
         .outerjoin(Watch, col(Watch.id) == Delivery.watch_id)
         .outerjoin(AlertMessage, col(AlertMessage.id) == Delivery.message_pk)
         .where(
-            col(Change.id).is_(None)
+            (col(Change.id).is_(None) & col(Finding.id).is_(None))
             | col(Watch.id).is_(None)
             | (col(Delivery.message_pk).is_not(None) & col(AlertMessage.id).is_(None))
             | (col(AlertMessage.watch_id) != Delivery.watch_id)
@@ -244,10 +249,15 @@ def check_outbox(
         )
         .order_by(col(Delivery.id))
     ).all()
-    for delivery, change_id, watch_id, message in found:
+    for delivery, change_id, finding_id, watch_id, message in found:
         where = f"delivery {delivery.id}"
+        about = (
+            f"finding {delivery.finding_id}"
+            if delivery.finding_id
+            else f"change {delivery.change_id}"
+        )
         missing = [
-            f"change {delivery.change_id}" if change_id is None else "",
+            about if change_id is None and finding_id is None else "",
             f"watch {delivery.watch_id}" if watch_id is None else "",
             f"message {delivery.message_pk}"
             if delivery.message_pk is not None and message is None
@@ -326,7 +336,8 @@ def _watch_key(w: Watch, channels: list[WatchChannel]) -> str:
     # A sealed URL is encrypted afresh each time, so two watches on one URL never compare
     # equal here: this finds duplicate email watches only, never a false one.
     where = sorted((c.kind, c.target if c.kind == "email" else c.sealed or "") for c in channels)
-    fields: list[object] = [w.nct_ids, w.query, w.source, w.kinds, w.digest, w.digest_at]
+    fields: list[object] = [w.nct_ids, w.query, w.source, w.kinds, w.findings, w.digest]
+    fields += [w.digest_at]
     fields += [w.digest_tz, w.digest_weekday, w.min_grade, where]
     return json.dumps(fields, sort_keys=True, default=str)
 

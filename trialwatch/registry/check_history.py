@@ -16,9 +16,11 @@ from sqlmodel import Session, col, select
 
 from trialwatch.diffing.canonical import record_hash
 from trialwatch.diffing.changes import compare
+from trialwatch.diffing.findings import find
 
 from .check import Problem, label
-from .models import Change, Trial, TrialVersion
+from .findings import steps_of
+from .models import Change, Finding, Trial, TrialVersion
 from .timeline import (
     DISCREPANCY,
     REGISTRY_FORMATS,
@@ -64,9 +66,43 @@ def check_timelines(
         tally["versions"] += len(versions)
         tally["changes"] += len(changes)
         problems += _chunk(chunk, list(versions), list(changes), deep=deep)
+        if deep:
+            problems += _findings(session, chunk, list(versions))
     problems += _stray_changes(session)
     if counts is not None:
         counts.update(tally)
+    return problems
+
+
+def _findings(
+    session: Session, trials: dict[int, str], versions: list[TrialVersion]
+) -> list[Problem]:
+    """The stored findings that hold against those the current code finds in the registry
+    versions (a deep check: findings are derived, never frozen)."""
+    by_trial: dict[int, list[TrialVersion]] = defaultdict(list)
+    for v in versions:
+        by_trial[v.trial_id].append(v)
+    rows = session.exec(
+        select(Finding).where(
+            col(Finding.trial_id).in_(list(trials)), col(Finding.resolved_at).is_(None)
+        )
+    ).all()
+    held: dict[int, set[tuple[str, str, str, str]]] = defaultdict(set)
+    for row in rows:
+        held[row.trial_id].add((row.kind, row.key, row.since, row.text))
+    problems = []
+    for trial_id, nct_id in trials.items():
+        try:
+            steps = steps_of(by_trial.get(trial_id, []))
+        except ValueError:
+            continue  # deep-unreadable says so
+        found = {(f.kind, f.key, f.since, f.text) for f in find(steps)}
+        for kind, _key, _since, text in sorted(found - held[trial_id]):
+            problems.append(Problem("deep-finding-missing", f"{nct_id} {kind}", text))
+        for kind, _key, _since, text in sorted(held[trial_id] - found):
+            problems.append(
+                Problem("deep-finding-extra", f"{nct_id} {kind}", f"stored, not found now: {text}")
+            )
     return problems
 
 

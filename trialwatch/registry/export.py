@@ -1,10 +1,9 @@
 """Analyst exports: the rows of the views ``trial_latest``, ``trial_versions`` and
-``changes_feed`` (migration 0009), filtered, and streamed from the database a batch at a time.
+``changes_feed`` (migration 0009) and ``audit_findings`` (0012: the findings that hold today),
+filtered, and streamed from the database a batch at a time.
 
-The column names are the views' own (docs/exports.md). Each column has a kind, which says
-how a file format types it: ``text``, ``int``, ``day`` (an ISO date), ``partial_day`` (a
-record's date at its own precision: "2024", "2024-03" or "2024-03-04") and ``time`` (a UTC
-timestamp). Every value given by the user reaches SQL as a bound parameter.
+The columns, and the kind that says how a file format types each, are in ``export_columns``.
+Every value given by the user reaches SQL as a bound parameter.
 """
 
 from __future__ import annotations
@@ -13,83 +12,28 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from trialwatch.kinds import GRADES
+from trialwatch.kinds import CHANGE_KINDS, FINDING_KINDS, GRADES
 
+from .export_columns import AS_OF_COLUMNS, COLUMNS, FINDING_COLUMNS
+from .export_columns import Column as Column  # the writers' import
+from .export_columns import ColumnKind as ColumnKind
 from .models import UTCDateTime
 from .queries import CLOCKS
 from .timeline import REGISTRY_ORIGIN
 
-EXPORTS: tuple[str, ...] = ("trials", "versions", "changes")
+EXPORTS: tuple[str, ...] = ("trials", "versions", "changes", "findings")
 BATCH_ROWS = 10_000  # rows fetched (and written) at a time: memory is bounded by this
-VIEWS = {"trials": "trial_latest", "versions": "trial_versions", "changes": "changes_feed"}
-
-ColumnKind = Literal["text", "int", "day", "partial_day", "time"]
-
-
-class Column(NamedTuple):
-    name: str
-    kind: ColumnKind
-
-
-def _text(names: str) -> tuple[Column, ...]:
-    return tuple(Column(name, "text") for name in names.split())
-
-
-def _dated(name: str) -> tuple[Column, ...]:
-    return (Column(name, "partial_day"), *_text(f"{name}_precision {name}_type"))
-
-
-# The record's columns, in the views' order (trial_latest and trial_versions alike).
-RECORD_COLUMNS: tuple[Column, ...] = (
-    *_text("brief_title official_title acronym overall_status why_stopped phases study_type"),
-    *_text("lead_sponsor collaborators conditions"),
-    Column("enrollment", "int"),
-    Column("enrollment_type", "text"),
-    *_dated("start_date"),
-    *_dated("primary_completion_date"),
-    *_dated("completion_date"),
-    Column("last_update_posted", "day"),
-)
-TRIAL_COLUMNS: tuple[Column, ...] = (
-    Column("nct_id", "text"),
-    *RECORD_COLUMNS,
-    Column("record_source", "text"),
-    Column("first_seen_at", "time"),
-    Column("updated_at", "time"),
-)
-VERSION_COLUMNS: tuple[Column, ...] = (
-    Column("version_id", "int"),
-    *_text("nct_id origin format registry_version"),
-    Column("registry_date", "day"),
-    Column("valid_from", "day"),
-    Column("valid_until", "day"),
-    Column("known_from", "time"),
-    Column("known_until", "time"),
-    Column("first_seen_at", "time"),
-    Column("last_seen_at", "time"),
-    *_text("record_hash snapshot parser_version"),
-    *RECORD_COLUMNS,
-)
-CHANGE_COLUMNS: tuple[Column, ...] = (
-    Column("change_id", "int"),
-    *_text("nct_id origin kind grade reason"),
-    Column("registry_date", "day"),
-    Column("observed_at", "time"),
-    Column("delta_days", "int"),
-    *_text("before_value after_value"),
-    Column("from_version_id", "int"),
-    Column("to_version_id", "int"),
-    *_text("brief_title lead_sponsor phases overall_status detail"),
-    Column("outcomes_promoted", "int"),
-    Column("outcomes_demoted", "int"),
-)
-# `export trials --as-of D`: the version of each trial in force on D, and the day asked.
-AS_OF_COLUMNS: tuple[Column, ...] = (Column("as_of", "day"), *VERSION_COLUMNS)
+VIEWS = {
+    "trials": "trial_latest",
+    "versions": "trial_versions",
+    "changes": "changes_feed",
+    "findings": "audit_findings",
+}
 
 _SQL_TYPES: dict[ColumnKind, Any] = {
     "text": sa.Text(),
@@ -102,13 +46,15 @@ _SQL_TYPES: dict[ColumnKind, Any] = {
 # Which flag applies to which export (any other combination is a usage error).
 APPLIES: dict[str, tuple[str, ...]] = {
     "nct": EXPORTS,
-    "since": ("versions", "changes"),
-    "until": ("versions", "changes"),
-    "clock": ("versions", "changes"),
-    "kind": ("changes",),
-    "min_grade": ("changes",),
+    "since": ("versions", "changes", "findings"),
+    "until": ("versions", "changes", "findings"),
+    "clock": ("versions", "changes", "findings"),
+    "kind": ("changes", "findings"),
+    "min_grade": ("changes", "findings"),
     "as_of": ("trials", "versions"),
 }
+# The kinds --kind takes, by export.
+KINDS: dict[str, tuple[str, ...]] = {"changes": CHANGE_KINDS, "findings": FINDING_KINDS}
 
 
 @dataclass(frozen=True)
@@ -147,6 +93,11 @@ def check_filters(export: str, filters: ExportFilters) -> None:
             flag = "--" + name.replace("_", "-")
             fits = ", ".join(APPLIES[name])
             raise ValueError(f"{flag} does not apply to {export} exports (only to: {fits})")
+    wrong = [k for k in filters.kinds if k not in KINDS.get(export, ())]
+    if wrong:
+        raise ValueError(
+            f"--kind {wrong[0]} is not a kind of {export} (one of: {', '.join(KINDS[export])})"
+        )
     if filters.clock is not None and filters.clock not in CLOCKS:
         raise ValueError(f"--clock must be one of {', '.join(CLOCKS)}, not {filters.clock!r}")
     if filters.min_grade is not None and filters.min_grade not in GRADES:
@@ -159,13 +110,13 @@ def check_filters(export: str, filters: ExportFilters) -> None:
 
 def columns_of(export: str, filters: ExportFilters) -> tuple[Column, ...]:
     """The columns an export writes, in order."""
-    if export == "trials":
-        return AS_OF_COLUMNS if filters.as_of else TRIAL_COLUMNS
-    return VERSION_COLUMNS if export == "versions" else CHANGE_COLUMNS
+    if export == "trials" and filters.as_of:
+        return AS_OF_COLUMNS
+    return COLUMNS[export]
 
 
 def _view(export: str) -> sa.TableClause:
-    cols = {"trials": TRIAL_COLUMNS, "versions": VERSION_COLUMNS}.get(export, CHANGE_COLUMNS)
+    cols = COLUMNS[export]
     return sa.table(VIEWS[export], *(sa.column(c.name, _SQL_TYPES[c.kind]) for c in cols))
 
 
@@ -215,17 +166,41 @@ def _changes(filters: ExportFilters) -> sa.Select[Any]:
         where.append(sa.or_(dated, sa.and_(*observed)))
     else:
         where += _clock_range(filters, view.c.observed_at, view.c.registry_date)
-    if filters.kinds:
-        where.append(view.c.kind.in_(list(filters.kinds)))
-    if filters.min_grade:
-        # the view's grade is COALESCE(grade, 'major'): an ungraded change counts as major
-        below = list(GRADES[: GRADES.index(filters.min_grade)])
-        if below:
-            where.append(view.c.grade.not_in(below))
-    if filters.nct_ids:
-        where.append(view.c.nct_id.in_(list(filters.nct_ids)))
+    # the view's grade is COALESCE(grade, 'major'): an ungraded change counts as major
+    where += _kind_grade_nct(view, filters)
     order = (view.c.observed_at, view.c.change_id)
     return sa.select(*view.c).where(*where).order_by(*order)
+
+
+def _kind_grade_nct(view: sa.TableClause, filters: ExportFilters) -> list[sa.ColumnElement[bool]]:
+    """--kind, --min-grade and --nct on a view's ``kind``, ``grade`` and ``nct_id``."""
+    where: list[sa.ColumnElement[bool]] = []
+    if filters.kinds:
+        where.append(view.c.kind.in_(list(filters.kinds)))
+    below = list(GRADES[: GRADES.index(filters.min_grade)]) if filters.min_grade else []
+    if below:
+        where.append(view.c.grade.not_in(below))
+    if filters.nct_ids:
+        where.append(view.c.nct_id.in_(list(filters.nct_ids)))
+    return where
+
+
+def _findings(filters: ExportFilters) -> sa.Select[Any]:
+    """The findings holding today: observed clock on ``first_seen_at``, registry clock on
+    ``since`` (the registry day from which each holds); by trial, then day."""
+    view = _view("findings")
+    where = _clock_range(filters, view.c.first_seen_at, view.c.since)
+    where += _kind_grade_nct(view, filters)
+    # the view joins its lists with ", "; the exports join every list with "; "
+    lists = {
+        name: sa.func.replace(view.c[name], ", ", "; ")
+        for name in ("version_ids", "registry_dates")
+    }
+    cols = [
+        lists[c.name].label(c.name) if c.name in lists else view.c[c.name] for c in FINDING_COLUMNS
+    ]
+    order = (view.c.nct_id, view.c.since, view.c.kind, view.c.finding_id)
+    return sa.select(*cols).where(*where).order_by(*order)
 
 
 def _timeline_order(view: sa.TableClause) -> tuple[sa.ColumnElement[Any], ...]:
@@ -281,6 +256,8 @@ def export_query(export: str, filters: ExportFilters) -> sa.Select[Any]:
         return _changes(filters)
     if export == "versions":
         return _versions(filters)
+    if export == "findings":
+        return _findings(filters)
     if filters.as_of:
         return _trials_as_of(filters.as_of, filters)
     view = _view("trials")

@@ -19,13 +19,16 @@ import orjson
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from trialwatch.diffing.findings import Finding as Found
+from trialwatch.diffing.findings import Step, find
 from trialwatch.record import TrialRecord
 from trialwatch.snapshots import PayloadStore, compress, digest_of
 
+from .findings import finding_row
 from .ingest import norm_id
 from .merge import single_view, versions_origin
-from .models import Trial, TrialIdentifier, TrialVersion
-from .timeline import origin_of
+from .models import Finding, Trial, TrialIdentifier, TrialVersion
+from .timeline import REGISTRY_ORIGIN, origin_of
 
 
 @dataclass(slots=True)
@@ -53,6 +56,8 @@ class FirstVersion:
     raw_hash: str | None = None
     observed_at: datetime | None = None
     crawl_run_id: int | None = None
+    # what this one version shows already (diffing.findings; version id 0 until written)
+    findings: tuple[Found, ...] = ()
 
     @property
     def origin(self) -> str:
@@ -82,7 +87,16 @@ def first_version(record: TrialRecord, digest: str, raw: bytes) -> FirstVersion:
         snapshot=digest_of(raw),
         packed=compress(raw),
         size=len(raw),
+        findings=tuple(first_findings(record)),
     )
+
+
+def first_findings(record: TrialRecord) -> list[Found]:
+    """The findings a trial's first registry version shows on its own (a status or results
+    long overdue); computed where it is parsed."""
+    if origin_of(record.source) != REGISTRY_ORIGIN or not record.last_update_posted:
+        return []
+    return find([Step(0, record.last_update_posted, record.registry_version, record)])
 
 
 def held_trials(session: Session, nct_ids: Sequence[str]) -> set[str]:
@@ -120,9 +134,11 @@ def store_first_versions(
         }
         for item in items
     ]
-    ids = session.execute(
-        insert(Trial).returning(col(Trial.id), sort_by_parameter_order=True), trials
-    ).scalars()
+    trial_ids = list(
+        session.execute(
+            insert(Trial).returning(col(Trial.id), sort_by_parameter_order=True), trials
+        ).scalars()
+    )
     versions = [
         {
             "trial_id": trial_id,
@@ -141,13 +157,27 @@ def store_first_versions(
             "crawl_run_id": item.crawl_run_id,
             "raw_hash": item.raw_hash,
         }
-        for item, trial_id in zip(items, list(ids), strict=True)
+        for item, trial_id in zip(items, trial_ids, strict=True)
     ]
     version_ids = session.execute(
         insert(TrialVersion).returning(col(TrialVersion.id), sort_by_parameter_order=True),
         versions,
     ).scalars()
     found = list(version_ids)
+    rows = [
+        finding_row(
+            new,
+            trial_id=trial_id,
+            nct_id=item.nct_id,
+            version_id=int(version_id),
+            observed_at=item.observed_at,
+        )
+        for item, trial_id, version_id in zip(items, trial_ids, found, strict=True)
+        if item.observed_at is not None
+        for new in item.findings
+    ]
+    if rows:
+        session.execute(insert(Finding), rows)
     identifiers = [
         {"identifier": identifier, "nct_id": item.nct_id, "source": item.format}
         for item in items

@@ -18,12 +18,14 @@ from trialwatch.diffing.canonical import record_hash
 from trialwatch.record import TrialRecord
 
 from .discrepancies import update_discrepancies
+from .findings import refresh_findings
 from .locks import lock_trials
 from .merge import DEFAULT_PRIORITY, refresh_trial
-from .models import Change, Trial, TrialAlias, TrialIdentifier, TrialVersion
+from .models import Change, Finding, Trial, TrialAlias, TrialIdentifier, TrialVersion
 from .rederive import Reread, rederive
 from .timeline import (
     REGISTRY_FORMATS,
+    REGISTRY_ORIGIN,
     latest_of,
     ordered,
     origin_of,
@@ -105,6 +107,8 @@ class IngestResult:
     version: TrialVersion
     changes: list[Change] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # versions that could not be re-read
+    # integrity findings this version brought to hold that are news (the caller announces)
+    findings: list[Finding] = field(default_factory=list)
 
 
 def ingest_record(
@@ -118,6 +122,8 @@ def ingest_record(
     parser_version: str | None = None,
     reread: Reread | None = None,
     digest: str | None = None,
+    live: bool = True,
+    findings: bool = True,
 ) -> IngestResult:
     """Store ``record`` as seen at ``observed_at`` in its slot of its origin's timeline.
 
@@ -126,6 +132,10 @@ def ingest_record(
     date moves back). Otherwise a version is written and the changes on both sides of it are
     recomputed. ``reread`` re-derives versions read by an older parser first, so a parser fix
     is never mistaken for a registry edit.
+
+    The trial's integrity findings are recomputed when its registry versions change (unless
+    ``findings`` is False: the caller does it once after several); with ``live``, those a
+    new latest version reveals are news.
     """
     record = resolve_nct(session, record)
     assert record.nct_id is not None
@@ -171,6 +181,8 @@ def ingest_record(
         after.registry_version = record.registry_version or after.registry_version
         _seen_again(session, after, observed_at)
         relink(session, before, after)
+        if findings and origin == REGISTRY_ORIGIN:
+            refresh_findings(session, trial, observed_at=observed_at)
         return IngestResult("unchanged", after, problems=problems)
     data = record.model_dump(mode="json")
     if before is not None and origin not in REGISTRY_FORMATS:
@@ -211,7 +223,11 @@ def ingest_record(
     outcome: Literal["first", "new", "inserted"] = (
         "first" if not versions else ("inserted" if after is not None else "new")
     )
-    return IngestResult(outcome, version, rows, problems=problems)
+    news: list[Finding] = []
+    if findings and origin == REGISTRY_ORIGIN:
+        fresh = version.id if live and outcome == "new" else None
+        news = refresh_findings(session, trial, observed_at=observed_at, live=fresh)
+    return IngestResult(outcome, version, rows, problems=problems, findings=news)
 
 
 def _seen_again(session: Session, version: TrialVersion, observed_at: datetime) -> None:

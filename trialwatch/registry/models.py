@@ -185,6 +185,8 @@ class Watch(SQLModel, table=True):
     query_key: str | None = Field(default=None, max_length=64, index=True)
     source: str | None = Field(default=None, max_length=64)
     kinds: list[str] = _json(nullable=False)
+    # integrity findings it hears about (kinds.FINDING_KINDS); None: none
+    findings: list[str] | None = _json(nullable=True)
     digest: str = Field(default="immediate", max_length=16)  # immediate, daily or weekly
     # When a digest is due: "HH:MM" in the zone digest_tz (None: 07:00 UTC), and for a weekly
     # one the weekday (0 Monday ... 6 Sunday; None: Monday).
@@ -258,18 +260,49 @@ class AlertMessage(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """The outbox: a change one channel of a watch must hear about, written with the change
-    itself."""
+    """The outbox: a change (or an integrity finding) one channel of a watch must hear
+    about, written with the change itself (or when the finding comes to hold)."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("channel_id", "change_id", name="uq_delivery_channel"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "change_id", name="uq_delivery_channel"),
+        UniqueConstraint("channel_id", "finding_id", name="uq_delivery_channel_finding"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     watch_id: int = Field(foreign_key="watch.id", index=True)
     channel_id: int = Field(foreign_key="watch_channel.id", index=True)
-    change_id: int = Field(foreign_key="change.id")
+    change_id: int | None = Field(default=None, foreign_key="change.id")  # one of the two
+    finding_id: int | None = Field(default=None, foreign_key="finding.id")
     message_pk: int | None = Field(default=None, foreign_key="alert_message.id", index=True)
     created_at: datetime = _time(nullable=False)
+
+
+class Finding(SQLModel, table=True):
+    """An integrity finding (diffing.findings), derived from the trial's registry versions and
+    recomputed whenever they change: kept while it holds, ``resolved_at`` once it no longer
+    does (kept, so that it is never announced twice)."""
+
+    __tablename__ = "finding"
+    __table_args__ = (UniqueConstraint("trial_id", "kind", "key", name="uq_finding"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+    nct_id: str = Field(max_length=11, index=True)
+    kind: str = Field(max_length=32, index=True)  # kinds.FINDING_KINDS
+    key: str = Field(max_length=64)
+    grade: str = Field(max_length=16)
+    since: str = Field(max_length=10, index=True)  # registry date from which it holds
+    version_ids: list[int] = _json(nullable=False)
+    registry_dates: list[str] = _json(nullable=False)
+    text: str
+    detail: dict[str, Any] = _json(nullable=False)
+    first_seen_at: datetime = _time(nullable=False)  # observed: when first stored
+    resolved_at: datetime | None = _time(nullable=True)  # observed: when it stopped holding
+    # Told to watches once it holds: set when a live version revealed it, or when it was
+    # stored before it came to hold; never for what backfill, a first load or reparse found.
+    news: bool = False
+    announced_at: datetime | None = _time(nullable=True)
 
 
 class TrialIdentifier(SQLModel, table=True):

@@ -15,8 +15,9 @@ from sqlmodel import Session, select
 from trialwatch.diffing.canonical import record_hash
 from trialwatch.record import TrialRecord
 
+from .findings import refresh_findings
 from .merge import refresh_trial
-from .models import Trial, TrialVersion
+from .models import Trial, TrialVersion, utcnow
 from .timeline import relink, timeline, tips
 
 
@@ -91,4 +92,5 @@ def rederive(
             report.changes_rewritten += done.rewritten
             before = version
     refresh_trial(session, trial, tips(session, trial.id), priority=priority)
+    refresh_findings(session, trial, observed_at=utcnow())  # never news: see the module
     return report

@@ -1,6 +1,6 @@
 """Counts over the stored changes: by kind, grade and month, status transitions, and how far
-primary completion dates moved. Counting is GROUP BY in SQL; only the quantiles of the day
-counts are taken in Python."""
+primary completion dates moved; and over the stored findings that hold on a day, by kind and
+year. Counting is GROUP BY in SQL; only the quantiles of the day counts are taken in Python."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import String, cast, func
+from sqlalchemy import ColumnElement, String, cast, func, or_
 from sqlmodel import Session, col, select
 
-from trialwatch.kinds import CHANGE_KINDS, GRADES, grade_rank
+from trialwatch.kinds import CHANGE_KINDS, FINDING_KINDS, GRADES, grade_rank
 
-from .models import Change
-from .queries import change_conditions, change_day
+from .models import Change, Finding, Trial
+from .queries import change_conditions, change_day, has_phase
 
 SLIP_KIND = "primary_completion_date"
 # (name, lowest, highest) in days; None: open. "0" is a change of date type only.
@@ -91,6 +92,60 @@ def change_stats(
         "by_month": by_month,
         "status_transitions": transitions,
         "primary_completion_slips": slip_stats([int(d) for d in deltas]),
+    }
+
+
+def finding_stats(
+    session: Session,
+    *,
+    on: date,
+    nct_ids: Sequence[str] = (),
+    phases: Sequence[str] = (),
+    sponsors: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Counts of the stored findings that hold on ``on`` (not resolved, ``since`` on or
+    before it), of the trials selected by ``nct_ids``, ``phases`` and ``sponsors`` (as for
+    changes: the trial's current record).
+
+    Keys: ``on`` (ISO day); ``total``; ``by_kind`` (every finding kind, 0 when none);
+    ``by_kind_year`` (``kind``, ``year`` of ``since``, ``count`` for each pair held, in
+    FINDING_KINDS order, then year).
+    """
+    where: list[ColumnElement[bool]] = [
+        col(Finding.resolved_at).is_(None),
+        col(Finding.since) <= on.isoformat(),
+    ]
+    if nct_ids:
+        where.append(col(Finding.nct_id).in_(list(nct_ids)))
+    trial: list[ColumnElement[bool]] = []
+    if phases:
+        trial.append(has_phase(phases))
+    if sponsors:
+        lead = func.lower(Trial.record["lead_sponsor"].as_string())
+        trial.append(or_(*(lead.contains(s.lower(), autoescape=True) for s in sponsors)))
+    if trial:
+        where.append(col(Finding.trial_id).in_(select(col(Trial.id)).where(*trial)))
+    year = func.substr(col(Finding.since), 1, 4)
+    stmt = (
+        select(col(Finding.kind), year, func.count(col(Finding.id)))
+        .where(*where)
+        .group_by(col(Finding.kind), year)
+    )
+    by_kind = dict.fromkeys(FINDING_KINDS, 0)
+    pairs: dict[tuple[str, int], int] = {}
+    for kind, since_year, n in session.exec(stmt).all():
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        pairs[(kind, int(since_year))] = n
+    order = {kind: i for i, kind in enumerate(by_kind)}
+    by_kind_year = [
+        {"kind": kind, "year": year_, "count": n}
+        for (kind, year_), n in sorted(pairs.items(), key=lambda p: (order[p[0][0]], p[0][1]))
+    ]
+    return {
+        "on": on.isoformat(),
+        "total": sum(by_kind.values()),
+        "by_kind": by_kind,
+        "by_kind_year": by_kind_year,
     }
 
 

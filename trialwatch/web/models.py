@@ -94,11 +94,41 @@ class Timeline(BaseModel):
     slips: list[Slip]
 
 
+class FindingVersion(BaseModel):
+    """A version a finding names, and where the page shows it."""
+
+    version_id: int
+    label: str = Field(description="As in the versions list (v3, #2); the id if not held")
+    registry_date: str
+    url: str | None = Field(
+        description="Its whole record beside the version before it (itself if first); "
+        "None: not one of the trial's versions"
+    )
+
+
+class FindingView(BaseModel):
+    """An integrity finding that holds today (see `trialwatch audit`)."""
+
+    kind: str
+    title: str = Field(description="The kind in words")
+    grade: str
+    since: str = Field(description="The registry date from which it holds")
+    text: str
+    versions: list[FindingVersion] = Field(description="The versions that show it")
+    diff_url: str | None = Field(
+        description="The changes between its two versions, when it names two"
+    )
+    detail: dict[str, Any]
+
+
 class TrialView(BaseModel):
     nct_id: str
     title: str | None
     summary: TrialSummary
     record: dict[str, Any] = Field(description="The merged record (see `trialwatch show`)")
+    findings: list[FindingView] = Field(
+        default_factory=list, description="The integrity findings that hold today"
+    )
 
 
 class DiffItem(BaseModel):

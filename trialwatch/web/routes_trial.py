@@ -12,6 +12,7 @@ from trialwatch.web import data
 from trialwatch.web.charts import NARROW, charts
 from trialwatch.web.compare import CompareView, compare_records
 from trialwatch.web.diff import item_groups, version_diff
+from trialwatch.web.findings import trial_findings
 from trialwatch.web.models import DiffView, Timeline, TrialView, VersionRow
 from trialwatch.web.pages import PROBLEMS, Db, NotFound, held, nct_of, render, version_id
 from trialwatch.web.record_view import (
@@ -31,8 +32,11 @@ router = APIRouter()
 
 @router.get("/api/trials/{nct_id}", response_model=TrialView, responses=PROBLEMS, tags=["trials"])
 def api_trial(db: Db, nct_id: str) -> TrialView:
-    """The trial's merged record, as `trialwatch show --json` gives it."""
-    return _trial(db, nct_id)
+    """The trial's merged record, as `trialwatch show --json` gives it, and the integrity
+    findings that hold today."""
+    view = _trial(db, nct_id)
+    view.findings = trial_findings(db, view.nct_id, _versions(db, view.nct_id))
+    return view
 
 
 @router.get(
@@ -80,6 +84,7 @@ def api_compare(db: Db, nct_id: str, a: str | None = None, b: str | None = None)
 def trial_page(request: Request, db: Db, nct_id: str) -> Response:
     view = _trial(db, nct_id)
     rows = _versions(db, view.nct_id)
+    view.findings = trial_findings(db, view.nct_id, rows)
     timeline = _timeline(db, view.nct_id)
     criteria = criteria_tree(view.record)
     return render(
