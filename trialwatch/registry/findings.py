@@ -65,18 +65,25 @@ def steps_of(
 
 
 def refresh_findings(
-    session: Session, trial: Trial, *, observed_at: datetime, live: int | None = None
+    session: Session,
+    trial: Trial,
+    *,
+    observed_at: datetime,
+    live: int | None = None,
+    versions: Sequence[TrialVersion] | None = None,
 ) -> list[Finding]:
-    """Recompute the trial's findings from its registry versions and store what differs.
+    """Recompute the trial's findings from its registry versions (``versions``: every one of
+    the trial's versions, when the caller holds them already) and store what differs.
     ``live``: the id of a new latest version that brought this about; what the history
     without it did not show is news. Returns the stored findings that are news, hold today
     and have not been announced yet."""
     assert trial.id is not None
-    versions = session.exec(
-        select(TrialVersion).where(
-            TrialVersion.trial_id == trial.id, TrialVersion.source == REGISTRY_ORIGIN
-        )
-    ).all()
+    if versions is None:
+        versions = session.exec(
+            select(TrialVersion).where(
+                TrialVersion.trial_id == trial.id, TrialVersion.source == REGISTRY_ORIGIN
+            )
+        ).all()
     found = {(f.kind, f.key): f for f in find(steps_of(versions))}
     shown_before: set[tuple[str, str]] = set()
     if live is not None:

@@ -182,7 +182,7 @@ def ingest_record(
         _seen_again(session, after, observed_at)
         relink(session, before, after)
         if findings and origin == REGISTRY_ORIGIN:
-            refresh_findings(session, trial, observed_at=observed_at)
+            refresh_findings(session, trial, observed_at=observed_at, versions=held)
         return IngestResult("unchanged", after, problems=problems)
     data = record.model_dump(mode="json")
     if before is not None and origin not in REGISTRY_FORMATS:
@@ -226,7 +226,9 @@ def ingest_record(
     news: list[Finding] = []
     if findings and origin == REGISTRY_ORIGIN:
         fresh = version.id if live and outcome == "new" else None
-        news = refresh_findings(session, trial, observed_at=observed_at, live=fresh)
+        news = refresh_findings(
+            session, trial, observed_at=observed_at, live=fresh, versions=[*held, version]
+        )
     return IngestResult(outcome, version, rows, problems=problems, findings=news)
 
 

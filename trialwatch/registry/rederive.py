@@ -92,5 +92,6 @@ def rederive(
             report.changes_rewritten += done.rewritten
             before = version
     refresh_trial(session, trial, tips(session, trial.id), priority=priority)
-    refresh_findings(session, trial, observed_at=utcnow())  # never news: see the module
+    # never news (see the module's note)
+    refresh_findings(session, trial, observed_at=utcnow(), versions=versions)
     return report
