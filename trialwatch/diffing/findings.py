@@ -2,9 +2,8 @@
 
 Pure: ``find(steps)`` reads one trial's registry versions, oldest first, and returns its
 findings. Each names the versions that show it, the registry date from which it holds
-(``since``; for a finding that time alone brings about, such as results not posted a year
-after completion, a date that may still lie ahead) and one line with the dates and values
-involved. The definitions, their sources and their blind spots are in docs/audit.md.
+(``since``: for one that time brings about, such as results a year overdue, it may lie
+ahead) and one line with the dates and values. Definitions and blind spots: docs/audit.md.
 
 Dates at month or year precision are read conservatively: "after the start" means after the
 last day of the start's period, "before registration" that the whole period lies before it.
@@ -143,6 +142,8 @@ def outcome_switches(steps: Sequence[Step]) -> list[Finding]:
         when = day(after.registry_date)
         if when <= last_day(start):
             continue
+        if before.record.primary_outcomes == after.record.primary_outcomes:
+            continue  # most versions leave them be
         change = compare_primary_outcomes(before.record, after.record)
         if change is None or change.grade == "editorial":
             continue

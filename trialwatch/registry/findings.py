@@ -41,10 +41,27 @@ def step_of(version: TrialVersion) -> Step | None:
     place on the registry's clock)."""
     if not version.registry_date or version.id is None:
         return None
-    stored = version.record
-    data: dict[str, Any] = {k: stored.get(k) for k in _READ if stored.get(k) is not None}
-    record = TrialRecord.model_validate({"nct_id": version.nct_id, "source": "ctgov", **data})
-    return Step(version.id, version.registry_date, version.registry_version, record)
+    return _step(version.id, version.registry_date, version.registry_version, version)
+
+
+def _step(version_id: int, registry_date: str, number: str | None, version: TrialVersion) -> Step:
+    key = (version_id, registry_date, number, version.record_hash, version.parser_version)
+    found = _READ_STEPS.get(key)
+    if found is None:
+        stored = version.record
+        data: dict[str, Any] = {k: stored.get(k) for k in _READ if stored.get(k) is not None}
+        record = TrialRecord.model_validate({"nct_id": version.nct_id, "source": "ctgov", **data})
+        found = Step(version_id, registry_date, number, record)
+        if len(_READ_STEPS) >= _KEPT:
+            _READ_STEPS.pop(next(iter(_READ_STEPS)))
+        _READ_STEPS[key] = found
+    return found
+
+
+# Versions read lately, by what makes their content: a trial's next version reads the ones
+# before it again, and a long history would otherwise be read once per version it gains.
+_READ_STEPS: dict[tuple[Any, ...], Step] = {}
+_KEPT = 4096
 
 
 def steps_of(
