@@ -127,32 +127,13 @@ def test_audit_says_when_versions_were_read_by_an_older_parser(tmp_path: Path, d
 
 def test_watch_add_finding_with_no_other_option_and_list(tmp_path: Path, db: str) -> None:
     url = copy_of(db, tmp_path)
-    added = run(
-        url,
-        "watch",
-        "add",
-        "--nct",
-        "NCT03418623",
-        "--email",
-        "a@example.org",
-        "--finding",
-        "results_due",
-    )
+    add = ("watch", "add", "--nct", "NCT03418623", "--email", "a@example.org", "--finding")
+    added = run(url, *add, "results_due")
     assert added.exit_code == 0, added.output
     assert added.stdout.strip() == (
         "watch 1: NCT03418623 (finding results_due; minor and up; immediate) -> a@example.org"
     )
     [listed] = json.loads(run(url, "watch", "list", "--json").stdout)
     assert (listed["kinds"], listed["findings"]) == ([], ["results_due"])
-    wrong = run(
-        url,
-        "watch",
-        "add",
-        "--nct",
-        "NCT03418623",
-        "--email",
-        "a@example.org",
-        "--finding",
-        "nonsense",
-    )
+    wrong = run(url, *add, "nonsense")
     assert wrong.exit_code == 2 and "'nonsense' is not one of" in wrong.stderr
