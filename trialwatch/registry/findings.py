@@ -101,11 +101,12 @@ def refresh_findings(
                 TrialVersion.trial_id == trial.id, TrialVersion.source == REGISTRY_ORIGIN
             )
         ).all()
-    found = {(f.kind, f.key): f for f in find(steps_of(versions))}
+    steps = steps_of(versions)
+    found = {(f.kind, f.key): f for f in find(steps)}
     shown_before: set[tuple[str, str]] = set()
     if live is not None:
-        earlier = [v for v in versions if v.id != live]
-        shown_before = {(f.kind, f.key) for f in find(steps_of(earlier))}
+        earlier = [s for s in steps if s.version_id != live]
+        shown_before = {(f.kind, f.key) for f in find(earlier)}
     stored = {
         (row.kind, row.key): row
         for row in session.exec(select(Finding).where(Finding.trial_id == trial.id))

@@ -252,6 +252,17 @@ def change_conditions(
         delta = Change.detail["delta_days"].as_integer()
         where.append(col(Change.kind).in_(DATE_KINDS))
         where.append(delta >= min_delay_days)
+    trial = trial_conditions(phases=phases, statuses=statuses, sponsors=sponsors)
+    if trial:
+        where.append(col(Change.trial_id).in_(select(col(Trial.id)).where(*trial)))
+    return where
+
+
+def trial_conditions(
+    *, phases: Sequence[str] = (), statuses: Sequence[str] = (), sponsors: Sequence[str] = ()
+) -> list[ColumnElement[bool]]:
+    """SQL on the trial's current record: any of ``phases``, any of ``statuses``, a lead
+    sponsor holding any of ``sponsors`` (any case)."""
     trial: list[ColumnElement[bool]] = []
     if phases:
         trial.append(has_phase(phases))
@@ -260,9 +271,7 @@ def change_conditions(
     if sponsors:
         lead = func.lower(Trial.record["lead_sponsor"].as_string())
         trial.append(or_(*(lead.contains(s.lower(), autoescape=True) for s in sponsors)))
-    if trial:
-        where.append(col(Change.trial_id).in_(select(col(Trial.id)).where(*trial)))
-    return where
+    return trial
 
 
 def has_phase(phases: Sequence[str]) -> ColumnElement[bool]:

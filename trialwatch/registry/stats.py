@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, or_
+from sqlalchemy import ColumnElement, String, cast, func
 from sqlmodel import Session, col, select
 
 from trialwatch.kinds import CHANGE_KINDS, FINDING_KINDS, GRADES, grade_rank
 
 from .models import Change, Finding, Trial
-from .queries import change_conditions, change_day, has_phase
+from .queries import change_conditions, change_day, trial_conditions
 
 SLIP_KIND = "primary_completion_date"
 # (name, lowest, highest) in days; None: open. "0" is a change of date type only.
@@ -117,12 +117,7 @@ def finding_stats(
     ]
     if nct_ids:
         where.append(col(Finding.nct_id).in_(list(nct_ids)))
-    trial: list[ColumnElement[bool]] = []
-    if phases:
-        trial.append(has_phase(phases))
-    if sponsors:
-        lead = func.lower(Trial.record["lead_sponsor"].as_string())
-        trial.append(or_(*(lead.contains(s.lower(), autoescape=True) for s in sponsors)))
+    trial = trial_conditions(phases=phases, sponsors=sponsors)
     if trial:
         where.append(col(Finding.trial_id).in_(select(col(Trial.id)).where(*trial)))
     year = func.substr(col(Finding.since), 1, 4)
